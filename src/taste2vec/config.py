@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
 def default_data_dir() -> Path | None:
     """``../shared/datasets`` beside the checkout (or the working directory) when it exists."""
     candidates = (

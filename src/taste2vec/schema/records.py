@@ -190,15 +190,21 @@ class RoastLevel(StrEnum):
 class Coffee(_Frozen):
     """A catalogue item a subscriber can receive."""
 
-    id: Identifier
-    name: str = Field(min_length=1, max_length=200)
-    roaster: str = Field(default="", max_length=200)
-    origin_country: str | None = Field(default=None, max_length=100)
-    region: str | None = Field(default=None, max_length=200)
-    process: Process | None = None
-    variety: list[str] = Field(default_factory=list, max_length=20)
-    roast_level: RoastLevel | None = None
-    roaster_notes: str = Field(default="", max_length=MAX_NOTES_CHARS)
+    id: Identifier = Field(description="Catalogue id (letters, digits, . _ : @ -; 1-128 chars).")
+    name: str = Field(min_length=1, max_length=200, description="Display name, 1-200 chars.")
+    roaster: str = Field(default="", max_length=200, description="Roaster name.")
+    origin_country: str | None = Field(default=None, max_length=100, description="Country.")
+    region: str | None = Field(default=None, max_length=200, description="Growing region.")
+    process: Process | None = Field(default=None, description="Processing method.")
+    variety: list[str] = Field(
+        default_factory=list, max_length=20, description="Botanical varieties, up to 20."
+    )
+    roast_level: RoastLevel | None = Field(default=None, description="Roast degree.")
+    roaster_notes: str = Field(
+        default="",
+        max_length=MAX_NOTES_CHARS,
+        description="The roaster's tasting notes (English or Korean); what the model embeds.",
+    )
     descriptors: list[str] = Field(
         default_factory=list, max_length=50, description="Flavour descriptors, free words."
     )
@@ -220,12 +226,14 @@ class FeedbackSignal(StrEnum):
 class Feedback(_Frozen):
     """A reaction to a coffee: liked, disliked, a 1-5 rating, or skipped."""
 
-    id: Identifier
-    user: Identifier
-    coffee: Identifier
-    signal: FeedbackSignal
+    id: Identifier = Field(description="Client-supplied id; ingestion is idempotent on it.")
+    user: Identifier = Field(description="Who reacted.")
+    coffee: Identifier = Field(description="The coffee reacted to.")
+    signal: FeedbackSignal = Field(description="liked, disliked, rated (with rating) or skipped.")
     rating: int | None = Field(default=None, ge=1, le=5, description="1-5, only with 'rated'.")
-    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    timestamp: datetime = Field(
+        default_factory=lambda: datetime.now(UTC), description="When; naive times are UTC."
+    )
     record: Identifier | None = Field(default=None, description="The tasting it refers to.")
 
     @field_validator("timestamp")

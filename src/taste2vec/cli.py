@@ -1,0 +1,258 @@
+"""The ``taste2vec`` command line: a thin Typer layer over the package.
+
+Exit codes: 0 success, 2 bad input or usage, 3 model missing or unusable,
+4 dataset missing or unreadable, 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from taste2vec.config import Settings
+from taste2vec.errors import DataError, ModelError, SchemaError, Taste2VecError
+
+app = typer.Typer(
+    help="Taste2Vec: learn people's taste in coffee as a 128-d taste vector.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Research datasets folder (coffeereview/, cqi/). Default: T2V_DATA_DIR, "
+        "else ../shared/datasets when it exists.",
+    ),
+]
+ModelOpt = Annotated[Path | None, typer.Option("--model", help="Model directory.")]
+
+
+def _settings(data_dir: Path | None = None, no_data: bool = False) -> Settings:
+    settings = Settings()
+    if no_data:
+        return settings.model_copy(update={"data_dir": None})
+    if data_dir is not None:
+        if not data_dir.is_dir():
+            raise DataError(f"--data-dir {data_dir} is not a directory")
+        return settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def _fail(exc: Taste2VecError) -> typer.Exit:
+    code = 2 if isinstance(exc, SchemaError) else 4 if isinstance(exc, DataError) else 3
+    if not isinstance(exc, ModelError | DataError | SchemaError):
+        code = 1
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def train(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the model.")] = Path(
+        "artifacts/model"
+    ),
+    data_dir: DataDirOpt = None,
+    no_data_dir: Annotated[
+        bool, typer.Option("--bundled-only", help="Train on bundled data only.")
+    ] = False,
+    epochs: Annotated[int, typer.Option(min=1, max=1000)] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same model.")] = 13,
+    review_limit: Annotated[
+        int | None, typer.Option(min=10, help="Use only the newest N reviews (quick runs).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Train a Taste2Vec model and save it as a directory."""
+    from taste2vec.model.taste2vec import text_encoder_for
+    from taste2vec.training.corpus import build_corpus
+    from taste2vec.training.train import TrainConfig
+    from taste2vec.training.train import train as fit
+
+    try:
+        settings = _settings(data_dir, no_data_dir)
+        corpus = build_corpus(settings.data_dir, review_limit=review_limit)
+        err.print(
+            f"training on {len(corpus.train)} records, validating on {len(corpus.val)} "
+            f"(sources: {corpus.sources}; data dir: {settings.data_dir or 'none, bundled only'})"
+        )
+        result = fit(
+            corpus,
+            text_encoder_for(settings),
+            TrainConfig(epochs=epochs, seed=seed),
+            progress=not quiet,
+        )
+        result.model.save(out_dir, corpus.info(), result.metrics())
+    except Taste2VecError as exc:
+        raise _fail(exc) from exc
+    err.print(f"saved model to {out_dir} (best epoch {result.best_epoch}, {result.seconds:.0f} s)")
+
+
+@app.command()
+def evaluate(
+    model: ModelOpt = None,
+    data_dir: DataDirOpt = None,
+    results: Annotated[
+        Path | None, typer.Option(help="Also write the tables into this markdown file.")
+    ] = Path("bench/RESULTS.md"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Evaluate a model against baselines on the time-split Coffee Review data."""
+    from taste2vec.evaluation.report import update_section
+    from taste2vec.evaluation.run import evaluate as run_evaluation
+    from taste2vec.evaluation.run import render_markdown
+    from taste2vec.model.taste2vec import Taste2Vec
+
+    try:
+        settings = _settings(data_dir)
+        if settings.data_dir is None:
+            raise DataError(
+                "evaluation needs the Coffee Review data, which is never bundled: set "
+                "T2V_DATA_DIR or --data-dir to a folder holding coffeereview/"
+            )
+        loaded = Taste2Vec.load(model or settings.model_dir, settings)
+        result = run_evaluation(loaded, settings.data_dir, progress=not as_json)
+    except Taste2VecError as exc:
+        raise _fail(exc) from exc
+    command = "taste2vec evaluate --model " + str(model or settings.model_dir)
+    text = render_markdown(result, command)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        out.print(Markdown(text))
+    if results is not None:
+        update_section(results, "evaluation", text)
+        err.print(f"wrote {results}")
+
+
+def _read_records(source: str) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed JSON) from a file or stdin: one object, a list, or JSONL."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise SchemaError(f"cannot read {source}: {exc}") from exc
+    stripped = text.strip()
+    if not stripped:
+        raise SchemaError(f"{source}: no input; expected a JSON record or JSON Lines")
+    try:
+        whole = json.loads(stripped)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, list):
+        yield from ((i + 1, item) for i, item in enumerate(whole))
+        return
+    if whole is not None:
+        yield 1, whole
+        return
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SchemaError(f"line {lineno}: not valid JSON ({exc.msg})") from exc
+
+
+@app.command()
+def embed(
+    source: Annotated[str, typer.Argument(help="A JSON or JSON Lines file of records, or -.")],
+    model: ModelOpt = None,
+) -> None:
+    """Embed tasting records: prints JSON with `embedding` (128 floats) and `explanation`.
+
+    A single JSON object gives one JSON object; JSON Lines (or a JSON list) give
+    one output line per record, in input order.
+    """
+    from taste2vec.model.taste2vec import Taste2Vec
+    from taste2vec.schema import parse_record
+
+    try:
+        settings = _settings()
+        items = list(_read_records(source))
+        records = []
+        for lineno, item in items:
+            try:
+                records.append(parse_record(item))
+            except SchemaError as exc:
+                raise SchemaError(f"record {lineno}: {exc}", exc.errors) from exc
+        loaded = Taste2Vec.load(model or settings.model_dir, settings)
+        emb, why = loaded.encode(records)
+    except Taste2VecError as exc:
+        raise _fail(exc) from exc
+    single = len(items) == 1 and source != "-" and not _looks_like_lines(source)
+    for rec, vec, ex in zip(records, emb, why, strict=True):
+        payload = {
+            "id": rec.id,
+            "embedding": [round(float(v), 6) for v in vec],
+            "explanation": ex.to_dict(),
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2 if single else None))
+        sys.stdout.write("\n")
+
+
+def _looks_like_lines(source: str) -> bool:
+    return source.endswith((".jsonl", ".ndjson"))
+
+
+@app.command()
+def lexicon(
+    text: Annotated[str, typer.Argument(help="Tasting-note text (English or Korean), or -.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the flavour-wheel descriptors and structure cues found in a text."""
+    from taste2vec.lexicon import load_lexicon
+
+    body = sys.stdin.read() if text == "-" else text
+    lex = load_lexicon()
+    found = lex.extract(body)
+    attrs = lex.attributes(body)
+    if as_json:
+        payload = {
+            "descriptors": [
+                {
+                    "path": d.node.path,
+                    "family": d.node.family,
+                    "weight": d.weight,
+                    "surface": d.surface,
+                }
+                for d in found
+            ],
+            "attributes": attrs,
+            "families": dict(
+                zip(lex.families, lex.family_distribution(body).tolist(), strict=True)
+            ),
+            "rendered": lex.render_english(body),
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"lexicon {lex.version}")
+    for col in ("found", "wheel path", "한국어", "weight"):
+        table.add_column(col)
+    for d in found:
+        table.add_row(d.surface, d.node.path, d.node.name_ko, f"{d.weight:.2f}")
+    out.print(table)
+    if attrs:
+        out.print("structure cues: " + ", ".join(f"{k} {v:+.1f}" for k, v in attrs.items()))
+    if not found and not attrs:
+        out.print("no descriptors found")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The public model object: featurise, embed, explain, save and load.
+
+>>> model = Taste2Vec.load("artifacts/model")  # doctest: +SKIP
+>>> vectors, why = model.encode([record])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from taste2vec.config import Settings
+from taste2vec.errors import ArtifactError
+from taste2vec.lexicon import Lexicon, load_lexicon
+from taste2vec.model.artifact import load_network, read_config, read_json, save_artifact
+from taste2vec.model.features import FeatureBatch, Featurizer
+from taste2vec.model.network import SENSORY_COLUMNS, NetworkConfig, Taste2VecNet
+from taste2vec.model.scaler import MetricScaler
+from taste2vec.model.text import HFSentenceEncoder, TextEncoder
+from taste2vec.schema import METRIC_BY_NAME, SENSORY_METRICS, Context, TasteRecord
+
+
+def ancestry_matrix(lexicon: Lexicon) -> torch.Tensor:
+    """``A[i, j] = 1`` when wheel node ``j`` is node ``i`` or one of its ancestors."""
+    index = {n.path: n.index for n in lexicon.nodes}
+    a = torch.zeros(len(lexicon.nodes), len(lexicon.nodes))
+    for node in lexicon.nodes:
+        a[node.index, node.index] = 1.0
+        parent = node.parent
+        while parent:
+            a[node.index, index[parent]] = 1.0
+            parent = lexicon.node(parent).parent
+    return a
+
+
+@functools.cache
+def _shared_encoder(path: Path | None, cache_path: Path | None) -> HFSentenceEncoder:
+    return HFSentenceEncoder(path=path, cache_path=cache_path)
+
+
+def text_encoder_for(settings: Settings) -> TextEncoder:
+    """The process-wide text encoder for these settings (loaded once, cached)."""
+    cache = settings.cache_dir / "text-embeddings.sqlite" if settings.cache_dir else None
+    return _shared_encoder(settings.text_model_path, cache)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an embedding looks the way it does, in words a person can read."""
+
+    sensory: dict[str, float]  # predicted intensity per sensory metric, 0-10
+    families: dict[str, float]  # flavour family -> probability, most likely first
+
+    def top_families(self, k: int = 3, threshold: float = 0.5) -> list[str]:
+        return [f for f, p in list(self.families.items())[:k] if p >= threshold]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sensory": self.sensory, "families": self.families}
+
+
+class Taste2Vec:
+    """A trained Taste2Vec model with everything needed to use it."""
+
+    def __init__(
+        self,
+        net: Taste2VecNet,
+        scaler: MetricScaler,
+        lexicon: Lexicon,
+        text_encoder: TextEncoder,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.net = net
+        self.scaler = scaler
+        self.lexicon = lexicon
+        self.text_encoder = text_encoder
+        self.featurizer = Featurizer(lexicon, text_encoder, scaler)
+        self.info: dict[str, Any] = dict(info or {})
+
+    @classmethod
+    def create(
+        cls, scaler: MetricScaler, text_encoder: TextEncoder, lexicon: Lexicon | None = None
+    ) -> Taste2Vec:
+        """A fresh, untrained model sized for ``text_encoder`` and the lexicon."""
+        lex = lexicon or load_lexicon()
+        cfg = NetworkConfig(
+            text_dim=text_encoder.dim,
+            n_nodes=len(lex.nodes),
+            n_attrs=len(lex.attribute_names),
+            n_families=len(lex.families),
+        )
+        return cls(Taste2VecNet(cfg, ancestry_matrix(lex)), scaler, lex, text_encoder)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        settings: Settings | None = None,
+        text_encoder: TextEncoder | None = None,
+    ) -> Taste2Vec:
+        """Load a model directory written by :meth:`save`."""
+        path = Path(path)
+        config = read_config(path)
+        lex = load_lexicon()
+        trained_with = read_json(path / "lexicon.json").get("version")
+        if trained_with != lex.version:
+            raise ArtifactError(
+                f"model {path} was trained with lexicon {trained_with}, this package has "
+                f"{lex.version}; retrain with: taste2vec train --out {path}"
+            )
+        encoder = text_encoder or text_encoder_for(settings or Settings())
+        if config.get("text_model_id") != encoder.model_id:
+            raise ArtifactError(
+                f"model {path} expects text model {config.get('text_model_id')}, but "
+                f"{encoder.model_id} is configured; set T2V_TEXT_MODEL_PATH or retrain"
+            )
+        net, scaler = load_network(path, ancestry_matrix(lex))
+        return cls(net, scaler, lex, encoder, info=config)
+
+    def save(self, path: Path | str, data_info: dict[str, Any], metrics: dict[str, Any]) -> None:
+        config = {
+            "text_model_id": self.text_encoder.model_id,
+            "metric_names": list(METRIC_BY_NAME),
+            "sensory_metrics": list(SENSORY_METRICS),
+            "families": list(self.lexicon.families),
+            **{k: v for k, v in self.info.items() if k == "train"},
+        }
+        save_artifact(
+            Path(path), self.net, self.scaler, config, self.lexicon.version, data_info, metrics
+        )
+
+    def featurize(
+        self,
+        records: Sequence[TasteRecord],
+        histories: Sequence[Sequence[Context]] | None = None,
+        progress: bool = False,
+    ) -> FeatureBatch:
+        return self.featurizer(records, histories, progress=progress)
+
+    @torch.inference_mode()
+    def embed_batch(self, batch: FeatureBatch, chunk: int = 512) -> np.ndarray:
+        self.net.eval()
+        parts = [self.net(batch.index(slice(i, i + chunk))) for i in range(0, len(batch), chunk)]
+        if not parts:
+            return np.zeros((0, self.net.cfg.embed_dim), dtype=np.float32)
+        return torch.cat(parts).numpy()
+
+    def embed(
+        self,
+        records: Sequence[TasteRecord],
+        histories: Sequence[Sequence[Context]] | None = None,
+    ) -> np.ndarray:
+        """128-d unit vectors, one row per record. Inputs are never modified."""
+        return self.embed_batch(self.featurize(records, histories))
+
+    @torch.inference_mode()
+    def predict_heads(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sensory intensities in metric units (n, 12) and family probabilities (n, 9)."""
+        self.net.eval()
+        z, logits = self.net.heads(torch.from_numpy(np.asarray(embeddings, dtype=np.float32)))
+        sensory = self.scaler.inverse(z.numpy(), list(SENSORY_COLUMNS))
+        return np.clip(sensory, 0.0, 10.0), torch.sigmoid(logits).numpy()
+
+    def explain(self, embeddings: np.ndarray) -> list[Explanation]:
+        sensory, probs = self.predict_heads(embeddings)
+        out = []
+        for s_row, p_row in zip(sensory, probs, strict=True):
+            fams = sorted(
+                zip(self.lexicon.families, p_row.tolist(), strict=True), key=lambda x: -x[1]
+            )
+            out.append(
+                Explanation(
+                    sensory={
+                        m: round(float(v), 2) for m, v in zip(SENSORY_METRICS, s_row, strict=True)
+                    },
+                    families={f: round(p, 3) for f, p in fams},
+                )
+            )
+        return out
+
+    def encode(
+        self,
+        records: Sequence[TasteRecord],
+        histories: Sequence[Sequence[Context]] | None = None,
+    ) -> tuple[np.ndarray, list[Explanation]]:
+        """Embeddings and their explanations."""
+        emb = self.embed(records, histories)
+        return emb, self.explain(emb)

