@@ -1,0 +1,48 @@
+"""Evaluation of taste2vec against baselines on a time-based split.
+
+Building blocks live in submodules: :mod:`.split` (time-based train/val/test
+split), :mod:`.metrics` (R², MAE, recall@k, MRR, multi-label F1) and
+:mod:`.baselines` (mean, TF-IDF and embedding ridge/logistic baselines). The
+``taste2vec evaluate`` orchestration is built on top of them.
+"""
+
+from __future__ import annotations
+
+from taste2vec.evaluation.baselines import (
+    EmbeddingLogistic,
+    EmbeddingRidge,
+    MeanBaseline,
+    TfidfLogistic,
+    TfidfRidge,
+    retrieval_scores_via_regression,
+)
+from taste2vec.evaluation.metrics import (
+    mae_per_target,
+    mrr,
+    mrr_from_scores,
+    multilabel_f1,
+    r2_per_target,
+    recall_at_k,
+    recall_at_k_from_scores,
+    unique_candidates,
+)
+from taste2vec.evaluation.split import SplitIndices, time_split
+
+__all__ = [
+    "EmbeddingLogistic",
+    "EmbeddingRidge",
+    "MeanBaseline",
+    "SplitIndices",
+    "TfidfLogistic",
+    "TfidfRidge",
+    "mae_per_target",
+    "mrr",
+    "mrr_from_scores",
+    "multilabel_f1",
+    "r2_per_target",
+    "recall_at_k",
+    "recall_at_k_from_scores",
+    "retrieval_scores_via_regression",
+    "time_split",
+    "unique_candidates",
+]
