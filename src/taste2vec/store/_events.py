@@ -1,0 +1,167 @@
+"""Tasting records and feedback: idempotent ingestion by client id.
+
+Adding an object whose id is already stored returns the stored object with
+``created=False`` when the content is the same (a client retry), and raises
+:class:`~taste2vec.errors.ConflictError` when it differs (an id reused for
+something else). Content is compared by the SHA-256 of the validated object's
+canonical JSON, so ``"acidity": 7`` and ``"acidity": 7.0``, or the same instant
+written in two time zones, count as the same.
+
+The user is created implicitly; an unknown coffee id is refused with
+:class:`~taste2vec.errors.NotFoundError`. Events may arrive out of order: they
+are stored as they come and read back ordered by event ``timestamp``, ties
+broken by arrival (``seq``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from taste2vec.errors import ConflictError, SchemaError
+from taste2vec.schema.records import Feedback, TasteRecord
+from taste2vec.store._base import (
+    StoreBase,
+    check_page,
+    ensure_user_in,
+    payload_hash,
+    require_coffees,
+    returned,
+)
+from taste2vec.store._engine import upsert_stmt
+from taste2vec.store._tables import FeedbackRow, RecordRow, utcnow
+from taste2vec.store._types import AddResult
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", RecordRow, FeedbackRow)
+_BATCH = 1000
+
+
+def _check_stored(
+    row: RecordRow | FeedbackRow, digest: str, model: type[M], what: str
+) -> AddResult[M]:
+    if row.payload_hash != digest:
+        raise ConflictError(
+            f"{what} {row.id!r} already exists with different content; "
+            "a retry must send exactly the same object, and a new one needs a new id"
+        )
+    return AddResult(created=False, record=model.model_validate(row.payload))
+
+
+def _add(
+    session: Session, table: type[R], values: dict[str, Any], model: type[M], obj: M, what: str
+) -> AddResult[M]:
+    """Insert ``values`` unless the id exists; compare with the stored row if it does."""
+    stored = session.scalar(select(table).where(table.id == values["id"]))
+    if stored is not None:
+        return _check_stored(stored, values["payload_hash"], model, what)
+    ensure_user_in(session, values["user_id"])
+    if values["coffee_id"] is not None:
+        require_coffees(session, [values["coffee_id"]])
+    insert = upsert_stmt(session, table).values(**values)
+    if returned(session, insert.on_conflict_do_nothing(index_elements=["id"]).returning(table.seq)):
+        return AddResult(created=True, record=obj)
+    # Lost a race with a concurrent add of the same id (PostgreSQL): compare with theirs.
+    stored = session.scalars(select(table).where(table.id == values["id"])).one()
+    return _check_stored(stored, values["payload_hash"], model, what)
+
+
+def _common(obj: TasteRecord | Feedback, coffee_id: str | None) -> dict[str, Any]:
+    payload = obj.model_dump(mode="json")
+    return {
+        "id": obj.id,
+        "user_id": obj.user,
+        "coffee_id": coffee_id,
+        "timestamp": obj.timestamp,
+        "payload": payload,
+        "payload_hash": payload_hash(payload),
+        "received_at": utcnow(),
+    }
+
+
+class EventsMixin(StoreBase):
+    """Tasting records and feedback."""
+
+    def add_record(self, record: TasteRecord) -> AddResult[TasteRecord]:
+        """Store a tasting once; see the module docstring for the idempotency rules."""
+        if not isinstance(record, TasteRecord):
+            raise SchemaError(f"add_record takes a TasteRecord, got {type(record)!r}")
+        values = _common(record, record.coffee)
+        with self._write() as session:
+            return _add(session, RecordRow, values, TasteRecord, record, "tasting record")
+
+    def get_record(self, record_id: str) -> TasteRecord | None:
+        """The tasting with this id, or ``None``."""
+        with self._read() as session:
+            row = session.scalar(select(RecordRow).where(RecordRow.id == record_id))
+            return None if row is None else TasteRecord.model_validate(row.payload)
+
+    def records_for_user(
+        self, user_id: str, limit: int = 100, before: datetime | None = None
+    ) -> list[TasteRecord]:
+        """The user's latest ``limit`` tastings (strictly before ``before`` if given),
+        returned oldest first: ordered by event timestamp, then arrival."""
+        check_page(0, limit)
+        stmt = select(RecordRow).where(RecordRow.user_id == user_id)
+        if before is not None:
+            stmt = stmt.where(RecordRow.timestamp < before)
+        stmt = stmt.order_by(RecordRow.timestamp.desc(), RecordRow.seq.desc()).limit(limit)
+        with self._read() as session:
+            rows = list(session.scalars(stmt))
+        return [TasteRecord.model_validate(row.payload) for row in reversed(rows)]
+
+    def all_records(self) -> Iterator[TasteRecord]:
+        """Every tasting in arrival order, read in batches (for snapshots and replays)."""
+        for row in self._batches(RecordRow):
+            yield TasteRecord.model_validate(row.payload)
+
+    def add_feedback(self, feedback: Feedback) -> AddResult[Feedback]:
+        """Store a reaction once; see the module docstring for the idempotency rules."""
+        if not isinstance(feedback, Feedback):
+            raise SchemaError(f"add_feedback takes a Feedback, got {type(feedback)!r}")
+        values = _common(feedback, feedback.coffee)
+        values["signal"] = feedback.signal.value
+        values["rating"] = feedback.rating
+        with self._write() as session:
+            return _add(session, FeedbackRow, values, Feedback, feedback, "feedback")
+
+    def get_feedback(self, feedback_id: str) -> Feedback | None:
+        """The feedback with this id, or ``None``."""
+        with self._read() as session:
+            row = session.scalar(select(FeedbackRow).where(FeedbackRow.id == feedback_id))
+            return None if row is None else Feedback.model_validate(row.payload)
+
+    def feedback_for_user(self, user_id: str) -> list[Feedback]:
+        """All of the user's feedback, ordered by event timestamp, then arrival."""
+        stmt = (
+            select(FeedbackRow)
+            .where(FeedbackRow.user_id == user_id)
+            .order_by(FeedbackRow.timestamp, FeedbackRow.seq)
+        )
+        with self._read() as session:
+            return [Feedback.model_validate(row.payload) for row in session.scalars(stmt)]
+
+    def all_feedback(self) -> Iterator[Feedback]:
+        """Every piece of feedback in arrival order, read in batches.
+
+        Each batch is its own short read, so a slow consumer holds no transaction
+        open; feedback added while iterating may or may not be included.
+        """
+        for row in self._batches(FeedbackRow):
+            yield Feedback.model_validate(row.payload)
+
+    def _batches(self, table: type[R]) -> Iterator[R]:
+        last = 0
+        while True:
+            page = select(table).where(table.seq > last).order_by(table.seq).limit(_BATCH)
+            with self._read() as session:
+                rows = list(session.scalars(page))
+            yield from rows
+            if len(rows) < _BATCH:
+                return
+            last = rows[-1].seq

@@ -1,0 +1,179 @@
+"""The ORM tables. Private: nothing outside ``taste2vec.store`` sees these rows.
+
+Every change here needs a new Alembic revision under ``migrations/versions``;
+``tests/store/test_migrations.py`` fails when the two drift apart.
+
+Design notes
+    * Tasting records and feedback keep the validated pydantic object as JSON
+      (``payload``) plus its SHA-256 (``payload_hash``, over canonical JSON) for
+      idempotent ingestion. Their primary key is ``seq``, an autoincrementing
+      integer that records arrival order (SQLite can only autoincrement an
+      ``INTEGER PRIMARY KEY``); the client ``id`` is ``UNIQUE NOT NULL``.
+    * ``coffee_id`` on records and feedback is checked at ingestion but is not a
+      foreign key: deleting a coffee from the catalogue keeps its history.
+    * Coffee stock lives only in ``coffees.stock``; ``payload`` holds every other
+      :class:`~taste2vec.schema.Coffee` field.
+    * Vectors are raw little-endian float32 bytes.
+    * Times are timezone-aware UTC in Python. PostgreSQL stores ``timestamptz``;
+      SQLite stores naive UTC ISO text, which sorts chronologically.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID_LEN = 128
+HASH_LEN = 64
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends (naive values are taken as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 - the DateTime impl returns datetimes
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention (stable migration names)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(HASH_LEN), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(String(ID_LEN), ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CoffeeRow(Base):
+    __tablename__ = "coffees"
+
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roaster: Mapped[str] = mapped_column(String(200), index=True)
+    origin_country: Mapped[str | None] = mapped_column(String(100), index=True)
+    process: Mapped[str | None] = mapped_column(String(32))
+    roast_level: Mapped[str | None] = mapped_column(String(32))
+    stock: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_hash: Mapped[str] = mapped_column(String(HASH_LEN))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecordRow(Base):
+    __tablename__ = "tasting_records"
+    __table_args__ = (
+        Index("ix_tasting_records_user_time", "user_id", "timestamp", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    user_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("users.id"))
+    coffee_id: Mapped[str | None] = mapped_column(String(ID_LEN), index=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_hash: Mapped[str] = mapped_column(String(HASH_LEN))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (
+        Index("ix_feedback_user_time", "user_id", "timestamp", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    user_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("users.id"))
+    coffee_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    signal: Mapped[str] = mapped_column(String(16))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_hash: Mapped[str] = mapped_column(String(HASH_LEN))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProfileRow(Base):
+    __tablename__ = "user_profiles"
+
+    user_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("users.id"), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    n_feedback: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class CoffeeEmbeddingRow(Base):
+    __tablename__ = "coffee_embeddings"
+
+    model_version: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    coffee_id: Mapped[str] = mapped_column(
+        String(ID_LEN),
+        ForeignKey("coffees.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,  # the primary key leads with model_version; deletes look up by coffee
+    )
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
