@@ -5,6 +5,7 @@ Layout (all plain files, readable without taste2vec)::
     config.json        architecture, metric and family names, text model id, versions
     model.safetensors  the network weights
     scaler.json        the fitted metric scaler
+    vocab.json         the sensory tower's fitted word vocabulary (terms + IDF)
     lexicon.json       the lexicon version the model was trained with
     data.json          fingerprint and counts of the training data
     metrics.json       training and validation metrics
@@ -29,15 +30,17 @@ from taste2vec import __version__
 from taste2vec.errors import ArtifactError
 from taste2vec.model.network import NetworkConfig, Taste2VecNet
 from taste2vec.model.scaler import MetricScaler
+from taste2vec.model.vocab import SensoryVocabulary
 
 FORMAT_VERSION = 1
-REQUIRED_FILES = ("config.json", "model.safetensors", "scaler.json", "lexicon.json")
+REQUIRED_FILES = ("config.json", "model.safetensors", "scaler.json", "vocab.json", "lexicon.json")
 
 
 def save_artifact(
     path: Path,
     net: Taste2VecNet,
     scaler: MetricScaler,
+    vocab: SensoryVocabulary,
     config: dict[str, Any],
     lexicon_version: str,
     data_info: dict[str, Any],
@@ -51,6 +54,7 @@ def save_artifact(
         state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))
         scaler.save(tmp / "scaler.json")
+        vocab.save(tmp / "vocab.json")
         full_config = {
             "format_version": FORMAT_VERSION,
             "taste2vec_version": __version__,
@@ -91,7 +95,9 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def load_network(path: Path, ancestry: torch.Tensor) -> tuple[Taste2VecNet, MetricScaler]:
+def load_network(
+    path: Path, ancestry: torch.Tensor
+) -> tuple[Taste2VecNet, MetricScaler, SensoryVocabulary]:
     """Rebuild the network from ``config.json`` and load its weights."""
     config = read_config(path)
     cfg = NetworkConfig(**config["network"])
@@ -102,7 +108,10 @@ def load_network(path: Path, ancestry: torch.Tensor) -> tuple[Taste2VecNet, Metr
     except (RuntimeError, OSError) as exc:
         raise ArtifactError(f"weights in {path} do not match the network: {exc}") from exc
     net.eval()
-    return net, MetricScaler.load(Path(path) / "scaler.json")
+    vocab = SensoryVocabulary.load(Path(path) / "vocab.json")
+    if vocab.size != cfg.n_words:
+        raise ArtifactError(f"vocabulary in {path} does not match the network; retrain")
+    return net, MetricScaler.load(Path(path) / "scaler.json"), vocab
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import torch
 from taste2vec.lexicon import Lexicon
 from taste2vec.model.scaler import MetricScaler
 from taste2vec.model.text import TextEncoder
-from taste2vec.schema import Context, LocationType, SocialSetting, TasteRecord
+from taste2vec.model.vocab import SensoryVocabulary
+from taste2vec.schema import SENSORY_METRICS, Context, LocationType, SocialSetting, TasteRecord
 
 MAX_HISTORY = 8
 _CONTINUOUS: tuple[tuple[str, float], ...] = (
@@ -59,6 +60,8 @@ class FeatureBatch:
     text_present: torch.Tensor  # (B, 1) 1 when the record has notes
     lex_nodes: torch.Tensor  # (B, n_nodes) weight of each flavour-wheel node found
     lex_attrs: torch.Tensor  # (B, n_attrs) structure cues (acidity+, body-, ...)
+    words: torch.Tensor  # (B, vocab) TF-IDF of the note's words and word pairs
+    reading: torch.Tensor  # (B, 12) the vocabulary's ridge reading of the sensory metrics
     numeric: torch.Tensor  # (B, 20) standardised metrics, 0 where missing
     numeric_mask: torch.Tensor  # (B, 20) 1 where observed
     context: torch.Tensor  # (B, L, CONTEXT_DIM) recent contexts, oldest first, right-padded
@@ -87,6 +90,8 @@ class FeatureBatch:
             text_present=torch.zeros_like(self.text_present),
             lex_nodes=torch.zeros_like(self.lex_nodes),
             lex_attrs=torch.zeros_like(self.lex_attrs),
+            words=torch.zeros_like(self.words),
+            reading=torch.zeros_like(self.reading),
         )
 
 
@@ -113,10 +118,17 @@ def context_histories(records: Sequence[TasteRecord]) -> list[list[Context]]:
 class Featurizer:
     """Records → :class:`FeatureBatch`, given a lexicon, a text encoder and a scaler."""
 
-    def __init__(self, lexicon: Lexicon, text_encoder: TextEncoder, scaler: MetricScaler) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        text_encoder: TextEncoder,
+        scaler: MetricScaler,
+        vocab: SensoryVocabulary,
+    ) -> None:
         self.lexicon = lexicon
         self.text_encoder = text_encoder
         self.scaler = scaler
+        self.vocab = vocab
 
     def lexicon_arrays(self, notes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         nodes = np.zeros((len(notes), len(self.lexicon.nodes)), dtype=np.float32)
@@ -142,6 +154,7 @@ class Featurizer:
         text_emb = self.text_encoder.encode(rendered, progress=progress)
         present = np.array([[1.0 if t.strip() else 0.0] for t in notes], dtype=np.float32)
         nodes, attrs = self.lexicon_arrays(notes)
+        tfidf = self.vocab.encode(rendered)
         values = np.zeros((len(records), 20), dtype=np.float32)
         mask = np.zeros_like(values)
         for i, rec in enumerate(records):
@@ -160,6 +173,8 @@ class Featurizer:
             text_present=torch.from_numpy(present),
             lex_nodes=torch.from_numpy(nodes),
             lex_attrs=torch.from_numpy(attrs),
+            words=torch.from_numpy(tfidf),
+            reading=torch.from_numpy(self.vocab.read(tfidf, len(SENSORY_METRICS))),
             numeric=torch.from_numpy(self.scaler.transform(values, mask)),
             numeric_mask=torch.from_numpy(mask),
             context=torch.from_numpy(ctx),

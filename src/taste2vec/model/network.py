@@ -5,8 +5,8 @@ Shapes follow the seed design (text 64 + sensory 64 + numeric 64 + context 32
 
 - text: a frozen sentence encoder's mean-pooled vector, projected to 64;
 - sensory: flavour-wheel nodes embedded hierarchically (a node's vector is the
-  sum of its own, its tier-2 parent's and its tier-1 family's vectors) plus
-  structure cues, → 64;
+  sum of its own, its tier-2 parent's and its tier-1 family's vectors), plus
+  structure cues, plus a TF-IDF bag of the note's words (see ``vocab.py``), → 64;
 - numeric: the seed's MLP, fed the 20 standardised values *and* their missing
   mask (so Linear(40, 64) instead of Linear(20, 64)), ending in BatchNorm;
 - context: a 2-layer LSTM over the user's recent contexts, last valid step, 32;
@@ -35,6 +35,7 @@ class NetworkConfig:
     n_nodes: int = 110
     n_attrs: int = 7
     n_families: int = 9
+    n_words: int = 0
     text_out: int = 64
     sensory_out: int = 64
     numeric_out: int = 64
@@ -65,17 +66,32 @@ class SensoryTower(nn.Module):
         self.register_buffer("ancestry", ancestry.float())
         self.node_vectors = nn.Parameter(torch.randn(cfg.n_nodes, cfg.sensory_out) * 0.1)
         self.attrs = nn.Linear(cfg.n_attrs, cfg.sensory_out)
+        self.reading = nn.Linear(len(SENSORY_COLUMNS), cfg.sensory_out)
+        self.words = nn.Sequential(
+            nn.Dropout(0.1), nn.Linear(max(cfg.n_words, 1), cfg.sensory_out, bias=False)
+        )
         self.out = nn.Sequential(nn.GELU(), nn.Linear(cfg.sensory_out, cfg.sensory_out))
 
-    def forward(self, nodes: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, nodes: torch.Tensor, attrs: torch.Tensor, words: torch.Tensor, reading: torch.Tensor
+    ) -> torch.Tensor:
         total = nodes.sum(dim=1, keepdim=True)
         weights = nodes / total.clamp(min=1.0)
         ancestry: torch.Tensor = self.ancestry
         bag = weights @ ancestry @ self.node_vectors
-        return self.out(bag + self.attrs(attrs))
+        if words.shape[1] == 0:  # a model without a fitted vocabulary
+            words = words.new_zeros(words.shape[0], 1)
+        return self.out(bag + self.attrs(attrs) + self.words(words) + self.reading(reading))
 
 
 class NumericTower(nn.Module):
+    """The seed's MLP ending in BatchNorm, plus a learned vector for "no numbers at all".
+
+    Rows without a single observed metric never reach the BatchNorm: a batch of
+    identical all-missing rows would otherwise train it on zero variance and
+    shift its running statistics away from real inputs.
+    """
+
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
         self.net = nn.Sequential(
@@ -83,11 +99,31 @@ class NumericTower(nn.Module):
             nn.ReLU(),
             nn.Dropout(cfg.dropout),
             nn.Linear(cfg.numeric_out, cfg.numeric_out),
-            nn.BatchNorm1d(cfg.numeric_out),
         )
+        self.norm = nn.BatchNorm1d(cfg.numeric_out)
+        self.missing = nn.Parameter(torch.zeros(cfg.numeric_out))
 
     def forward(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([values, mask], dim=1))
+        present = mask.sum(dim=1, keepdim=True) > 0
+        hidden = self.net(torch.cat([values, mask], dim=1))
+        if self.training:
+            rows = present.view(-1)
+            normed = torch.zeros_like(hidden)
+            if int(rows.sum()) >= 2:
+                normed[rows] = self.norm(hidden[rows])
+            elif int(rows.sum()) == 1:  # too few rows for batch statistics
+                normed[rows] = nn.functional.batch_norm(
+                    hidden[rows],
+                    self.norm.running_mean,
+                    self.norm.running_var,
+                    self.norm.weight,
+                    self.norm.bias,
+                    training=False,
+                    eps=self.norm.eps,
+                )
+        else:
+            normed = self.norm(hidden)
+        return torch.where(present, normed, self.missing.expand_as(normed))
 
 
 class ContextTower(nn.Module):
@@ -124,7 +160,7 @@ class Taste2VecNet(nn.Module):
         """The L2-normalised 128-d embedding, shape ``(B, embed_dim)``."""
         parts = [
             self.text(batch.text_emb, batch.text_present),
-            self.sensory(batch.lex_nodes, batch.lex_attrs),
+            self.sensory(batch.lex_nodes, batch.lex_attrs, batch.words, batch.reading),
             self.numeric(batch.numeric, batch.numeric_mask),
             self.context(batch.context, batch.context_len),
         ]

@@ -23,6 +23,7 @@ from taste2vec.model.features import FeatureBatch, Featurizer
 from taste2vec.model.network import SENSORY_COLUMNS, NetworkConfig, Taste2VecNet
 from taste2vec.model.scaler import MetricScaler
 from taste2vec.model.text import HFSentenceEncoder, TextEncoder
+from taste2vec.model.vocab import SensoryVocabulary
 from taste2vec.schema import METRIC_BY_NAME, SENSORY_METRICS, Context, TasteRecord
 
 
@@ -73,28 +74,36 @@ class Taste2Vec:
         scaler: MetricScaler,
         lexicon: Lexicon,
         text_encoder: TextEncoder,
+        vocab: SensoryVocabulary,
         info: dict[str, Any] | None = None,
     ) -> None:
         self.net = net
         self.scaler = scaler
         self.lexicon = lexicon
         self.text_encoder = text_encoder
-        self.featurizer = Featurizer(lexicon, text_encoder, scaler)
+        self.vocab = vocab
+        self.featurizer = Featurizer(lexicon, text_encoder, scaler, vocab)
         self.info: dict[str, Any] = dict(info or {})
 
     @classmethod
     def create(
-        cls, scaler: MetricScaler, text_encoder: TextEncoder, lexicon: Lexicon | None = None
+        cls,
+        scaler: MetricScaler,
+        text_encoder: TextEncoder,
+        lexicon: Lexicon | None = None,
+        vocab: SensoryVocabulary | None = None,
     ) -> Taste2Vec:
-        """A fresh, untrained model sized for ``text_encoder`` and the lexicon."""
+        """A fresh, untrained model sized for ``text_encoder``, the lexicon and vocabulary."""
         lex = lexicon or load_lexicon()
+        vocab = vocab or SensoryVocabulary.empty()
         cfg = NetworkConfig(
             text_dim=text_encoder.dim,
             n_nodes=len(lex.nodes),
             n_attrs=len(lex.attribute_names),
             n_families=len(lex.families),
+            n_words=vocab.size,
         )
-        return cls(Taste2VecNet(cfg, ancestry_matrix(lex)), scaler, lex, text_encoder)
+        return cls(Taste2VecNet(cfg, ancestry_matrix(lex)), scaler, lex, text_encoder, vocab)
 
     @classmethod
     def load(
@@ -119,8 +128,8 @@ class Taste2Vec:
                 f"model {path} expects text model {config.get('text_model_id')}, but "
                 f"{encoder.model_id} is configured; set T2V_TEXT_MODEL_PATH or retrain"
             )
-        net, scaler = load_network(path, ancestry_matrix(lex))
-        return cls(net, scaler, lex, encoder, info=config)
+        net, scaler, vocab = load_network(path, ancestry_matrix(lex))
+        return cls(net, scaler, lex, encoder, vocab, info=config)
 
     def save(self, path: Path | str, data_info: dict[str, Any], metrics: dict[str, Any]) -> None:
         config = {
@@ -131,7 +140,14 @@ class Taste2Vec:
             **{k: v for k, v in self.info.items() if k == "train"},
         }
         save_artifact(
-            Path(path), self.net, self.scaler, config, self.lexicon.version, data_info, metrics
+            Path(path),
+            self.net,
+            self.scaler,
+            self.vocab,
+            config,
+            self.lexicon.version,
+            data_info,
+            metrics,
         )
 
     def featurize(

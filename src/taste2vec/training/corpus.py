@@ -90,7 +90,11 @@ def build_corpus(
     if data_dir is not None:
         reviews = load_reviews(data_dir)
         if review_limit is not None:
-            reviews = reviews.sort_values("review_date", kind="stable").tail(review_limit).reset_index(drop=True)
+            reviews = (
+                reviews.sort_values("review_date", kind="stable")
+                .tail(review_limit)
+                .reset_index(drop=True)
+            )
         records = [review_to_record(row) for _, row in reviews.iterrows()]
         idx = split_reviews(reviews)
         corpus.train += [records[i] for i in idx.train]

@@ -27,12 +27,13 @@ import torch
 from tqdm.auto import tqdm
 
 from taste2vec.errors import ModelError
-from taste2vec.lexicon import Lexicon
+from taste2vec.lexicon import Lexicon, load_lexicon
 from taste2vec.model.features import FeatureBatch
 from taste2vec.model.network import SENSORY_COLUMNS
 from taste2vec.model.scaler import MetricScaler
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.model.text import TextEncoder
+from taste2vec.model.vocab import SensoryVocabulary, cross_fitted_reading, fit_reading
 from taste2vec.schema import TasteRecord
 from taste2vec.training.corpus import Corpus
 from taste2vec.training.losses import info_nce, masked_bce, masked_mse
@@ -50,6 +51,9 @@ class TrainConfig:
     temperature: float = 0.1
     metric_dropout: float = 0.3
     text_dropout: float = 0.15
+    sensory_weight: float = 1.0
+    contrastive_weight: float = 1.0
+    family_weight: float = 0.5
     seed: int = 13
 
 
@@ -89,6 +93,8 @@ def _dropout_view(batch: FeatureBatch, cfg: TrainConfig, gen: torch.Generator) -
         text_present=batch.text_present * text_keep,
         lex_nodes=batch.lex_nodes * text_keep,
         lex_attrs=batch.lex_attrs * text_keep,
+        words=batch.words * text_keep,
+        reading=batch.reading * text_keep,
     )
 
 
@@ -116,7 +122,15 @@ def compute_loss(
         "family_text": masked_bce(net.heads(z_text)[1], fam, has_text),
         "family_full": masked_bce(net.heads(z_full)[1], fam, full.text_present),
     }
-    weights = {"sensory_full": 0.5, "sensory_num": 0.5, "family_text": 0.5, "family_full": 0.5}
+    sw = cfg.sensory_weight
+    weights = {
+        "contrastive": cfg.contrastive_weight,
+        "sensory_text": sw,
+        "sensory_full": 0.5 * sw,
+        "sensory_num": 0.5 * sw,
+        "family_text": cfg.family_weight,
+        "family_full": cfg.family_weight,
+    }
     terms["total"] = sum((weights.get(k, 1.0) * v for k, v in terms.items()), torch.zeros(()))
     return terms
 
@@ -136,9 +150,13 @@ def train(
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)  # noqa: NPY002 - legacy global seed, for any library using it
     scaler = _fit_scaler(corpus.train)
-    model = Taste2Vec.create(scaler, text_encoder, lexicon)
+    lex = lexicon or load_lexicon()
+    vocab = SensoryVocabulary.fit(lex.render_english(r.notes) for r in corpus.train)
+    train_b = _with_reading(corpus.train, scaler, vocab, lex, cfg.seed)
+    vocab = train_b[1]
+    model = Taste2Vec.create(scaler, text_encoder, lex, vocab)
     model.info["train"] = asdict(cfg)
-    train_b = model.featurize(corpus.train, progress=progress)
+    train_b = replace(model.featurize(corpus.train, progress=progress), reading=train_b[0])
     val_b = model.featurize(corpus.val, progress=progress) if corpus.val else None
     node_family = _node_family(model.lexicon)
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -161,7 +179,7 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.net.parameters(), 5.0)
             opt.step()
             for k, v in terms.items():
-                totals[k] = totals.get(k, 0.0) + float(v)
+                totals[k] = totals.get(k, 0.0) + float(v.detach())
             n_batches += 1
         row = {f"train_{k}": v / max(n_batches, 1) for k, v in totals.items()}
         row["epoch"] = epoch
@@ -200,6 +218,26 @@ def evaluate_loss(
             sums[k] = sums.get(k, 0.0) + float(v) * len(part)
         n += len(part)
     return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def _with_reading(
+    records: list[TasteRecord],
+    scaler: MetricScaler,
+    vocab: SensoryVocabulary,
+    lexicon: Lexicon,
+    seed: int,
+) -> tuple[torch.Tensor, SensoryVocabulary]:
+    """Fit the vocabulary's sensory reading; return out-of-fold readings for ``records``."""
+    tfidf = vocab.encode([lexicon.render_english(r.notes) for r in records])
+    values = np.zeros((len(records), 20), dtype=np.float32)
+    mask = np.zeros_like(values)
+    for i, rec in enumerate(records):
+        values[i], mask[i] = rec.metrics.to_arrays()
+    cols = list(SENSORY_COLUMNS)
+    targets, tmask = scaler.transform(values, mask)[:, cols], mask[:, cols]
+    weights, bias = fit_reading(tfidf, targets, tmask)
+    oof = cross_fitted_reading(tfidf, targets, tmask, seed=seed)
+    return torch.from_numpy(oof), vocab.with_reading(weights, bias)
 
 
 def _fit_scaler(records: list[TasteRecord]) -> MetricScaler:

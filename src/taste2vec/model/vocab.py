@@ -1,0 +1,163 @@
+"""The sensory tower's fitted word vocabulary: a TF-IDF bag over tasting-note words.
+
+The flavour wheel names *what* a coffee tastes of; reviewers grade *how well*
+with words the wheel does not hold ("crisp", "muted", "flat", "syrupy",
+"delicate"). The sensory tower therefore also embeds the note's words and
+word pairs, weighted by TF-IDF, through a learned linear map (a weighted
+embedding bag). The vocabulary is fitted on the training notes after Korean
+descriptors are rendered in English, and saved with the model, so the edge
+runtime can reproduce it with plain code: tokenise, look up, weight, normalise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from taste2vec.errors import ArtifactError
+
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[\uac00-\ud7a3]+")
+STOPWORDS = frozenset(
+    "a an and the of in on at to with by for from as is it its this that be are was "
+    "were or but into than then so very too also which who what while".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words (Latin or Hangul), stopwords removed, plus adjacent word pairs."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+@dataclass(frozen=True)
+class SensoryVocabulary:
+    """Terms with their IDF weights; ``encode`` gives L2-normalised sublinear TF-IDF rows.
+
+    ``reading`` (terms × sensory metrics) and ``reading_bias`` map a note's
+    TF-IDF row to a ridge estimate of each standardised sensory metric: the
+    vocabulary's "lexical sensory reading", fitted in closed form on the
+    training notes (see :func:`fit_reading`).
+    """
+
+    terms: tuple[str, ...]
+    idf: np.ndarray
+    reading: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    reading_bias: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+
+    def with_reading(self, weights: np.ndarray, bias: np.ndarray) -> SensoryVocabulary:
+        return replace(
+            self, reading=weights.astype(np.float32), reading_bias=bias.astype(np.float32)
+        )
+
+    def read(self, tfidf: np.ndarray, n_outputs: int) -> np.ndarray:
+        """The lexical sensory reading of TF-IDF rows, ``(n, n_outputs)`` (zeros if unfitted)."""
+        if self.reading.shape != (self.size, n_outputs):
+            return np.zeros((tfidf.shape[0], n_outputs), dtype=np.float32)
+        out = tfidf @ self.reading + self.reading_bias
+        has_words = tfidf.any(axis=1, keepdims=True)
+        return np.where(has_words, out, 0.0).astype(np.float32)
+
+    @property
+    def size(self) -> int:
+        return len(self.terms)
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], min_df: int = 3, max_terms: int = 4000) -> SensoryVocabulary:
+        docs = [set(tokenize(t)) for t in texts]
+        df = Counter(term for doc in docs for term in doc)
+        kept = sorted((t for t, n in df.items() if n >= min_df), key=lambda t: (-df[t], t))[
+            :max_terms
+        ]
+        n = len(docs)
+        idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
+        return cls(tuple(kept), idf)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        index = {t: i for i, t in enumerate(self.terms)}
+        out = np.zeros((len(texts), self.size), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term, count in Counter(tokenize(text)).items():
+                j = index.get(term)
+                if j is not None:
+                    out[row, j] = (1.0 + math.log(count)) * self.idf[j]
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+    def save(self, path: Path) -> None:
+        payload = {
+            "terms": list(self.terms),
+            "idf": self.idf.tolist(),
+            "reading": self.reading.tolist(),
+            "reading_bias": self.reading_bias.tolist(),
+        }
+        path.write_text(json.dumps(payload, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> SensoryVocabulary:
+        try:
+            payload = json.loads(path.read_text())
+            reading = np.asarray(payload["reading"], dtype=np.float32)
+            return cls(
+                tuple(payload["terms"]),
+                np.asarray(payload["idf"], dtype=np.float32),
+                reading.reshape(len(payload["terms"]), -1) if reading.size else reading,
+                np.asarray(payload["reading_bias"], dtype=np.float32),
+            )
+        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"cannot read vocabulary {path}: {exc}; retrain") from exc
+
+    @classmethod
+    def empty(cls) -> SensoryVocabulary:
+        return cls((), np.zeros(0, dtype=np.float32))
+
+
+READING_ALPHA = 2.0
+
+
+def fit_reading(
+    tfidf: np.ndarray, targets: np.ndarray, mask: np.ndarray, alpha: float = READING_ALPHA
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge weights ``(terms, k)`` and bias ``(k,)`` per target, on its observed rows with words."""
+    from scipy import sparse
+    from sklearn.linear_model import Ridge
+
+    x = sparse.csr_matrix(tfidf)
+    has_words = tfidf.any(axis=1)
+    weights = np.zeros((tfidf.shape[1], targets.shape[1]), dtype=np.float32)
+    bias = np.zeros(targets.shape[1], dtype=np.float32)
+    for j in range(targets.shape[1]):
+        rows = (mask[:, j] > 0) & has_words
+        if rows.sum() < 10:
+            continue
+        model = Ridge(alpha=alpha, solver="sparse_cg").fit(x[rows], targets[rows, j])
+        weights[:, j] = model.coef_
+        bias[j] = model.intercept_
+    return weights, bias
+
+
+def cross_fitted_reading(
+    tfidf: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    alpha: float = READING_ALPHA,
+) -> np.ndarray:
+    """Out-of-fold readings for the training rows, so the network never sees in-sample fits."""
+    rng = np.random.default_rng(seed)
+    fold_of = rng.integers(0, folds, size=tfidf.shape[0])
+    out = np.zeros(targets.shape, dtype=np.float32)
+    for f in range(folds):
+        held = fold_of == f
+        w, b = fit_reading(tfidf[~held], targets[~held], mask[~held], alpha)
+        out[held] = tfidf[held] @ w + b
+    return np.where(tfidf.any(axis=1, keepdims=True), out, 0.0).astype(np.float32)
