@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $(STAMP)
 
 $(MODEL_DIR)/config.json: | $(STAMP)
@@ -48,6 +48,8 @@ bench: $(STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/taste2vec evaluate --model $(MODEL_DIR)
 	$(BIN)/python bench/lexicon_quality.py
 	$(BIN)/python bench/encode.py --model $(MODEL_DIR)
+	$(BIN)/python bench/recommend_quality.py
 
 clean:
+	-scripts/postgres.sh stop
 	rm -rf $(VENV) artifacts .cache .pytest_cache .mypy_cache .ruff_cache

@@ -61,10 +61,18 @@ def main() -> None:
 
     rows = [
         ["MiniLM alone (baseline)", f"{minilm_rate:,.0f}", "", ""],
-        ["Taste2Vec embed, cold cache", f"{full_rate:,.0f}", f"{TARGET:,.0f}",
-         f"{full_rate / TARGET:.2f}×"],
-        ["Taste2Vec embed, notes cached", f"{cached_rate:,.0f}", f"{TARGET:,.0f}",
-         f"{cached_rate / TARGET:.2f}×"],
+        [
+            "Taste2Vec embed, cold cache",
+            f"{full_rate:,.0f}",
+            f"{TARGET:,.0f}",
+            f"{full_rate / TARGET:.2f}×",
+        ],
+        [
+            "Taste2Vec embed, notes cached",
+            f"{cached_rate:,.0f}",
+            f"{TARGET:,.0f}",
+            f"{cached_rate / TARGET:.2f}×",
+        ],
     ]
     table = markdown_table(["pipeline", "records/s", "target", "vs target"], rows)
     verdict = "meets" if full_rate >= TARGET else "does NOT meet"

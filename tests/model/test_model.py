@@ -15,6 +15,7 @@ from taste2vec.errors import ArtifactError
 from taste2vec.model.features import CONTEXT_DIM, context_histories, encode_context
 from taste2vec.model.scaler import MetricScaler
 from taste2vec.model.taste2vec import Taste2Vec, ancestry_matrix
+from taste2vec.model.vocab import SensoryVocabulary
 from taste2vec.schema import Context, Metrics, TasteRecord
 from tests.conftest import HashingEncoder
 
@@ -51,7 +52,11 @@ def _scaler() -> MetricScaler:
 
 def _model(seed: int = 0) -> Taste2Vec:
     torch.manual_seed(seed)
-    return Taste2Vec.create(_scaler(), HashingEncoder())
+    notes = [r.notes for r in _records()] * 3
+    vocab = SensoryVocabulary.fit(notes, min_df=2)
+    rng = np.random.default_rng(seed)
+    vocab = vocab.with_reading(rng.normal(size=(vocab.size, 12)), np.zeros(12))
+    return Taste2Vec.create(_scaler(), HashingEncoder(), vocab=vocab)
 
 
 def test_embedding_shape_and_unit_norm() -> None:
@@ -101,7 +106,9 @@ def test_views_mask_the_right_inputs() -> None:
     batch = _model().featurize(_records())
     tv, nv = batch.text_view(), batch.numeric_view()
     assert float(tv.numeric_mask.sum()) == 0 and float(tv.lex_nodes.sum()) > 0
+    assert float(tv.words.sum()) > 0 and float(tv.reading.abs().sum()) > 0
     assert float(nv.text_present.sum()) == 0 and float(nv.lex_nodes.sum()) == 0
+    assert float(nv.words.sum()) == 0 and float(nv.reading.abs().sum()) == 0
     assert float(nv.numeric_mask.sum()) == float(batch.numeric_mask.sum())
 
 

@@ -171,4 +171,6 @@ def test_schema_docs_match_the_code() -> None:
     from taste2vec.schema.docs import render
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
-    assert doc.read_text() == render(), "regenerate: python -m taste2vec.schema.docs > docs/schema.md"
+    assert doc.read_text() == render(), (
+        "regenerate: python -m taste2vec.schema.docs > docs/schema.md"
+    )

@@ -58,7 +58,9 @@ def test_evaluation_beats_the_mean_predictor_and_chance(
     ours = np.mean(result.regression["Taste2Vec (text only)"]["r2"])
     mean = np.mean(result.regression["mean predictor"]["r2"])
     assert ours > mean + 0.05
-    assert result.retrieval["Taste2Vec (text → numbers)"] > 2 * result.retrieval["random (expected)"]
+    assert (
+        result.retrieval["Taste2Vec (text → numbers)"] > 2 * result.retrieval["random (expected)"]
+    )
     assert result.families["Taste2Vec (text)"] > 0.5
     text = render_markdown(result, "pytest")
     assert "MiniLM + ridge" in text and "recall@10" in text
@@ -83,5 +85,7 @@ def test_training_is_deterministic(shared_data: Path, minilm: HFSentenceEncoder)
     cfg = TrainConfig(epochs=2, seed=11)
     a = train(corpus, minilm, cfg, progress=False).model
     b = train(corpus, minilm, cfg, progress=False).model
-    for (ka, va), (kb, vb) in zip(a.net.state_dict().items(), b.net.state_dict().items(), strict=True):
+    for (ka, va), (kb, vb) in zip(
+        a.net.state_dict().items(), b.net.state_dict().items(), strict=True
+    ):
         assert ka == kb and torch.equal(va, vb), ka

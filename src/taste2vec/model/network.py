@@ -54,7 +54,8 @@ class TextTower(nn.Module):
         self.missing = nn.Parameter(torch.zeros(cfg.text_out))
 
     def forward(self, emb: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        return present * self.proj(emb) + (1 - present) * self.missing
+        out: torch.Tensor = present * self.proj(emb) + (1 - present) * self.missing
+        return out
 
 
 class SensoryTower(nn.Module):
@@ -77,11 +78,14 @@ class SensoryTower(nn.Module):
     ) -> torch.Tensor:
         total = nodes.sum(dim=1, keepdim=True)
         weights = nodes / total.clamp(min=1.0)
-        ancestry: torch.Tensor = self.ancestry
+        ancestry = self.get_buffer("ancestry")
         bag = weights @ ancestry @ self.node_vectors
         if words.shape[1] == 0:  # a model without a fitted vocabulary
             words = words.new_zeros(words.shape[0], 1)
-        return self.out(bag + self.attrs(attrs) + self.words(words) + self.reading(reading))
+        out: torch.Tensor = self.out(
+            bag + self.attrs(attrs) + self.words(words) + self.reading(reading)
+        )
+        return out
 
 
 class NumericTower(nn.Module):

@@ -51,7 +51,8 @@ class MetricScaler:
     def inverse(self, z: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
         """Back to metric units, for all metrics or the given column indices."""
         cols = list(range(len(METRIC_NAMES))) if columns is None else columns
-        return (z * self.std[cols] + self.mean[cols]).astype(np.float32)
+        out: np.ndarray = (z * self.std[cols] + self.mean[cols]).astype(np.float32)
+        return out
 
     def save(self, path: Path) -> None:
         payload = {

@@ -27,6 +27,8 @@ from tqdm.auto import tqdm
 from taste2vec.errors import ModelError
 
 MAX_TOKENS = 512
+# Part of the model id (and so of every cache key): bump it when pooling changes.
+POOLING = "mean-v2"
 
 
 class TextEncoder(Protocol):
@@ -115,14 +117,16 @@ class HFSentenceEncoder:
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         self.tokenizer: Any = Tokenizer.from_file(str(tokenizer_file))
+        # tokenizer.json files may carry a fixed padding setting; we pad per batch ourselves.
+        self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.model: Any = AutoModel.from_pretrained(str(self.path), local_files_only=True)
         self.model.eval()
         self.dim = int(self.model.config.hidden_size)
-        self.model_id = f"{self.path.name}:{_dir_fingerprint(self.path)}"
+        self.model_id = f"{self.path.name}:{_dir_fingerprint(self.path)}:{POOLING}"
         self.batch_size = batch_size
         self._memory: dict[str, np.ndarray] = {}
         self._disk = _EmbeddingCache(cache_path) if cache_path is not None else None
@@ -168,6 +172,7 @@ class HFSentenceEncoder:
         bar.close()
         return result
 
+    @torch.inference_mode()
     def embed_tokens(self, texts: Sequence[str]) -> np.ndarray:
         """Run the transformer on a batch (no cache)."""
         encodings = self.tokenizer.encode_batch(list(texts))
@@ -176,7 +181,7 @@ class HFSentenceEncoder:
         mask = np.zeros((len(texts), width), dtype=np.int64)
         for row, enc in enumerate(encodings):
             ids[row, : len(enc.ids)] = enc.ids
-            mask[row, : len(enc.ids)] = 1
+            mask[row, : len(enc.ids)] = enc.attention_mask
         ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
         hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
         return mean_pool(hidden, mask_t).numpy()

@@ -126,8 +126,8 @@ READING_ALPHA = 2.0
 def fit_reading(
     tfidf: np.ndarray, targets: np.ndarray, mask: np.ndarray, alpha: float = READING_ALPHA
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge weights ``(terms, k)`` and bias ``(k,)`` per target, on its observed rows with words."""
-    from scipy import sparse
+    """Ridge weights ``(terms, k)`` and bias ``(k,)`` per target, on observed rows with words."""
+    from scipy import sparse  # type: ignore[import-untyped]
     from sklearn.linear_model import Ridge
 
     x = sparse.csr_matrix(tfidf)

@@ -152,11 +152,11 @@ def train(
     scaler = _fit_scaler(corpus.train)
     lex = lexicon or load_lexicon()
     vocab = SensoryVocabulary.fit(lex.render_english(r.notes) for r in corpus.train)
-    train_b = _with_reading(corpus.train, scaler, vocab, lex, cfg.seed)
-    vocab = train_b[1]
+    oof_reading, vocab = _with_reading(corpus.train, scaler, vocab, lex, cfg.seed)
     model = Taste2Vec.create(scaler, text_encoder, lex, vocab)
     model.info["train"] = asdict(cfg)
-    train_b = replace(model.featurize(corpus.train, progress=progress), reading=train_b[0])
+    # Training rows see out-of-fold readings, never the in-sample ridge fit.
+    train_b = replace(model.featurize(corpus.train, progress=progress), reading=oof_reading)
     val_b = model.featurize(corpus.val, progress=progress) if corpus.val else None
     node_family = _node_family(model.lexicon)
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
