@@ -238,10 +238,10 @@ def lexicon(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title=f"lexicon {lex.version}")
-    for col in ("found", "wheel path", "한국어", "weight"):
+    for col in ("found", "descriptor", "한국어", "family", "weight"):
         table.add_column(col)
     for d in found:
-        table.add_row(d.surface, d.node.path, d.node.name_ko, f"{d.weight:.2f}")
+        table.add_row(d.surface, d.node.name, d.node.name_ko, d.node.family, f"{d.weight:.2f}")
     out.print(table)
     if attrs:
         out.print("structure cues: " + ", ".join(f"{k} {v:+.1f}" for k, v in attrs.items()))

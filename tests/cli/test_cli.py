@@ -37,7 +37,7 @@ def test_lexicon_json_finds_english_and_korean() -> None:
 def test_lexicon_table_output() -> None:
     result = runner.invoke(app, ["lexicon", "dark chocolate and walnut"])
     assert result.exit_code == 0
-    assert "Dark chocolate" in result.output
+    assert "Dark Chocolate" in result.output and "다크 초콜릿" in result.output
 
 
 @pytest.mark.slow

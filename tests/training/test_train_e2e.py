@@ -21,7 +21,9 @@ from taste2vec.training.train import TrainConfig, train
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
 
-REVIEWS = 700
+# All reviews: on a few hundred the model cannot beat the mean predictor (measured: a
+# 700-review sample gave R² -0.04), so the end-to-end run uses the real split.
+REVIEWS = None
 
 
 @pytest.fixture(scope="module")
