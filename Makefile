@@ -30,7 +30,7 @@ evaluate: $(STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/taste2vec evaluate --model $(MODEL_DIR)
 
 run: $(STAMP) $(MODEL_DIR)/config.json
-	$(BIN)/taste2vec evaluate --model $(MODEL_DIR)
+	$(BIN)/taste2vec evaluate --if-data --model $(MODEL_DIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

@@ -109,6 +109,13 @@ def evaluate(
         Path | None, typer.Option(help="Also write the tables into this markdown file.")
     ] = Path("bench/RESULTS.md"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    if_data: Annotated[
+        bool,
+        typer.Option(
+            "--if-data",
+            help="Without a data directory, print the model's validation metrics and exit 0.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a model against baselines on the time-split Coffee Review data."""
     from taste2vec.evaluation.report import update_section
@@ -118,6 +125,9 @@ def evaluate(
 
     try:
         settings = _settings(data_dir)
+        if settings.data_dir is None and if_data:
+            _print_validation(model or settings.model_dir)
+            return
         if settings.data_dir is None:
             raise DataError(
                 "evaluation needs the Coffee Review data, which is never bundled: set "
@@ -136,6 +146,25 @@ def evaluate(
     if results is not None:
         update_section(results, "evaluation", text)
         err.print(f"wrote {results}")
+
+
+def _print_validation(path: Path) -> None:
+    from taste2vec.model.artifact import read_config, read_json
+
+    read_config(path)
+    metrics = read_json(path / "metrics.json")
+    best = metrics.get("best", {})
+    table = Table(title=f"model {path}: validation on held-out bundled records")
+    table.add_column("loss term")
+    table.add_column("value", justify="right")
+    for key, value in sorted(best.items()):
+        if key.startswith("val_"):
+            table.add_row(key.removeprefix("val_"), f"{value:.4f}")
+    out.print(table)
+    out.print(
+        "No data directory is configured, so the Coffee Review evaluation was skipped. "
+        "Point T2V_DATA_DIR at a folder holding coffeereview/ and run: taste2vec evaluate"
+    )
 
 
 def _read_records(source: str) -> Iterator[tuple[int, Any]]:

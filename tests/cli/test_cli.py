@@ -87,3 +87,19 @@ def test_embed_without_a_model_exits_3(tmp_path: Path, env: None) -> None:
 def test_evaluate_needs_a_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["evaluate", "--data-dir", str(tmp_path / "none")])
     assert result.exit_code == 4
+
+
+@pytest.mark.slow
+def test_evaluate_if_data_without_data_prints_validation(
+    tiny_model_dir: Path, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("taste2vec.cli.Settings", _no_data_settings)
+    result = runner.invoke(app, ["evaluate", "--if-data", "--model", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "sensory_text" in result.stdout and "T2V_DATA_DIR" in result.stdout
+
+
+def _no_data_settings():  # type: ignore[no-untyped-def]
+    from taste2vec.config import Settings
+
+    return Settings(data_dir=None)
