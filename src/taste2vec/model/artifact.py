@@ -86,7 +86,7 @@ def read_config(path: Path) -> dict[str, Any]:
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if missing:
         raise ArtifactError(f"model directory {path} is incomplete (missing {missing}); retrain")
-    config = _read_json(path / "config.json")
+    config = read_json(path / "config.json")
     if config.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"model {path} has format {config.get('format_version')}, this taste2vec reads "
@@ -115,11 +115,7 @@ def load_network(
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Read one JSON file of an artifact, with an ArtifactError on failure."""
-    return _read_json(path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
+    """Read one JSON object file of an artifact, with an ArtifactError on failure."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:

@@ -58,9 +58,6 @@ class Explanation:
     sensory: dict[str, float]  # predicted intensity per sensory metric, 0-10
     families: dict[str, float]  # flavour family -> probability, most likely first
 
-    def top_families(self, k: int = 3, threshold: float = 0.5) -> list[str]:
-        return [f for f, p in list(self.families.items())[:k] if p >= threshold]
-
     def to_dict(self) -> dict[str, Any]:
         return {"sensory": self.sensory, "families": self.families}
 
