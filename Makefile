@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $(STAMP)
 
+# First run: train the demo model, then print its evaluation once.
 $(MODEL_DIR)/config.json: | $(STAMP)
 	$(BIN)/taste2vec train --out $(MODEL_DIR)
+	$(BIN)/taste2vec evaluate --if-data --model $(MODEL_DIR)
 
 train: $(STAMP)
 	$(BIN)/taste2vec train --out $(MODEL_DIR)
@@ -30,7 +32,7 @@ evaluate: $(STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/taste2vec evaluate --model $(MODEL_DIR)
 
 run: $(STAMP) $(MODEL_DIR)/config.json
-	$(BIN)/taste2vec evaluate --if-data --model $(MODEL_DIR)
+	$(BIN)/taste2vec serve --model $(MODEL_DIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

@@ -278,6 +278,36 @@ def lexicon(
         out.print("no descriptors found")
 
 
+@app.command()
+def serve(
+    model: ModelOpt = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default T2V_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default T2V_PORT, 8000).")] = None,
+) -> None:
+    """Serve the HTTP API and its docs (/docs) with uvicorn."""
+    import uvicorn
+
+    from taste2vec.api import create_app
+
+    settings = Settings()
+    updates: dict[str, Any] = {}
+    if model is not None:
+        updates["model_dir"] = model
+    if host is not None:
+        updates["host"] = host
+    if port is not None:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    if not (settings.model_dir / "config.json").is_file():
+        err.print(f"[bold red]error:[/] no model at {settings.model_dir}; run: make run")
+        raise typer.Exit(3)
+    err.print(
+        f"serving on http://{settings.host}:{settings.port} (API docs at /docs); "
+        f"demo keys: {settings.model_dir.parent / 'demo-keys.json'}"
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ADMIN_KEY = "t2v-dev-admin-key"  # noqa: S105 - refused in production
 
 
 def default_data_dir() -> Path | None:
@@ -54,3 +56,36 @@ class Settings(BaseSettings):
         "postgresql+psycopg://user:password@host:port/database.",
     )
     seed: int = 13
+    host: str = Field(default="127.0.0.1", description="Address `taste2vec serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `taste2vec serve` uses.")
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="Admin API key. Development falls back to a fixed demo key; production "
+        "refuses to start without a strong one (>= 24 characters).",
+    )
+    seed_demo: bool = Field(
+        default=True,
+        description="On start, load the bundled demo catalogue, users, tastings and feedback "
+        "into an empty store and write their API keys to <model_dir>/../demo-keys.json.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest accepted request body, in bytes."
+    )
+    max_batch: int = Field(default=512, ge=1, description="Most records in one /v1/embed call.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            key = self.admin_key.get_secret_value() if self.admin_key else ""
+            if len(key) < 24 or key == DEV_ADMIN_KEY:
+                raise ValueError(
+                    "production needs T2V_ADMIN_KEY set to a random secret of at least 24 "
+                    "characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')"
+                )
+            if self.seed_demo:
+                raise ValueError("set T2V_SEED_DEMO=false in production")
+        return self
+
+    def admin_key_value(self) -> str:
+        """The admin key in force (the fixed demo key outside production when unset)."""
+        return self.admin_key.get_secret_value() if self.admin_key else DEV_ADMIN_KEY

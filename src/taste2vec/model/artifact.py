@@ -127,3 +127,14 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def weights_version(path: Path) -> str:
+    """A short content hash of the weights: identifies a trained model version."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(Path(path) / "model.safetensors", "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]

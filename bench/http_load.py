@@ -1,0 +1,218 @@
+"""HTTP load on loopback: recommendations and ingestion vs the framework's floor.
+
+Starts a real ``taste2vec serve`` (uvicorn, one process) on a temporary SQLite
+store holding a 10,000-coffee synthetic catalogue plus the demo users, then
+drives it with ``wrk`` (Debian package) at 10 and 50 concurrent connections:
+
+- floor: ``GET /healthz``, an ``async def`` endpoint of the same app returning a
+  constant (what the framework alone can do on this machine);
+- ``GET /v1/users/demo-ana/recommendations?k=10`` (authenticated, explained);
+- ``POST /v1/records`` (authenticated, unique ids, committed before the reply).
+
+Then measures batch ``POST /v1/embed`` throughput (64 unique records per call)
+next to the same records embedded in-process. Targets (ARCHITECTURE.md): at 10
+clients, recommendation p99 <= 15 ms; at 50 clients, recommendation throughput
+>= 60 % of the floor. Load generator and server share the machine's 2 cores.
+
+    .venv/bin/python bench/http_load.py [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from taste2vec.evaluation.report import markdown_table, update_section
+from taste2vec.recommend.synthetic import synthetic_catalogue
+from taste2vec.service.demo import seed_demo
+from taste2vec.store import create_store
+
+POST_LUA = """
+local n = 0
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  n = n + 1
+  local id = "load-" .. math.random(1, 1000000000) .. "-" .. n
+  local body = '{"id":"' .. id .. '","user":"demo-ana","timestamp":"2026-11-01T10:00:00Z",'
+    .. '"notes":"plum and cocoa","metrics":{"acidity":5}}'
+  return wrk.format("POST", "/v1/records", {["Content-Type"]="application/json",
+    ["Authorization"]="Bearer KEY"}, body)
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _unit_ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    if not m:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+def wrk(
+    url: str, conns: int, seconds: int, key: str | None, script: Path | None
+) -> dict[str, float]:
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if key:
+        cmd += ["-H", f"Authorization: Bearer {key}"]
+    if script:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = {p: _unit_ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "p50": pct.get("50", float("nan")),
+        "p99": pct.get("99", float("nan")),
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=Path("artifacts/model"))
+    parser.add_argument("--coffees", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--results", type=Path, default=Path("bench/RESULTS.md"))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="t2v-load-"))
+    db = f"sqlite:///{tmp / 'load.db'}"
+    store = create_store(db)
+    seed_demo(store, tmp / "demo-keys.json")
+    store.upsert_coffees(synthetic_catalogue(args.coffees, seed=3))
+    store.close()
+    key = json.loads((tmp / "demo-keys.json").read_text())["demo-ana"]
+    port = _free_port()
+    env = {
+        **os.environ,
+        "T2V_DATABASE_URL": db,
+        "T2V_MODEL_DIR": str(args.model.resolve()),
+        "T2V_ENVIRONMENT": "test",
+    }
+    log = (tmp / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "taste2vec.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"server failed to start; see {tmp / 'server.log'}")
+            time.sleep(0.5)
+        n = httpx.get(f"{base}/readyz").json()["coffees"]
+        script = tmp / "post.lua"
+        script.write_text(POST_LUA.replace("KEY", key))
+        rec_url = f"{base}/v1/users/demo-ana/recommendations?k=10"
+        rows, results = [], {}
+        for conns in (10, 50):
+            floor = wrk(f"{base}/healthz", conns, args.seconds, None, None)
+            recs = wrk(rec_url, conns, args.seconds, key, None)
+            ingest = wrk(f"{base}/v1/records", conns, args.seconds, None, script)
+            results[conns] = (floor, recs, ingest)
+            for name, r in (
+                ("floor: GET /healthz", floor),
+                ("recommendations", recs),
+                ("ingestion: POST /v1/records", ingest),
+            ):
+                rows.append(
+                    [
+                        str(conns),
+                        name,
+                        f"{r['rps']:,.0f}",
+                        f"{r['p50']:.1f}",
+                        f"{r['p99']:.1f}",
+                        f"{r['rps'] / floor['rps']:.0%}",
+                        f"{r['non2xx']:.0f}",
+                    ]
+                )
+        embed_rate, inproc_rate = _embed_throughput(base, args.model, key)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    p99_10 = results[10][1]["p99"]
+    share_50 = results[50][1]["rps"] / results[50][0]["rps"]
+    table = markdown_table(
+        ["clients", "endpoint", "req/s", "p50 ms", "p99 ms", "vs floor", "non-2xx"], rows
+    )
+    text = (
+        "## HTTP load (loopback, wrk)\n\n"
+        f"Command: `.venv/bin/python bench/http_load.py --seconds {args.seconds}`. One uvicorn "
+        f"process, SQLite store, {n:,} coffees in the catalogue; wrk with 2 threads shares the "
+        "2 cores with the server.\n\n"
+        f"{table}\n\n"
+        f"- Target: recommendation p99 at 10 clients ≤ 15 ms: measured **{p99_10:.1f} ms** "
+        f"({'met' if p99_10 <= 15 else 'NOT met'}).\n"
+        f"- Target: recommendation throughput at 50 clients ≥ 60 % of the floor: measured "
+        f"**{share_50:.0%}** ({'met' if share_50 >= 0.6 else 'NOT met'}).\n\n"
+        "## Batch embed over HTTP\n\n"
+        f"`POST /v1/embed`, 64 unique records per call: **{embed_rate:,.0f} records/s**; the "
+        f"same records embedded in-process (baseline, same run): {inproc_rate:,.0f} records/s. "
+        "Both are bound by the MiniLM text tower on new notes.\n"
+    )
+    print(text)
+    update_section(args.results, "http_load", text)
+
+
+def _embed_throughput(base: str, model_dir: Path, key: str) -> tuple[float, float]:
+    from taste2vec.model.taste2vec import Taste2Vec
+    from taste2vec.model.text import HFSentenceEncoder
+    from taste2vec.schema import parse_record
+
+    def batch(tag: str, i: int) -> list[dict[str, object]]:
+        return [
+            {
+                "id": f"{tag}-{i}-{j}",
+                "user": "demo-ana",
+                "notes": f"note {tag} {i} {j}: plum, cocoa nib and a hint of bergamot",
+                "metrics": {"acidity": 6},
+            }
+            for j in range(64)
+        ]
+
+    started = time.perf_counter()
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) as http:
+        for i in range(8):
+            http.post("/v1/embed", json={"records": batch("http", i)}).raise_for_status()
+    http_rate = 8 * 64 / (time.perf_counter() - started)
+    model = Taste2Vec.load(model_dir, text_encoder=HFSentenceEncoder())
+    records = [parse_record(r) for i in range(8) for r in batch("local", i)]
+    started = time.perf_counter()
+    for i in range(0, len(records), 64):
+        model.encode(records[i : i + 64])
+    return http_rate, len(records) / (time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""``create_app(settings)``: the FastAPI application, with a lifespan that loads the model.
+
+Nothing happens at import time: tests build apps with their own settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from taste2vec import __version__
+from taste2vec.api import errors
+from taste2vec.api.middleware import BodyLimit, Metrics
+from taste2vec.api.routes import coffees, embed, events, health, recommendations, users
+from taste2vec.config import Settings
+from taste2vec.model.artifact import weights_version
+from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.service import TasteService, seed_demo
+from taste2vec.store import create_store
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Taste2Vec learns each customer's taste in coffee from the tastings they log and
+the feedback they give, and recommends coffees with reasons.
+
+Authenticate with `Authorization: Bearer <key>` (or `X-API-Key`). A user key
+reaches only its own user's data; the admin key manages the catalogue.
+Every write is acknowledged only after it is committed, and repeating a write
+with the same client id is safe (idempotent).
+"""
+
+
+def demo_keys_file(settings: Settings) -> Path:
+    return settings.model_dir.parent / "demo-keys.json"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The lifespan opens the store, seeds the demo and loads the model."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = create_store(settings.database_url)
+        try:
+            if settings.seed_demo and seed_demo(store, demo_keys_file(settings)):
+                log.info("demo data loaded; keys in %s", demo_keys_file(settings))
+            model = Taste2Vec.load(settings.model_dir, settings)
+            app.state.service = TasteService(store, model)
+            app.state.model_version = weights_version(settings.model_dir)
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="Taste2Vec",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.admin_key = settings.admin_key_value()
+    registry = CollectorRegistry()
+    app.state.registry = registry
+    errors.install(app)
+    for module in (health, users, coffees, events, recommendations, embed):
+        app.include_router(module.router)
+    app.add_middleware(Metrics, registry=registry)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

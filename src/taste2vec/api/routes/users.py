@@ -1,0 +1,32 @@
+"""Users and their API keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from taste2vec.api.deps import AdminDep, PrincipalDep, ServiceDep, check_user
+from taste2vec.api.schemas import UserCreate, UserCreated, UserPublic
+
+router = APIRouter(prefix="/v1/users", tags=["users"])
+
+
+@router.post("", status_code=201, summary="Create a user and its API key (admin)")
+def create_user(body: UserCreate, service: ServiceDep, _: AdminDep) -> UserCreated:
+    if service.store.get_user(body.id) is not None:
+        raise HTTPException(409, f"user {body.id!r} already exists")
+    key = service.store.create_api_key("user", body.id)
+    return UserCreated(id=body.id, api_key=key)
+
+
+@router.get("/{user_id}", summary="A user's summary")
+def get_user(user_id: str, service: ServiceDep, principal: PrincipalDep) -> UserPublic:
+    check_user(principal, user_id)
+    user = service.store.get_user(user_id)
+    if user is None:
+        raise HTTPException(404, f"no user {user_id!r}")
+    return UserPublic(
+        id=user.id,
+        created_at=user.created_at.isoformat(),
+        n_records=len(service.store.records_for_user(user_id, limit=10_000)),
+        n_feedback=len(service.store.feedback_for_user(user_id)),
+    )

@@ -1,0 +1,157 @@
+"""``TasteService``: everything the API does, without HTTP.
+
+Writes go to the store first and are acknowledged only once committed. Each
+user's closed-form taste state is cached in memory: a new feedback updates it
+in O(d) right after the commit (the instant learning path), a new tasting is
+embedded into it, and a user not in the cache is rebuilt from the stored
+history. The crowd's per-coffee statistics (cold-start query and item prior)
+are refreshed every ``STATS_EVERY`` feedback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+
+from taste2vec.errors import NotFoundError
+from taste2vec.model.taste2vec import Explanation, Taste2Vec
+from taste2vec.recommend.engine import (
+    Profile,
+    Recommendation,
+    RecommendationEngine,
+    feedback_stats,
+)
+from taste2vec.recommend.user_state import UserState
+from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
+from taste2vec.store import AddResult, Store, UpsertCounts
+
+log = logging.getLogger(__name__)
+HISTORY = 50  # tastings per user that shape the taste vector and the context history
+STATS_EVERY = 50
+
+
+class TasteService:
+    """Thread-safe facade over the store, the model and the recommendation engine."""
+
+    def __init__(self, store: Store, model: Taste2Vec) -> None:
+        self.store = store
+        self.model = model
+        coffees = self._all_coffees()
+        self.engine = RecommendationEngine(model, coffees)
+        self.names: dict[str, str] = {c.id: c.name for c in coffees}
+        self._states: dict[str, UserState] = {}
+        self._lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
+        self._since_stats = 0
+        self.refresh_stats()
+
+    def refresh_stats(self) -> None:
+        """Recompute the crowd's per-coffee preferences from every stored feedback."""
+        self.engine.set_feedback_stats(feedback_stats(self.store.all_feedback()))
+        self._since_stats = 0
+
+    # ------------------------------------------------------------------ catalogue
+    def _all_coffees(self) -> list[Coffee]:
+        out: list[Coffee] = []
+        offset = 0
+        while True:
+            page = self.store.list_coffees(offset=offset, limit=1000)
+            out += page
+            if len(page) < 1000:
+                return out
+            offset += len(page)
+
+    def import_coffees(self, coffees: Sequence[Coffee], background: bool = True) -> UpsertCounts:
+        """Upsert the catalogue (durably), then rebuild the index (atomically swapped)."""
+        counts = self.store.upsert_coffees(coffees)
+        self.rebuild(background=background)
+        return counts
+
+    def rebuild(self, background: bool = False) -> None:
+        def run() -> None:
+            with self._rebuild_lock:
+                try:
+                    coffees = self._all_coffees()
+                    self.engine.rebuild(self.model, coffees)
+                    self.names = {c.id: c.name for c in coffees}
+                    with self._lock:
+                        self._states.clear()
+                except Exception:  # a failed rebuild keeps serving the old snapshot
+                    log.exception("catalogue rebuild failed; still serving the previous index")
+
+        if background:
+            threading.Thread(target=run, name="t2v-rebuild", daemon=True).start()
+        else:
+            run()
+
+    def delete_coffee(self, coffee_id: str) -> None:
+        if not self.store.delete_coffee(coffee_id):
+            raise NotFoundError(f"no coffee with id {coffee_id!r}")
+        self.rebuild(background=True)
+
+    # ------------------------------------------------------------------ ingestion
+    def add_record(self, record: TasteRecord) -> AddResult[TasteRecord]:
+        result = self.store.add_record(record)
+        if result.created:
+            with self._lock:
+                state = self._states.get(record.user)
+            if state is not None:
+                self.engine.add_tastings(state, [record])
+        return result
+
+    def add_feedback(self, feedback: Feedback) -> AddResult[Feedback]:
+        result = self.store.add_feedback(feedback)
+        if result.created:
+            with self._lock:
+                state = self._states.get(feedback.user)
+                if state is not None:
+                    self.engine.update(state, feedback)
+                self._since_stats += 1
+                stale = self._since_stats >= STATS_EVERY
+            if stale:
+                self.refresh_stats()
+        return result
+
+    # ------------------------------------------------------------------ reading
+    def history(self, user: str) -> list[TasteRecord]:
+        return self.store.records_for_user(user, limit=HISTORY)
+
+    def user_vector(self, user: str) -> np.ndarray | None:
+        with self._lock:
+            state = self._states.get(user)
+            if state is not None:
+                vec: np.ndarray | None = state.vector()
+                return vec
+        state = self.engine.state(
+            self.store.feedback_for_user(user), self.history(user), datetime.now(UTC)
+        )
+        with self._lock:
+            self._states.setdefault(user, state)
+            vec = self._states[user].vector()
+        return vec
+
+    def recommend(self, user: str, k: int, context: Context | None = None) -> list[Recommendation]:
+        feedback = self.store.feedback_for_user(user)
+        seen = {f.coffee for f in feedback if f.signal is not FeedbackSignal.SKIPPED}
+        liked = [(f.coffee, f.preference) for f in feedback if f.preference > 0]
+        items: list[Recommendation] = self.engine.recommend(
+            self.user_vector(user),
+            k,
+            exclude=seen,
+            context=context,
+            history=self.history(user) if context is not None else (),
+            liked=liked,
+            n_feedback=len(feedback),
+        )
+        return items
+
+    def profile(self, user: str) -> Profile | None:
+        vec = self.user_vector(user)
+        return None if vec is None else self.engine.profile(vec)
+
+    def embed(self, records: Sequence[TasteRecord]) -> tuple[np.ndarray, list[Explanation]]:
+        return self.model.encode(records)
