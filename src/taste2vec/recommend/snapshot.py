@@ -1,0 +1,201 @@
+"""One immutable snapshot of everything the engine serves from: model, catalogue, index.
+
+The engine swaps whole snapshots (one reference assignment), so a reader sees either the
+old snapshot or the new one, never half of a rebuild. :func:`build_snapshot` does the work:
+
+- embeds every coffee (:func:`~taste2vec.recommend.catalogue.embed_coffees`);
+- **taste space**: ``x = normalise(e - mean(e))``. The model's coffee embeddings share a
+  large common component (most pairs have cosine > 0.9); removing the catalogue mean
+  leaves the directions in which coffees differ. On SIMULATED subscribers (tuning seed 99,
+  not the benchmark's) centring raised NDCG@10 after 20 feedback from 0.22 to 0.29 on the
+  demo catalogue. User vectors, tastings and contexts all live in this space;
+- indexes the in-stock coffees (all of them when none is in stock) with
+  :func:`~taste2vec.recommend.index.make_index`, plus an exact index over all coffees for
+  the "nothing left in stock" case;
+- precomputes each coffee's explanation facts (:mod:`.explain`) and a 2-D map position
+  (PCA of the taste vectors, fitted here; :meth:`Snapshot.project`);
+- the **cold-start query**: the population taste (the preference-weighted sum of
+  all users' feedback, from :class:`FeedbackStats`) when there is feedback, else the
+  "quality" direction: taste vectors weighted by their standardised ``overall`` score (the
+  coffee's own, else the sensory head's), i.e. in-stock coffees like the best-scored ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.recommend.catalogue import coffee_text, embed_coffees
+from taste2vec.recommend.explain import CoffeeFacts, coffee_facts
+from taste2vec.recommend.index import ExactIndex, IndexKind, VectorIndex, make_index
+from taste2vec.schema import SENSORY_METRICS, Coffee, Context
+
+__all__ = ["FeedbackStats", "Snapshot", "build_snapshot", "normalise"]
+
+FloatArray = npt.NDArray[np.float64]
+#: Item prior: a coffee's mean preference, shrunk toward 0 by this many neutral reactions.
+PRIOR_SHRINK = 2.0
+_CONTEXT_CACHE_SIZE = 4096
+
+
+def normalise(v: npt.ArrayLike) -> FloatArray:
+    """``v`` scaled to unit length (zeros stay zeros); rows of a matrix each."""
+    a = np.asarray(v, dtype=np.float64)
+    norm = np.linalg.norm(a, axis=-1, keepdims=True)
+    out: FloatArray = np.divide(a, norm, out=np.zeros_like(a), where=norm > 1e-12)
+    return out
+
+
+@dataclass(frozen=True)
+class FeedbackStats:
+    """Per coffee: the sum of users' latest preferences and how many users reacted."""
+
+    pref_sum: Mapping[str, float] = field(default_factory=dict)
+    count: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """Everything a recommendation needs, immutable (build with :func:`build_snapshot`)."""
+
+    version: int
+    model: Taste2Vec
+    coffees: tuple[Coffee, ...]
+    pos: Mapping[str, int]
+    centroid: FloatArray  # mean raw embedding
+    radius: float  # mean distance of a raw embedding from the centroid
+    taste: FloatArray  # (n, d) float32 taste vectors
+    index: VectorIndex  # in-stock coffees (all when none is in stock)
+    full_index: ExactIndex  # every coffee
+    facts: tuple[CoffeeFacts, ...]
+    map_mean: FloatArray
+    map_axes: FloatArray  # (2, d)
+    map_xy: FloatArray  # (n, 2)
+    quality_query: FloatArray
+    population: FloatArray | None = None
+    prior: FloatArray | None = None  # (n,) item prior in [-1, 1]
+    context_cache: dict[Any, FloatArray] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.id for c in self.coffees]
+
+    def to_taste(self, embeddings: npt.ArrayLike) -> FloatArray:
+        """Raw model embeddings (n, d) or (d,) into taste space."""
+        return normalise(np.asarray(embeddings, dtype=np.float64) - self.centroid)
+
+    def to_model(self, taste: npt.ArrayLike) -> FloatArray:
+        """A taste-space direction back to a unit model embedding (for the heads)."""
+        return normalise(self.centroid + self.radius * np.asarray(taste, dtype=np.float64))
+
+    def project(self, taste: npt.ArrayLike) -> tuple[float, float]:
+        """The 2-D map position of a taste vector."""
+        xy = (np.asarray(taste, dtype=np.float64) - self.map_mean) @ self.map_axes.T
+        return float(xy[0]), float(xy[1])
+
+    def context_taste(self, contexts: tuple[Context, ...]) -> FloatArray:
+        """Taste vector of a context-only record (empty notes) with ``contexts`` as history."""
+        cached = self.context_cache.get(contexts)
+        if cached is not None:
+            return cached
+        from taste2vec.schema import TasteRecord
+
+        record = TasteRecord(id="context", user="context", context=contexts[-1])
+        vec = self.to_taste(self.model.embed([record], [list(contexts)])[0])
+        if len(self.context_cache) >= _CONTEXT_CACHE_SIZE:
+            self.context_cache.clear()
+        self.context_cache[contexts] = vec
+        return vec
+
+    def with_stats(self, stats: FeedbackStats | None) -> Snapshot:
+        """A copy with the population query and item prior from ``stats``."""
+        if stats is None:
+            return replace(self, population=None, prior=None)
+        n = len(self.coffees)
+        sums, counts = np.zeros(n), np.zeros(n)
+        for coffee, value in stats.pref_sum.items():
+            if (j := self.pos.get(coffee)) is not None:
+                sums[j] = value
+                counts[j] = stats.count.get(coffee, 0)
+        population = normalise(sums @ self.taste) if np.any(sums) else None
+        prior = sums / (counts + PRIOR_SHRINK)
+        return replace(self, population=population, prior=prior, context_cache={})
+
+
+def _pca(taste: FloatArray) -> tuple[FloatArray, FloatArray]:
+    mean = taste.mean(axis=0) if len(taste) else np.zeros(taste.shape[1])
+    axes = np.zeros((2, taste.shape[1]))
+    if len(taste) >= 2:
+        _, _, vt = np.linalg.svd(taste - mean, full_matrices=False)
+        for i in range(min(2, len(vt))):
+            row = vt[i]
+            axes[i] = row * (1.0 if row[np.argmax(np.abs(row))] >= 0 else -1.0)
+    return mean, axes
+
+
+def _facts(model: Taste2Vec, coffees: Sequence[Coffee], emb: FloatArray) -> list[CoffeeFacts]:
+    head_sensory, head_fams = model.predict_heads(emb.astype(np.float32))
+    sensory = np.asarray(head_sensory, dtype=np.float64).copy()
+    for i, coffee in enumerate(coffees):
+        for j, name in enumerate(SENSORY_METRICS):
+            own = getattr(coffee.metrics, name)
+            if own is not None:
+                sensory[i, j] = own
+    lex = np.stack(
+        [np.asarray(model.lexicon.family_distribution(coffee_text(c)), float) for c in coffees]
+    )
+    return coffee_facts(lex, head_fams, sensory, model.lexicon.families, SENSORY_METRICS)
+
+
+def _quality(model: Taste2Vec, coffees: Sequence[Coffee], emb: FloatArray) -> FloatArray:
+    head_sensory, _ = model.predict_heads(emb.astype(np.float32))
+    col = SENSORY_METRICS.index("overall")
+    own = [c.metrics.overall for c in coffees]
+    overall = np.array([o if o is not None else head_sensory[i, col] for i, o in enumerate(own)])
+    spread = overall.std()
+    return (overall - overall.mean()) / spread if spread > 1e-9 else np.zeros(len(coffees))
+
+
+def build_snapshot(
+    model: Taste2Vec,
+    coffees: Sequence[Coffee],
+    version: int,
+    index: IndexKind | str = "auto",
+    stats: FeedbackStats | None = None,
+) -> Snapshot:
+    """Embed, index and explain ``coffees`` (ids must be unique); see the module docstring."""
+    coffees = tuple(coffees)
+    ids = [c.id for c in coffees]
+    emb = embed_coffees(model, coffees).astype(np.float64)
+    dim = emb.shape[1]
+    centroid = emb.mean(axis=0) if len(emb) else np.zeros(dim)
+    radius = float(np.linalg.norm(emb - centroid, axis=1).mean()) if len(emb) else 1.0
+    taste = normalise(emb - centroid)
+    full = ExactIndex()
+    full.build(ids, taste)
+    stocked = [i for i, c in enumerate(coffees) if c.stock > 0] or list(range(len(coffees)))
+    idx = make_index(index, len(stocked))
+    idx.build([ids[i] for i in stocked], taste[stocked])
+    map_mean, map_axes = _pca(taste)
+    snap = Snapshot(
+        version=version,
+        model=model,
+        coffees=coffees,
+        pos={c: i for i, c in enumerate(ids)},
+        centroid=centroid,
+        radius=max(radius, 1e-6),
+        taste=taste.astype(np.float32),
+        index=idx,
+        full_index=full,
+        facts=tuple(_facts(model, coffees, emb)) if coffees else (),
+        map_mean=map_mean,
+        map_axes=map_axes,
+        map_xy=(taste - map_mean) @ map_axes.T,
+        quality_query=normalise(_quality(model, coffees, emb) @ taste) if coffees else taste[0:0],
+    )
+    return snap.with_stats(stats)
