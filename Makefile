@@ -51,6 +51,10 @@ bench: $(STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/python bench/lexicon_quality.py
 	$(BIN)/python bench/encode.py --model $(MODEL_DIR)
 	$(BIN)/python bench/recommend_quality.py
+	$(BIN)/python bench/ann_choice.py
+	$(BIN)/python bench/feedback_latency.py
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/http_load.py
 
 clean:
 	-scripts/postgres.sh stop
