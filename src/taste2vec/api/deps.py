@@ -8,6 +8,7 @@ catalogue and everyone's data. Keys are never logged.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from taste2vec.service import TasteService
+from taste2vec.store import hash_api_key
 
 _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -49,12 +51,38 @@ def get_principal(
     admin_key: str = request.app.state.admin_key
     if secrets.compare_digest(key.encode(), admin_key.encode()):
         return Principal("admin", None)
-    info = get_service(request).store.resolve_api_key(key)
-    if info is None:
+    principal = _resolve(request, key)
+    if principal is None:
         raise HTTPException(
             401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
         )
-    return Principal(info.role, info.user_id)
+    return principal
+
+
+KEY_CACHE_SECONDS = 30.0
+KEY_CACHE_SIZE = 10_000
+
+
+def _resolve(request: Request, key: str) -> Principal | None:
+    """Look a key up, remembering valid keys for ``KEY_CACHE_SECONDS`` (by hash, not text).
+
+    A revoked key therefore stops working within 30 s.
+    """
+    cache: dict[str, tuple[Principal, float]] = request.app.state.key_cache
+    digest = hash_api_key(key)
+    now = time.monotonic()
+    hit = cache.get(digest)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    info = get_service(request).store.resolve_api_key(key)
+    if info is None:
+        cache.pop(digest, None)
+        return None
+    if len(cache) >= KEY_CACHE_SIZE:
+        cache.clear()
+    principal = Principal(info.role, info.user_id)
+    cache[digest] = (principal, now + KEY_CACHE_SECONDS)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

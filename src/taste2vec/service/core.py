@@ -26,7 +26,7 @@ from taste2vec.recommend.engine import (
     feedback_stats,
 )
 from taste2vec.recommend.user_state import UserState
-from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
+from taste2vec.schema import Coffee, Context, Feedback, TasteRecord
 from taste2vec.store import AddResult, Store, UpsertCounts
 
 log = logging.getLogger(__name__)
@@ -120,32 +120,34 @@ class TasteService:
     def history(self, user: str) -> list[TasteRecord]:
         return self.store.records_for_user(user, limit=HISTORY)
 
-    def user_vector(self, user: str) -> np.ndarray | None:
+    def _state(self, user: str) -> tuple[np.ndarray | None, set[str], list[tuple[str, float]]]:
+        """The user's vector, the coffees they reacted to, and their positive reactions.
+
+        Served from the in-memory state; the store is read only for a user not cached.
+        """
         with self._lock:
-            state = self._states.get(user)
-            if state is not None:
-                vec: np.ndarray | None = state.vector()
-                return vec
+            cached = self._states.get(user)
+            if cached is not None:
+                return _summary(cached)
         state = self.engine.state(
             self.store.feedback_for_user(user), self.history(user), datetime.now(UTC)
         )
         with self._lock:
-            self._states.setdefault(user, state)
-            vec = self._states[user].vector()
-        return vec
+            return _summary(self._states.setdefault(user, state))
+
+    def user_vector(self, user: str) -> np.ndarray | None:
+        return self._state(user)[0]
 
     def recommend(self, user: str, k: int, context: Context | None = None) -> list[Recommendation]:
-        feedback = self.store.feedback_for_user(user)
-        seen = {f.coffee for f in feedback if f.signal is not FeedbackSignal.SKIPPED}
-        liked = [(f.coffee, f.preference) for f in feedback if f.preference > 0]
+        vector, seen, liked = self._state(user)
         items: list[Recommendation] = self.engine.recommend(
-            self.user_vector(user),
+            vector,
             k,
             exclude=seen,
             context=context,
             history=self.history(user) if context is not None else (),
             liked=liked,
-            n_feedback=len(feedback),
+            n_feedback=len(seen),
         )
         return items
 
@@ -155,3 +157,10 @@ class TasteService:
 
     def embed(self, records: Sequence[TasteRecord]) -> tuple[np.ndarray, list[Explanation]]:
         return self.model.encode(records)
+
+
+def _summary(state: UserState) -> tuple[np.ndarray | None, set[str], list[tuple[str, float]]]:
+    vec: np.ndarray | None = state.vector()
+    seen = set(state.items)
+    liked = [(coffee, weight) for coffee, (weight, _) in state.items.items() if weight > 0]
+    return vec, seen, liked
