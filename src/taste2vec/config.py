@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1024, description="Largest accepted request body, in bytes."
     )
     max_batch: int = Field(default=512, ge=1, description="Most records in one /v1/embed call.")
+    online_learning: bool = Field(
+        default=True,
+        description="Run the background learner that fine-tunes the model from feedback and "
+        "swaps in a new version only when it ranks held-out feedback better.",
+    )
+    learner_lr: float = Field(default=3e-4, gt=0, le=1, description="Its AdamW learning rate.")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

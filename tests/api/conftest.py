@@ -29,6 +29,7 @@ def make_settings(tmp: Path, model_dir: Path, **extra: object) -> Settings:
         "database_url": f"sqlite:///{tmp / 't2v.db'}",
         "model_dir": model,
         "cache_dir": Path(".cache/taste2vec-tests").resolve(),
+        "online_learning": False,  # deterministic API tests; see tests/service for the learner
         **extra,
     }
     return Settings(**values)  # type: ignore[arg-type]

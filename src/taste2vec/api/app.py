@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.seed_demo and seed_demo(store, demo_keys_file(settings)):
                 log.info("demo data loaded; keys in %s", demo_keys_file(settings))
             model = Taste2Vec.load(settings.model_dir, settings)
-            app.state.service = TasteService(store, model)
+            service = TasteService(store, model, settings.online_learning, settings.learner_lr)
+            app.state.service = service
             app.state.model_version = weights_version(settings.model_dir)
             # The catalogue snapshot is hundreds of thousands of long-lived objects; a full
             # garbage collection walking them stalled requests for ~200 ms (measured), so
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.collect()
             gc.freeze()
             yield
+            service.close()
         finally:
             store.close()
 

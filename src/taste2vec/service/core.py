@@ -18,6 +18,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 from taste2vec.errors import NotFoundError
+from taste2vec.learning import (
+    BackgroundLearner,
+    ModelHolder,
+    OnlineLearner,
+    ValidationSet,
+    Versioned,
+)
 from taste2vec.model.taste2vec import Explanation, Taste2Vec
 from taste2vec.recommend.engine import (
     Profile,
@@ -37,9 +44,15 @@ STATS_EVERY = 50
 class TasteService:
     """Thread-safe facade over the store, the model and the recommendation engine."""
 
-    def __init__(self, store: Store, model: Taste2Vec) -> None:
+    def __init__(
+        self,
+        store: Store,
+        model: Taste2Vec,
+        online_learning: bool = False,
+        learner_lr: float = 3e-4,
+    ) -> None:
         self.store = store
-        self.model = model
+        self.holder = ModelHolder(model)
         coffees = self._all_coffees()
         self.engine = RecommendationEngine(model, coffees)
         self.names: dict[str, str] = {c.id: c.name for c in coffees}
@@ -48,6 +61,36 @@ class TasteService:
         self._rebuild_lock = threading.Lock()
         self._since_stats = 0
         self.refresh_stats()
+        self.background: BackgroundLearner | None = None
+        self.holder.subscribe(self._on_swap)
+        if online_learning:
+            self._start_learner(coffees, learner_lr)
+
+    @property
+    def model(self) -> Taste2Vec:
+        """The live model (swapped atomically when the background learner promotes one)."""
+        return self.holder.get()
+
+    def _start_learner(self, coffees: Sequence[Coffee], lr: float) -> None:
+        feedback = list(self.store.all_feedback())
+        validation = ValidationSet.from_feedback(feedback)
+        if not validation.held_out:
+            log.warning("online learning off: too little feedback for a validation set")
+            return
+        learner = OnlineLearner(self.holder, coffees, validation, lr=lr)
+        for fb in feedback:
+            learner.observe(fb)  # held-out reactions are refused by the learner
+        self.background = BackgroundLearner(learner)
+        self.background.start()
+
+    def _on_swap(self, live: Versioned) -> None:
+        """A promoted model: rebuild the catalogue index for it and drop cached states."""
+        log.info("model version %s promoted by the online learner", live.version)
+        self.rebuild(background=False)
+
+    def close(self) -> None:
+        if self.background is not None:
+            self.background.stop(timeout=30)
 
     def refresh_stats(self) -> None:
         """Recompute the crowd's per-coffee preferences from every stored feedback."""
@@ -114,6 +157,8 @@ class TasteService:
                 stale = self._since_stats >= STATS_EVERY
             if stale:
                 self.refresh_stats()
+            if self.background is not None:
+                self.background.observe(feedback)
         return result
 
     # ------------------------------------------------------------------ reading
