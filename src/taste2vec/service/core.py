@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -57,6 +58,7 @@ class TasteService:
         self.engine = RecommendationEngine(model, coffees)
         self.names: dict[str, str] = {c.id: c.name for c in coffees}
         self._states: dict[str, UserState] = {}
+        self._writers: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
         self._since_stats = 0
@@ -142,8 +144,10 @@ class TasteService:
         if result.created:
             with self._lock:
                 state = self._states.get(record.user)
+                writer = self._writers[record.user]
             if state is not None:
-                self.engine.add_tastings(state, [record])
+                with writer:  # a model call: outside the shared lock, one writer per user
+                    self.engine.add_tastings(state, [record])
         return result
 
     def add_feedback(self, feedback: Feedback) -> AddResult[Feedback]:
@@ -151,9 +155,12 @@ class TasteService:
         if result.created:
             with self._lock:
                 state = self._states.get(feedback.user)
-                if state is not None:
-                    self.engine.update(state, feedback)
+                writer = self._writers[feedback.user]
                 self._since_stats += 1
+            if state is not None:
+                with writer:
+                    self.engine.update(state, feedback)
+            with self._lock:
                 stale = self._since_stats >= STATS_EVERY
             if stale:
                 self.refresh_stats()
