@@ -136,3 +136,10 @@ def test_json_schema_is_committed_and_current() -> None:
     schema = json_schema()
     tags = set(schema["discriminator"]["mapping"])
     assert tags == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize(("signal", "rating"), [("rated", None), ("liked", 4)])
+def test_feedback_rating_only_with_rated(signal: str, rating: int | None) -> None:
+    payload = {**BASE, "type": "feedback_given", "feedback": "f", "coffee": "c", "signal": signal}
+    with pytest.raises(SchemaError, match="exactly when signal is 'rated'"):
+        parse_event({**payload, "rating": rating})

@@ -34,6 +34,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from taste2vec.errors import SchemaError
@@ -91,7 +92,13 @@ class FeedbackGiven(_Event):
     feedback: Identifier = Field(description="The feedback's id.")
     coffee: Identifier
     signal: FeedbackSignal
-    rating: int | None = Field(default=None, ge=1, le=5)
+    rating: int | None = Field(default=None, ge=1, le=5, description="1-5, only with 'rated'.")
+
+    @model_validator(mode="after")
+    def _rating_iff_rated(self) -> FeedbackGiven:
+        if (self.signal is FeedbackSignal.RATED) != (self.rating is not None):
+            raise ValueError("rating (1 to 5) is given exactly when signal is 'rated'")
+        return self
 
 
 class RecommendationShown(_Event):

@@ -1,0 +1,497 @@
+"""The stream worker's checkpoint store and its read API: one SQLite file (WAL,
+``synchronous=FULL``), the source of truth for what the worker has consumed.
+
+Layout (every row belongs to one log partition)::
+
+    partitions   (partition, next_offset, epoch, meta)     meta: max event time, counters
+    keyed        (kind, key, partition, value)              kind user | coffee | arm (JSON)
+    panes        (partition, aggregate, key, pane_start, fields)   windows not yet final
+    windows      (aggregate, key, window_start, partition, window_end, fields)   final rows
+    dedup        (partition, event_id, event_time_us)       ids that can still count
+    dead_letters (partition, offset, reason, payload)
+
+Users live on one partition; coffees and arms get one *partial* row per partition, summed
+on read. A window row is this partition's final share of the window; :meth:`StreamReader.windows`
+sums the shares.
+
+Checkpoint (:meth:`StateStore.checkpoint`): one ``BEGIN IMMEDIATE`` transaction writes, per
+partition, the changed keyed rows, window rows, new dedup ids and dead letters together with
+the new ``next_offset``. The partition row is updated with a compare-and-set on
+``(epoch, next_offset)`` as loaded: :meth:`StateStore.load` bumps the epoch, so once another
+worker has loaded the partition (after a rebalance) the old owner's write matches no row;
+its changes for that partition are skipped and the partition is reported *fenced* (the
+worker drops it). A zombie can therefore never add its work on top of the new owner's.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from taste2vec.errors import StoreError
+from taste2vec.stream.aggregates import (
+    FIELDS,
+    CoffeePartial,
+    PartitionState,
+    UserState,
+    dumps,
+)
+from taste2vec.stream.signals import arm_metrics, merge_coffee, user_signals
+from taste2vec.stream.windows import END_OF_TIME, NO_WATERMARK, SPECS, iso
+
+BUSY_TIMEOUT_S = 60.0
+_FORMAT = "1"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS partitions (partition INTEGER PRIMARY KEY,"
+    " next_offset INTEGER NOT NULL, epoch INTEGER NOT NULL, meta TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS keyed (kind TEXT NOT NULL, key TEXT NOT NULL,"
+    " partition INTEGER NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (kind, key, partition)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS keyed_partition ON keyed (partition)",
+    "CREATE TABLE IF NOT EXISTS panes (partition INTEGER NOT NULL,"
+    " aggregate TEXT NOT NULL, key TEXT NOT NULL, pane_start INTEGER NOT NULL,"
+    " fields TEXT NOT NULL, PRIMARY KEY (partition, aggregate, key, pane_start)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS windows (aggregate TEXT NOT NULL, key TEXT NOT NULL,"
+    " window_start INTEGER NOT NULL, partition INTEGER NOT NULL,"
+    " window_end INTEGER NOT NULL, fields TEXT NOT NULL,"
+    " PRIMARY KEY (aggregate, key, window_start, partition)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS dedup (partition INTEGER NOT NULL, event_id TEXT NOT NULL,"
+    " event_time_us INTEGER NOT NULL, PRIMARY KEY (partition, event_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS dedup_time ON dedup (partition, event_time_us)",
+    "CREATE TABLE IF NOT EXISTS dead_letters (partition INTEGER NOT NULL,"
+    " offset INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL,"
+    " PRIMARY KEY (partition, offset)) WITHOUT ROWID",
+)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        row = conn.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO meta (name, value) VALUES ('format', ?)", (_FORMAT,))
+        elif row[0] != _FORMAT:
+            raise StoreError(f"{path} has stream-state format {row[0]!r}; this reads {_FORMAT!r}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return conn
+
+
+class StateStore:
+    """The worker's side: load partitions, checkpoint them (with fencing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._conn = _connect(self.path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the stream state {self.path}: {exc}") from exc
+        self._epochs: dict[int, int] = {}
+        self._offsets: dict[int, int] = {}  # next_offset as last loaded / checkpointed
+        self._cutoffs: dict[int, int] = {}
+
+    def set_log_partitions(self, n: int) -> None:
+        """Record the log's partition count (readers use it to tell when a window is final
+        everywhere); refuse a state file made for a log with another count."""
+        with _tx(self._conn):
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE name = 'log_partitions'"
+            ).fetchone()
+            if row is None:
+                self._conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('log_partitions', ?)", (str(n),)
+                )
+            elif int(row[0]) != n:
+                raise StoreError(
+                    f"the stream state {self.path} belongs to a log with {row[0]} partitions, "
+                    f"not {n}; use a new state file for this log"
+                )
+
+    def load(
+        self, partition: int, out_of_orderness_us: int, allowed_lateness_us: int
+    ) -> PartitionState:
+        """Take ownership of ``partition`` (bumping its epoch fences any previous owner)
+        and return its checkpointed state."""
+        conn = self._conn
+        ps = PartitionState(partition, out_of_orderness_us, allowed_lateness_us)
+        with _tx(conn):
+            conn.execute(
+                "INSERT OR IGNORE INTO partitions (partition, next_offset, epoch, meta)"
+                " VALUES (?, 0, 0, '{}')",
+                (partition,),
+            )
+            conn.execute(
+                "UPDATE partitions SET epoch = epoch + 1 WHERE partition = ?", (partition,)
+            )
+            next_offset, epoch, meta_text = conn.execute(
+                "SELECT next_offset, epoch, meta FROM partitions WHERE partition = ?", (partition,)
+            ).fetchone()
+            meta = json.loads(meta_text)
+            for name, mine in (
+                ("out_of_orderness_us", out_of_orderness_us),
+                ("allowed_lateness_us", allowed_lateness_us),
+            ):
+                if name in meta and meta[name] != mine:
+                    raise StoreError(
+                        f"partition {partition} of {self.path} was processed with {name}="
+                        f"{meta[name]}, not {mine}; results would not be reproducible. Use the "
+                        "same settings or a new state file."
+                    )
+            ps.load_meta(meta)
+            ps.next_offset = next_offset
+            for kind, key, value in conn.execute(
+                "SELECT kind, key, value FROM keyed WHERE partition = ?", (partition,)
+            ):
+                data = json.loads(value)
+                if kind == "user":
+                    ps.users[key] = UserState.from_json(data)
+                elif kind == "coffee":
+                    ps.coffees[key] = CoffeePartial.from_json(data)
+                else:
+                    ps.arms[key] = data
+            ps.restore_panes(
+                [
+                    (agg, key, start, json.loads(fields))
+                    for agg, key, start, fields in conn.execute(
+                        "SELECT aggregate, key, pane_start, fields FROM panes WHERE partition = ?",
+                        (partition,),
+                    )
+                ]
+            )
+            ps.seen = dict(
+                conn.execute(
+                    "SELECT event_id, event_time_us FROM dedup WHERE partition = ?", (partition,)
+                ).fetchall()
+            )
+        self._epochs[partition] = epoch
+        self._offsets[partition] = next_offset
+        self._cutoffs[partition] = ps.evict_cutoff()
+        return ps
+
+    def checkpoint(self, states: Iterable[PartitionState]) -> list[int]:
+        """Write the changes of ``states`` and their next offsets in one transaction;
+        returns the partitions that were *fenced* (another worker owns them now: nothing
+        of theirs was written; drop them)."""
+        conn = self._conn
+        fenced: list[int] = []
+        written: list[PartitionState] = []
+        with _tx(conn):
+            for ps in states:
+                p = ps.partition
+                cur = conn.execute(
+                    "UPDATE partitions SET next_offset = ?, meta = ?"
+                    " WHERE partition = ? AND epoch = ? AND next_offset = ?",
+                    (ps.next_offset, dumps(ps.meta()), p, self._epochs[p], self._offsets[p]),
+                )
+                if cur.rowcount != 1:
+                    fenced.append(p)
+                    continue
+                written.append(ps)
+                self._write(conn, ps)
+        for ps in written:
+            self._offsets[ps.partition] = ps.next_offset
+            ps.clear_dirty()
+        for p in fenced:
+            self.forget(p)
+        return fenced
+
+    def _write(self, conn: sqlite3.Connection, ps: PartitionState) -> None:
+        p = ps.partition
+        rows: list[tuple[str, str, int, str]] = [
+            ("user", k, p, dumps(ps.users[k].to_json())) for k in ps.dirty_users
+        ]
+        rows += [("coffee", k, p, dumps(ps.coffees[k].to_json())) for k in ps.dirty_coffees]
+        rows += [("arm", k, p, dumps(ps.arms[k])) for k in ps.dirty_arms]
+        if rows:
+            conn.executemany(
+                "INSERT OR REPLACE INTO keyed (kind, key, partition, value) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        if ps.deleted_panes:
+            conn.executemany(
+                "DELETE FROM panes WHERE partition = ? AND aggregate = ? AND key = ?"
+                " AND pane_start = ?",
+                [(p, agg, key, start) for agg, key, start in ps.deleted_panes],
+            )
+        if ps.closed:
+            conn.executemany(
+                "INSERT INTO windows (aggregate, key, window_start, partition, window_end,"
+                " fields) VALUES (?, ?, ?, ?, ?, ?)",
+                [(agg, key, start, p, end, dumps(f)) for agg, key, start, end, f in ps.closed],
+            )
+        if ps.dirty_panes:
+            conn.executemany(
+                "INSERT OR REPLACE INTO panes (partition, aggregate, key, pane_start, fields)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(p, pk[0], pk[1], pk[2], dumps(ps.panes[pk])) for pk in ps.dirty_panes],
+            )
+        if ps.new_ids:
+            conn.executemany(
+                "INSERT OR IGNORE INTO dedup (partition, event_id, event_time_us) VALUES (?, ?, ?)",
+                [(p, eid, t) for eid, t in ps.new_ids],
+            )
+        cutoff = ps.evict_cutoff()
+        if cutoff > self._cutoffs.get(p, NO_WATERMARK):
+            conn.execute("DELETE FROM dedup WHERE partition = ? AND event_time_us < ?", (p, cutoff))
+            ps.evict()
+            self._cutoffs[p] = cutoff
+        if ps.dead:
+            conn.executemany(
+                "INSERT OR REPLACE INTO dead_letters (partition, offset, reason, payload)"
+                " VALUES (?, ?, ?, ?)",
+                [(p, off, reason, payload) for off, reason, payload in ps.dead],
+            )
+
+    def forget(self, partition: int) -> None:
+        self._epochs.pop(partition, None)
+        self._offsets.pop(partition, None)
+        self._cutoffs.pop(partition, None)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _tx:  # noqa: N801 - used like a function: ``with _tx(conn):``
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error), errors as StoreError."""
+
+    def __init__(self, conn: sqlite3.Connection, immediate: bool = True) -> None:
+        self.conn = conn
+        self.begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    def __enter__(self) -> None:
+        try:
+            self.conn.execute(self.begin)
+        except sqlite3.Error as exc:
+            raise StoreError(f"stream state: {exc}") from exc
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"stream state commit failed: {err}") from err
+        elif self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"stream state: {exc}") from exc
+
+
+class StreamReader:
+    """Read the stream state (thread-safe; readers never block the worker under WAL).
+
+    Stable API (the HTTP routes are built on it):
+
+    - :meth:`user_signals` (user) -> dict | None
+    - :meth:`coffee_stats` (coffee) -> dict | None
+    - :meth:`arm_metrics` (experiment=None) -> list[dict]
+    - :meth:`windows` (aggregate=None, key=None, final_only=False) -> list[dict]
+    - :meth:`dead_letters` (limit=None) -> list[dict]
+    - :meth:`progress` () -> dict
+    - :meth:`snapshot` (as_of_us=None) -> dict (everything; used by the tests)
+
+    Derived values are computed *as of* an event time: by default the largest event time
+    any partition has seen (:meth:`as_of_us`), never the wall clock.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._conn = _connect(self.path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the stream state {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"reading the stream state {self.path} failed: {exc}") from exc
+
+    def as_of_us(self) -> int | None:
+        """The largest event time seen by any partition (us), or None before any event."""
+        best: int | None = None
+        for (meta,) in self._query("SELECT meta FROM partitions"):
+            m = json.loads(meta).get("max_us")
+            if m is not None and (best is None or m > best):
+                best = m
+        return best
+
+    def user_signals(self, user: str, as_of_us: int | None = None) -> dict[str, Any] | None:
+        """A user's taste vector, rating stats and subscription signals with the churn-risk
+        rule (keys: see :func:`taste2vec.stream.signals.user_signals`); None if unseen."""
+        rows = self._query("SELECT value FROM keyed WHERE kind = 'user' AND key = ?", (user,))
+        if not rows:
+            return None
+        ref = as_of_us if as_of_us is not None else self.as_of_us()
+        state = UserState.from_json(json.loads(rows[0][0]))
+        return user_signals(user, state, ref if ref is not None else 0)
+
+    def coffee_stats(self, coffee: str) -> dict[str, Any] | None:
+        """A coffee's feedback counts, rating stats and rating trend (summed over
+        partitions); None if no event mentioned it."""
+        rows = self._query(
+            "SELECT value FROM keyed WHERE kind = 'coffee' AND key = ? ORDER BY partition",
+            (coffee,),
+        )
+        return merge_coffee(coffee, (json.loads(v) for (v,) in rows))
+
+    def arm_metrics(self, experiment: str | None = None) -> list[dict[str, Any]]:
+        """A/B metrics per experiment arm (CTR, satisfaction, retention, renewal rate)."""
+        merged: dict[str, list[int]] = {}
+        for key, value in self._query(
+            "SELECT key, value FROM keyed WHERE kind = 'arm' ORDER BY key, partition"
+        ):
+            counts = json.loads(value)
+            acc = merged.setdefault(key, [0] * len(counts))
+            merged[key] = [a + b for a, b in zip(acc, counts, strict=True)]
+        out = [arm_metrics(k, v) for k, v in sorted(merged.items())]
+        return [m for m in out if experiment is None or m["experiment"] == experiment]
+
+    def windows(
+        self, aggregate: str | None = None, key: str | None = None, final_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Final window rows (the parity contract's shape), each partition's share summed,
+        sorted by (aggregate, key, window_start). A cross-partition key's row (coffee, arm)
+        is complete once every partition's watermark has passed its end + lateness;
+        ``final_only`` keeps only those (partitions that never saw an event are ignored,
+        like idle sources in Flink)."""
+        sql = "SELECT aggregate, key, window_start, window_end, fields FROM windows"
+        cond, params = [], []
+        if aggregate is not None:
+            cond.append("aggregate = ?")
+            params.append(aggregate)
+        if key is not None:
+            cond.append("key = ?")
+            params.append(key)
+        if cond:
+            sql += " WHERE " + " AND ".join(cond)
+        sql += " ORDER BY aggregate, key, window_start, partition"
+        limit = self._final_limit() if final_only else None
+        merged: dict[tuple[str, str, int], tuple[int, list[int]]] = {}
+        for agg, k, start, end, fields in self._query(sql, tuple(params)):
+            if limit is not None and end > limit:
+                continue
+            values = json.loads(fields)
+            prev = merged.get((agg, k, start))
+            if prev is not None:
+                values = [a + b for a, b in zip(prev[1], values, strict=True)]
+            merged[(agg, k, start)] = (end, values)
+        return [
+            {
+                "aggregate": agg,
+                "key": k,
+                "window_start": iso(start),
+                "window_end": iso(end),
+                **dict(zip(FIELDS[agg], values, strict=True)),
+            }
+            for (agg, k, start), (end, values) in merged.items()
+        ]
+
+    def _final_limit(self) -> int:
+        """Windows ending at or before this are final on every partition that saw events."""
+        limit = END_OF_TIME
+        for (meta_text,) in self._query("SELECT meta FROM partitions"):
+            meta = json.loads(meta_text)
+            if meta.get("drained"):
+                continue
+            if meta.get("max_us") is None:
+                continue
+            wm = meta["max_us"] - meta["out_of_orderness_us"] - meta["allowed_lateness_us"]
+            limit = min(limit, wm)
+        return limit
+
+    def dead_letters(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Dead letters in (partition, offset) order: reason ("late" or the schema error)
+        and the payload (UTF-8, undecodable bytes replaced)."""
+        sql = (
+            "SELECT partition, offset, reason, payload FROM dead_letters ORDER BY partition, offset"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [
+            {
+                "partition": p,
+                "offset": o,
+                "reason": r,
+                "payload": bytes(b).decode("utf-8", "replace"),
+            }
+            for p, o, r, b in self._query(sql)
+        ]
+
+    def progress(self) -> dict[str, Any]:
+        """Per partition: next offset, epoch, watermark and counters; plus totals."""
+        parts: dict[int, dict[str, Any]] = {}
+        totals: dict[str, int] = {}
+        for p, nxt, epoch, meta_text in self._query(
+            "SELECT partition, next_offset, epoch, meta FROM partitions ORDER BY partition"
+        ):
+            meta = json.loads(meta_text)
+            max_us = meta.get("max_us")
+            wm = None
+            if meta.get("drained"):
+                wm = "end of input"
+            elif max_us is not None:
+                wm = iso(max_us - meta["out_of_orderness_us"])
+            counters = meta.get("counters", {})
+            for k, v in counters.items():
+                totals[k] = totals.get(k, 0) + v
+            parts[p] = {
+                "next_offset": nxt,
+                "epoch": epoch,
+                "max_event_time": None if max_us is None else iso(max_us),
+                "watermark": wm,
+                "counters": counters,
+            }
+        return {"partitions": parts, "totals": totals}
+
+    def snapshot(self, as_of_us: int | None = None) -> dict[str, Any]:
+        """Every derived output at once: users, coffees, arms, windows, dead letters and
+        counter totals. Two runs over the same log must give equal snapshots."""
+        ref = as_of_us if as_of_us is not None else self.as_of_us()
+        users = {
+            key: user_signals(key, UserState.from_json(json.loads(v)), ref or 0)
+            for key, v in self._query(
+                "SELECT key, value FROM keyed WHERE kind = 'user' ORDER BY key"
+            )
+        }
+        coffee_rows: dict[str, list[dict[str, Any]]] = {}
+        for key, v in self._query(
+            "SELECT key, value FROM keyed WHERE kind = 'coffee' ORDER BY key, partition"
+        ):
+            coffee_rows.setdefault(key, []).append(json.loads(v))
+        coffees = {k: merge_coffee(k, rows) for k, rows in coffee_rows.items()}
+        return {
+            "users": users,
+            "coffees": coffees,
+            "arms": {f"{m['experiment']}/{m['arm']}": m for m in self.arm_metrics()},
+            "windows": self.windows(),
+            "dead_letters": [
+                (d["partition"], d["offset"], d["reason"]) for d in self.dead_letters()
+            ],
+            "counters": self.progress()["totals"],
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+__all__ = ["SPECS", "StateStore", "StreamReader"]

@@ -1,0 +1,270 @@
+"""The stream worker: consume the event log, keep keyed state, checkpoint it with offsets.
+
+>>> # worker = StreamWorker(open_log("sqlite:///artifacts/events.db"), "artifacts/stream.db")
+>>> # worker.run(stop_event)          # until stop_event is set
+>>> # worker.run(until_end=True)      # catch up with the log as it was at the start, then stop
+
+Per entry: parse with :func:`~taste2vec.stream.events.parse_event` (invalid -> dead letter
+with the :class:`~taste2vec.errors.SchemaError` text); late (every window of the event is
+final on its partition) -> dead letter ``"late"``; duplicate ``event_id`` -> ignored and
+counted; otherwise applied to the partition's state (:class:`PartitionState`).
+
+Effectively once: a partition's state, dead letters, window rows and dedup ids are written
+in the same SQLite transaction as the partition's next offset (:class:`StateStore`). On
+assignment the worker loads the checkpoint and seeks the consumer to its offset, so after a
+crash it re-reads exactly the entries whose effects were lost with the process. Offsets are
+also committed to the log's consumer group after each checkpoint, for monitoring only.
+
+Watermarks are per partition (max event time in the partition - out-of-orderness) and are
+checkpointed with it. Everything a partition produces depends only on its entries in offset
+order, never on batching, timing, or which worker ran it: that is what makes results equal
+to one clean pass after crashes and rebalances.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from taste2vec.errors import SchemaError, StoreError
+from taste2vec.stream.aggregates import PartitionState
+from taste2vec.stream.events import parse_event
+from taste2vec.stream.log.base import EventLog, LogEntry
+from taste2vec.stream.state import StateStore
+from taste2vec.stream.windows import to_us
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GROUP = "taste2vec-stream"
+DEFAULT_OUT_OF_ORDERNESS_S = 300.0
+DEFAULT_ALLOWED_LATENESS_S = 3600.0
+
+
+class StreamWorker:
+    """One worker process's loop over its assigned partitions.
+
+    ``checkpoint_every`` entries or ``checkpoint_interval_s`` seconds (whichever first)
+    trigger a checkpoint; ``allowed_lateness_s`` and ``out_of_orderness_s`` define window
+    finality (they are stored with each partition and must not change for a state file).
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        state_path: str | Path,
+        group: str = DEFAULT_GROUP,
+        checkpoint_every: int = 20_000,
+        checkpoint_interval_s: float = 0.5,
+        allowed_lateness_s: float = DEFAULT_ALLOWED_LATENESS_S,
+        out_of_orderness_s: float = DEFAULT_OUT_OF_ORDERNESS_S,
+        batch_size: int = 2_000,
+        poll_timeout_s: float = 0.2,
+    ) -> None:
+        if checkpoint_every < 1 or checkpoint_interval_s <= 0 or batch_size < 1:
+            raise ValueError("checkpoint_every, checkpoint_interval_s and batch_size must be > 0")
+        if allowed_lateness_s < 0 or out_of_orderness_s < 0:
+            raise ValueError("allowed_lateness_s and out_of_orderness_s must be >= 0")
+        self.log = log
+        self.group = group
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.lateness_us = round(allowed_lateness_s * 1e6)
+        self.ooo_us = round(out_of_orderness_s * 1e6)
+        self.batch_size = batch_size
+        self.poll_timeout_s = poll_timeout_s
+        self.store = StateStore(state_path)
+        self.store.set_log_partitions(log.partitions)
+        self.parts: dict[int, PartitionState] = {}
+        self.stats: dict[str, Any] = {
+            "entries": 0,
+            "checkpoints": 0,
+            "checkpoint_s": 0.0,
+            "fenced": 0,
+            "rebalances": 0,
+        }
+        self._pending = 0
+        self._last_checkpoint = time.monotonic()
+        self.consumer = log.consumer(group, on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    # -- rebalances -----------------------------------------------------------------------
+    def _on_assign(self, partitions: list[int]) -> None:
+        self.stats["rebalances"] += 1
+        for p in partitions:
+            if p in self.parts:
+                continue
+            ps = self.store.load(p, self.ooo_us, self.lateness_us)
+            self.parts[p] = ps
+            try:
+                self.consumer.seek(p, ps.next_offset)
+            except StoreError as exc:  # not seekable yet: process() re-seeks on a gap
+                log.debug("seek on assignment failed (%s); will re-seek if needed", exc)
+        log.info("assigned partitions %s", sorted(partitions))
+
+    def _on_revoke(self, partitions: list[int]) -> None:
+        owned = [self.parts[p] for p in partitions if p in self.parts]
+        if owned:
+            self._checkpoint(owned)
+        for p in partitions:
+            self.parts.pop(p, None)
+            self.store.forget(p)
+        log.info("revoked partitions %s", sorted(partitions))
+
+    # -- the loop -------------------------------------------------------------------------
+    def step(self) -> int:
+        """Poll once, process what came, checkpoint if due; returns the entries polled."""
+        entries = self.consumer.poll(self.batch_size, self.poll_timeout_s)
+        if entries:
+            self.process(entries)
+        if self._pending and (
+            self._pending >= self.checkpoint_every
+            or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
+        ):
+            self.checkpoint()
+        return len(entries)
+
+    def process(self, entries: list[LogEntry]) -> None:
+        parts = self.parts
+        resync: set[int] = set()
+        n = 0
+        for e in entries:
+            p = e.partition
+            ps = parts.get(p)
+            if ps is None or p in resync:
+                continue  # not ours (any more), or re-reading from the checkpoint
+            if e.offset != ps.next_offset:
+                if e.offset < ps.next_offset:
+                    continue  # already applied (re-delivery after a seek or rebalance)
+                log.warning(
+                    "partition %d: got offset %d, expected %d; seeking back",
+                    p,
+                    e.offset,
+                    ps.next_offset,
+                )
+                self.consumer.seek(p, ps.next_offset)
+                resync.add(p)
+                continue
+            ps.next_offset = e.offset + 1
+            n += 1
+            try:
+                ev = parse_event(e.value)
+            except SchemaError as exc:
+                ps.invalid(e.offset, str(exc), e.value)
+                continue
+            ps.process(e.offset, ev, to_us(ev.event_time), e.value)
+        self._pending += n
+        self.stats["entries"] += n
+
+    def checkpoint(self) -> list[int]:
+        """Checkpoint every owned partition; returns (and drops) the fenced ones."""
+        return self._checkpoint(list(self.parts.values()))
+
+    def _checkpoint(self, states: list[PartitionState]) -> list[int]:
+        t0 = time.perf_counter()
+        fenced = self.store.checkpoint(states)
+        for p in fenced:
+            self.parts.pop(p, None)
+            log.warning("partition %d is owned by another worker now (fenced); dropped it", p)
+        self.stats["fenced"] += len(fenced)
+        self.stats["checkpoints"] += 1
+        self.stats["checkpoint_s"] += time.perf_counter() - t0
+        self._pending = 0
+        self._last_checkpoint = time.monotonic()
+        done = {ps.partition: ps.next_offset for ps in states if ps.partition in self.parts}
+        if done:
+            try:
+                self.consumer.commit(done)  # informational: the state DB is the truth
+            except StoreError as exc:
+                log.debug("offset commit to the log failed (harmless): %s", exc)
+        return fenced
+
+    def caught_up(self, ends: dict[int, int]) -> bool:
+        """Whether every owned partition has reached ``ends`` (and some are owned)."""
+        return bool(self.parts) and all(
+            ps.next_offset >= ends.get(p, 0) for p, ps in self.parts.items()
+        )
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        max_idle_s: float | None = None,
+        until_end: bool = False,
+        drain: bool = False,
+        progress_every_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Process until ``stop`` is set, or ``max_idle_s`` pass without an entry, or (with
+        ``until_end``) the owned partitions reach the log's end as of the start. ``drain``
+        then finalises every open window (end of a bounded input, as Flink does; later
+        events are all late). Checkpoints before returning; returns :attr:`stats`."""
+        ends = self.log.end_offsets() if until_end else {}
+        t0 = last_report = time.monotonic()
+        idle_since: float | None = None
+        while stop is None or not stop.is_set():
+            got = self.step()
+            now = time.monotonic()
+            if got:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            if until_end and self.caught_up(ends):
+                break
+            if max_idle_s is not None and idle_since is not None and now - idle_since >= max_idle_s:
+                break
+            if progress_every_s is not None and now - last_report >= progress_every_s:
+                last_report = now
+                rate = self.stats["entries"] / max(now - t0, 1e-9)
+                log.info(
+                    "%d entries (%.0f/s), partitions %s, %d checkpoints",
+                    self.stats["entries"],
+                    rate,
+                    sorted(self.parts),
+                    self.stats["checkpoints"],
+                )
+        if drain:
+            for ps in self.parts.values():
+                ps.drain()
+        self.checkpoint()
+        self.stats["seconds"] = time.monotonic() - t0
+        return self.stats
+
+    def close(self) -> None:
+        """Leave the group (without a checkpoint: call :meth:`checkpoint` or :meth:`run`)."""
+        self.consumer.close()
+        self.store.close()
+
+    def __enter__(self) -> StreamWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_to_end(
+    log: EventLog,
+    state_path: str | Path,
+    *,
+    drain: bool = False,
+    allowed_lateness_s: float = DEFAULT_ALLOWED_LATENESS_S,
+    out_of_orderness_s: float = DEFAULT_OUT_OF_ORDERNESS_S,
+    group: str = DEFAULT_GROUP,
+) -> dict[str, Any]:
+    """Process ``log`` up to its current end with one worker (optionally draining every
+    window, as for a bounded input); returns the worker's stats. The Flink parity test
+    and the benches use it::
+
+        run_to_end(SQLiteLog(path), state, drain=True, allowed_lateness_s=0)
+        StreamReader(state).windows()
+    """
+    with StreamWorker(
+        log,
+        state_path,
+        group=group,
+        allowed_lateness_s=allowed_lateness_s,
+        out_of_orderness_s=out_of_orderness_s,
+    ) as worker:
+        if not any(log.end_offsets().values()):
+            worker.step()  # join the group even for an empty log
+            return worker.run(max_idle_s=0.0, drain=drain)
+        return worker.run(until_end=True, drain=drain)
