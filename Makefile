@@ -7,8 +7,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL_DIR ?= artifacts/model
 STAMP := $(VENV)/.installed
+# PyFlink (the Flink SQL job) lives in a venv of its own: it pins numpy/pandas/protobuf/pyarrow.
+FLINK_VENV ?= .venv-flink
+FLINK_PIN ?= apache-flink==2.3.0
+FLINK_STAMP := $(FLINK_VENV)/.installed
+# The litert-torch converter (TFLite export) lives in a venv of its own: it downgrades pydantic.
+EDGE_VENV ?= .venv-edge
+EDGE_STAMP := $(EDGE_VENV)/.installed
 
-.PHONY: run test lint bench install train evaluate clean format
+.PHONY: run test lint bench install train evaluate clean format edge-venv export
 
 install: $(STAMP)
 
@@ -17,8 +24,29 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench,kafka,edge]'
 	touch $(STAMP)
+
+# The [flink] extra, in .venv-flink (not the main venv: apache-flink downgrades numpy, pandas and
+# protobuf there). src/taste2vec/stream/flink/job.py runs with this interpreter; Java 17 required.
+$(FLINK_STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "error: java not found; PyFlink needs Java 17 (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
+	test -x $(FLINK_VENV)/bin/python || $(PYTHON) -m venv $(FLINK_VENV)
+	$(FLINK_VENV)/bin/pip install --quiet --disable-pip-version-check '$(FLINK_PIN)'
+	touch $(FLINK_STAMP)
+
+# The [edge-convert] extra (litert-torch), in .venv-edge; torch pinned first as above.
+$(EDGE_STAMP): pyproject.toml
+	test -x $(EDGE_VENV)/bin/python || $(PYTHON) -m venv $(EDGE_VENV)
+	$(EDGE_VENV)/bin/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(EDGE_VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[edge-convert]'
+	touch $(EDGE_STAMP)
+
+edge-venv: $(EDGE_STAMP)
+
+# Edge bundles (TFLite and ONNX, fp32 and int8), gated on parity, into artifacts/edge/.
+export: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
+	$(BIN)/taste2vec export --format all --model $(MODEL_DIR)
 
 # First run: train the demo model, then print its evaluation once.
 $(MODEL_DIR)/config.json: | $(STAMP)
@@ -34,7 +62,9 @@ evaluate: $(STAMP) $(MODEL_DIR)/config.json
 run: $(STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/taste2vec serve --model $(MODEL_DIR)
 
-test: $(STAMP)
+test: export T2V_FLINK_PYTHON ?= $(abspath $(FLINK_VENV))/bin/python
+test: export T2V_EDGE_CONVERTER_PYTHON ?= $(abspath $(EDGE_VENV))/bin/python
+test: $(STAMP) $(FLINK_STAMP) $(EDGE_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -46,16 +76,19 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(STAMP) $(MODEL_DIR)/config.json
+bench: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/taste2vec evaluate --model $(MODEL_DIR)
 	$(BIN)/python bench/lexicon_quality.py
 	$(BIN)/python bench/encode.py --model $(MODEL_DIR)
 	$(BIN)/python bench/recommend_quality.py
 	$(BIN)/python bench/ann_choice.py
 	$(BIN)/python bench/feedback_latency.py
+	$(BIN)/python bench/stream_log.py
+	$(BIN)/python bench/stream_worker.py
+	$(BIN)/python bench/edge.py --model $(MODEL_DIR)
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python bench/http_load.py
 
 clean:
 	-scripts/postgres.sh stop
-	rm -rf $(VENV) artifacts .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FLINK_VENV) $(EDGE_VENV) artifacts .cache .pytest_cache .mypy_cache .ruff_cache

@@ -279,6 +279,80 @@ def lexicon(
 
 
 @app.command()
+def export(
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="tflite, onnx, or all (tflite and onnx, fp32 and int8)."),
+    ] = "onnx",
+    int8: Annotated[bool, typer.Option("--int8", help="Dynamic int8 quantization.")] = False,
+    model: ModelOpt = None,
+    data_dir: DataDirOpt = None,
+    no_data_dir: Annotated[
+        bool, typer.Option("--bundled-only", help="Gate on bundled records only.")
+    ] = False,
+    gate_records: Annotated[
+        int, typer.Option(min=10, help="Held-out records the parity gate compares.")
+    ] = 200,
+    alias: Annotated[
+        list[str] | None, typer.Option(help="Aliases to point at this model (default: latest).")
+    ] = None,
+) -> None:
+    """Export an edge bundle (TFLite or ONNX), gate it on parity, register it.
+
+    The bundle is written to <model dir's parent>/edge/<model_version>/<format>.t2vb
+    and served at GET /v1/models/edge/{alias}?format=... only when the torch-free
+    runtime matches the cloud model on held-out records; otherwise exit code 3.
+    """
+    from taste2vec.edge.export import ParityError, export_bundle
+    from taste2vec.edge.parity import bundled_gate_records, edge_case_records, held_out_records
+    from taste2vec.edge.registry import EdgeRegistry
+    from taste2vec.edge.spec import format_name
+    from taste2vec.model.taste2vec import Taste2Vec
+
+    if fmt == "all":
+        if int8:
+            raise typer.BadParameter("--int8 goes with --format tflite or onnx, not all")
+        formats = ["onnx", "onnx-int8", "tflite", "tflite-int8"]
+    else:
+        try:
+            formats = [format_name(fmt, int8)]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--format") from exc
+    failed = False
+    try:
+        settings = _settings(data_dir, no_data_dir)
+        model_dir = model or settings.model_dir
+        loaded = Taste2Vec.load(model_dir, settings)
+        if settings.data_dir is not None:
+            records = held_out_records(settings.data_dir, gate_records) + edge_case_records()
+            source = f"{len(records)} held-out Coffee Review records + edge cases"
+        else:
+            records = bundled_gate_records(gate_records)
+            source = f"{len(records)} bundled demo records + edge cases (no data dir)"
+        registry = EdgeRegistry.beside(model_dir)
+        for name in formats:
+            err.print(f"exporting {name} …")
+            try:
+                result = export_bundle(
+                    loaded, model_dir, name, registry, records, source, alias or ["latest"]
+                )
+            except ParityError as exc:
+                err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+                failed = True
+                continue
+            err.print(result.report.summary(), highlight=False)
+            out.print(
+                f"{result.path}  {result.size / 1e6:.1f} MB  sha256 {result.sha256[:16]}…  "
+                f"model {result.model_version}",
+                highlight=False,
+            )
+    except Taste2VecError as exc:
+        raise _fail(exc) from exc
+    if failed:
+        raise typer.Exit(3)
+
+
+@app.command()
 def serve(
     model: ModelOpt = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default T2V_HOST).")] = None,
@@ -306,6 +380,125 @@ def serve(
         f"demo keys: {settings.model_dir.parent / 'demo-keys.json'}"
     )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def stream(
+    log_url: Annotated[
+        str | None,
+        typer.Option("--log", help="Event log URL (default T2V_EVENT_LOG_URL, embedded SQLite)."),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Stream state file (default T2V_STREAM_STATE)."),
+    ] = None,
+    group: Annotated[str, typer.Option(help="Consumer group.")] = "taste2vec-stream",
+    once: Annotated[
+        bool, typer.Option("--once", help="Catch up with the log as it is now, then exit.")
+    ] = False,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain", help="With --once: make every window final at the end (bounded input)."
+        ),
+    ] = False,
+    allowed_lateness: Annotated[
+        float, typer.Option(min=0, help="Seconds a window stays open past the watermark.")
+    ] = 3600.0,
+    out_of_orderness: Annotated[
+        float, typer.Option(min=0, help="Watermark = max event time - this many seconds.")
+    ] = 300.0,
+    checkpoint_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between checkpoints (at most).")
+    ] = 0.5,
+) -> None:
+    """Run the stream worker: windows, signals and A/B metrics from the event log.
+
+    Runs until interrupted (Ctrl-C checkpoints and exits 0), or with --once until it
+    has consumed what the log held at the start. Progress goes to stderr.
+    """
+    import signal
+    import threading
+
+    from taste2vec.errors import StoreError
+    from taste2vec.stream.log import open_log
+    from taste2vec.stream.worker import StreamWorker
+
+    settings = Settings()
+    if drain and not once:
+        raise typer.BadParameter("--drain needs --once", param_hint="--drain")
+    logging.getLogger("taste2vec.stream").setLevel(logging.INFO)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        log = open_log(log_url or settings.event_log_url_value())
+        worker = StreamWorker(
+            log,
+            state or settings.stream_state_path(),
+            group=group,
+            checkpoint_interval_s=checkpoint_interval,
+            allowed_lateness_s=allowed_lateness,
+            out_of_orderness_s=out_of_orderness,
+        )
+        try:
+            try:
+                stats = worker.run(
+                    stop, until_end=once, drain=drain, progress_every_s=None if once else 10.0
+                )
+            except KeyboardInterrupt:
+                stats = worker.run(stop=_set(stop))  # checkpoint what was processed
+        finally:
+            worker.close()
+            log.close()
+    except StoreError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    except Taste2VecError as exc:
+        raise _fail(exc) from exc
+    err.print(
+        f"processed {stats['entries']} entries in {stats.get('seconds', 0.0):.1f} s "
+        f"({stats['checkpoints']} checkpoints)"
+    )
+
+
+def _set(event: Any) -> Any:
+    event.set()
+    return event
+
+
+@app.command("flink-job")
+def flink_job(
+    events: Annotated[
+        Path, typer.Option("--events", help="JSON-lines event file (encode_event's wire form).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the window rows (JSONL).")],
+    python: Annotated[
+        Path | None,
+        typer.Option(
+            "--python",
+            help="Interpreter with PyFlink (default T2V_FLINK_PYTHON, else .venv-flink).",
+        ),
+    ] = None,
+    parallelism: Annotated[int, typer.Option(min=1, help="Flink parallelism.")] = 1,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds before giving up.")] = 600.0,
+) -> None:
+    """Compute the windowed aggregates with the Flink SQL job on a local mini-cluster.
+
+    The same rows as the embedded worker (coffee_daily, user_weekly, arm_hourly; see
+    docs/stream.md). PyFlink runs from its own venv: `make .venv-flink/.installed`.
+    """
+    from taste2vec.stream.flink import run_flink
+
+    try:
+        result = run_flink(events, out, python, parallelism=parallelism, timeout_s=timeout)
+    except Taste2VecError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    counts: dict[str, int] = {}
+    for row in result.rows:
+        counts[row["aggregate"]] = counts.get(row["aggregate"], 0) + 1
+    summary = ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "no rows"
+    err.print(f"{len(result.rows)} rows ({summary}) in {result.wall_s:.1f} s -> {out}")
 
 
 def main() -> None:

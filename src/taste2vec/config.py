@@ -78,6 +78,25 @@ class Settings(BaseSettings):
         "swaps in a new version only when it ranks held-out feedback better.",
     )
     learner_lr: float = Field(default=3e-4, gt=0, le=1, description="Its AdamW learning rate.")
+    event_log_url: str | None = Field(
+        default=None,
+        description="The event log the service publishes its events to: "
+        "sqlite:///path/events.db (embedded) or kafka://host:port/topic (extra [kafka]). "
+        "Default: events.db next to the SQLite database (beside the model directory with "
+        "PostgreSQL), i.e. sqlite:///artifacts/events.db.",
+    )
+    stream_state: Path | None = Field(
+        default=None,
+        description="The embedded stream worker's state and checkpoint file (SQLite). "
+        "Default: stream-state.db next to the event log's default, "
+        "i.e. artifacts/stream-state.db.",
+    )
+    stream_worker: bool = Field(
+        default=True,
+        description="Run the stream worker in a thread inside the service (what "
+        "/v1/users/{id}/signals and /v1/coffees/{id}/stats read). Turn off when "
+        "`taste2vec stream` workers run separately on the same state.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -91,6 +110,22 @@ class Settings(BaseSettings):
             if self.seed_demo:
                 raise ValueError("set T2V_SEED_DEMO=false in production")
         return self
+
+    def stream_dir(self) -> Path:
+        """Where the default event log and stream state live: beside the SQLite database,
+        or beside the model directory when the database is not a SQLite file."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and "?" not in self.database_url:
+            return Path(self.database_url[len(prefix) :]).parent
+        return self.model_dir.parent
+
+    def event_log_url_value(self) -> str:
+        """The event log URL in force (see ``event_log_url``)."""
+        return self.event_log_url or f"sqlite:///{self.stream_dir() / 'events.db'}"
+
+    def stream_state_path(self) -> Path:
+        """The stream state file in force (see ``stream_state``)."""
+        return self.stream_state or self.stream_dir() / "stream-state.db"
 
     def admin_key_value(self) -> str:
         """The admin key in force (the fixed demo key outside production when unset)."""

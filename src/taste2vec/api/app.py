@@ -17,7 +17,16 @@ from prometheus_client import CollectorRegistry
 from taste2vec import __version__
 from taste2vec.api import errors
 from taste2vec.api.middleware import BodyLimit, Metrics
-from taste2vec.api.routes import coffees, embed, events, health, recommendations, users
+from taste2vec.api.routes import (
+    coffees,
+    embed,
+    events,
+    health,
+    models,
+    recommendations,
+    stream,
+    users,
+)
 from taste2vec.config import Settings
 from taste2vec.model.artifact import weights_version
 from taste2vec.model.taste2vec import Taste2Vec
@@ -55,12 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service = TasteService(store, model, settings.online_learning, settings.learner_lr)
             app.state.service = service
             app.state.model_version = weights_version(settings.model_dir)
+            stop_stream = stream.start_stream(app, settings, service)
             # The catalogue snapshot is hundreds of thousands of long-lived objects; a full
             # garbage collection walking them stalled requests for ~200 ms (measured), so
             # move everything alive now out of the collector's generations.
             gc.collect()
             gc.freeze()
             yield
+            stop_stream()
             service.close()
         finally:
             store.close()
@@ -77,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = CollectorRegistry()
     app.state.registry = registry
     errors.install(app)
-    for module in (health, users, coffees, events, recommendations, embed):
+    for module in (health, users, coffees, events, recommendations, embed, stream, models):
         app.include_router(module.router)
     app.add_middleware(Metrics, registry=registry)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

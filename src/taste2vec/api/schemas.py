@@ -70,6 +70,11 @@ class RecommendationsOut(BaseModel):
     user: str
     model_version: str
     items: list[RecommendationOut]
+    request: str | None = Field(
+        default=None,
+        description="This answer's request id: the service records a recommendation_shown "
+        "event with it; send it back in recommendation_clicked events.",
+    )
 
 
 class ProfileOut(BaseModel):

@@ -6,6 +6,11 @@ in O(d) right after the commit (the instant learning path), a new tasting is
 embedded into it, and a user not in the cache is rebuilt from the stored
 history. The crowd's per-coffee statistics (cold-start query and item prior)
 are refreshed every ``STATS_EVERY`` feedback.
+
+Every stored tasting and feedback also queues its app event in the store's
+outbox (same transaction); :meth:`TasteService.start_publishing` starts the
+relay that publishes the outbox to the event log, and the buffer through which
+the service emits ``recommendation_shown`` for every recommendation it serves.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import numpy as np
+from pydantic import ValidationError
 
-from taste2vec.errors import NotFoundError
+from taste2vec.errors import ConflictError, NotFoundError
 from taste2vec.learning import (
     BackgroundLearner,
     ModelHolder,
@@ -35,11 +42,15 @@ from taste2vec.recommend.engine import (
 )
 from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, TasteRecord
+from taste2vec.service.relay import EventBuffer, OutboxRelay
 from taste2vec.store import AddResult, Store, UpsertCounts
+from taste2vec.stream.events import Event, RecommendationShown
+from taste2vec.stream.log.base import EventLog
 
 log = logging.getLogger(__name__)
 HISTORY = 50  # tastings per user that shape the taste vector and the context history
 STATS_EVERY = 50
+EMIT_INTERVAL_S = 0.25  # service-emitted events reach the outbox in one write per interval
 
 
 class TasteService:
@@ -64,6 +75,8 @@ class TasteService:
         self._since_stats = 0
         self.refresh_stats()
         self.background: BackgroundLearner | None = None
+        self.relay: OutboxRelay | None = None
+        self.emitted: EventBuffer | None = None
         self.holder.subscribe(self._on_swap)
         if online_learning:
             self._start_learner(coffees, learner_lr)
@@ -93,6 +106,93 @@ class TasteService:
     def close(self) -> None:
         if self.background is not None:
             self.background.stop(timeout=30)
+        self.stop_publishing()
+
+    # ------------------------------------------------------------------ publishing
+    def start_publishing(self, event_log: EventLog, interval_s: float = 0.05) -> OutboxRelay:
+        """Start the outbox relay to ``event_log`` (tastings enriched with their vectors) and
+        the buffer for service-emitted events. :meth:`close` stops both."""
+        if self.relay is None:
+            self.relay = OutboxRelay(self.store, event_log, self.enrich_events, interval_s).start()
+            self.emitted = EventBuffer(self.store, self.relay.notify, EMIT_INTERVAL_S).start()
+        return self.relay
+
+    def stop_publishing(self) -> None:
+        if self.emitted is not None:
+            self.emitted.stop()  # flushes into the outbox first ...
+            self.emitted = None
+        if self.relay is not None:
+            self.relay.stop()  # ... so the relay's last pass publishes them
+            self.relay = None
+
+    def _queued(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
+
+    def add_event(self, event: Event) -> AddResult[Event]:
+        """Queue an app event (box_rated, subscription_paused, ...) in the outbox, once."""
+        result = self.store.add_event(event)
+        if result.created:
+            self._queued()
+        return result
+
+    def add_events(self, events: Sequence[Event]) -> list[AddResult[Event] | ConflictError]:
+        """Several app events in one transaction; per event its result or conflict."""
+        results = self.store.add_events(events)
+        if any(isinstance(r, AddResult) and r.created for r in results):
+            self._queued()
+        return results
+
+    def enrich_events(self, events: Sequence[Event]) -> list[Event]:
+        """``tasting_logged`` events with the stored tasting's vector from the live model
+        (one batched encode); others, and tastings no longer stored, unchanged."""
+        wanted = [
+            i for i, e in enumerate(events) if e.type == "tasting_logged" and e.vector is None
+        ]
+        records: list[tuple[int, TasteRecord]] = []
+        for i in wanted:
+            event = events[i]
+            assert event.type == "tasting_logged"  # noqa: S101 - narrowed above
+            record = self.store.get_record(event.record)
+            if record is not None:
+                records.append((i, record))
+        out = list(events)
+        if not records:
+            return out
+        vectors, _ = self.model.encode([r for _, r in records])
+        for (i, _), vector in zip(records, vectors, strict=True):
+            if vector.shape == (128,):
+                out[i] = out[i].model_copy(update={"vector": [float(x) for x in vector]})
+        return out
+
+    def recommendation_shown(
+        self,
+        user: str,
+        coffees: Sequence[str],
+        request: str | None = None,
+        experiment: str | None = None,
+        arm: str | None = None,
+    ) -> str:
+        """Emit ``recommendation_shown`` (buffered, no write on this path) when publishing;
+        returns the request id (its event id is ``shown:<request>``)."""
+        request = request or uuid4().hex
+        if self.emitted is None or not coffees:
+            return request
+        try:
+            event = RecommendationShown(
+                event_id=f"shown:{request}",
+                user=user,
+                event_time=datetime.now(UTC),
+                request=request,
+                coffees=list(coffees),
+                experiment=experiment,
+                arm=arm,
+            )
+        except ValidationError:  # a user id no event may carry (never stored either)
+            log.debug("no recommendation_shown for invalid user id %r", user)
+            return request
+        self.emitted.put(event)
+        return request
 
     def refresh_stats(self) -> None:
         """Recompute the crowd's per-coffee preferences from every stored feedback."""
@@ -142,6 +242,7 @@ class TasteService:
     def add_record(self, record: TasteRecord) -> AddResult[TasteRecord]:
         result = self.store.add_record(record)
         if result.created:
+            self._queued()
             with self._lock:
                 state = self._states.get(record.user)
                 writer = self._writers[record.user]
@@ -153,6 +254,7 @@ class TasteService:
     def add_feedback(self, feedback: Feedback) -> AddResult[Feedback]:
         result = self.store.add_feedback(feedback)
         if result.created:
+            self._queued()
             with self._lock:
                 state = self._states.get(feedback.user)
                 writer = self._writers[feedback.user]

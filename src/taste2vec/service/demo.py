@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from taste2vec.data.demo import DEMO_USERS, demo_feedback, demo_tastings, load_demo_catalogue
+from taste2vec.schema import Feedback, TasteRecord
 from taste2vec.store import Store
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,15 @@ def seed_demo(store: Store, keys_file: Path) -> bool:
     if store.count_coffees() > 0:
         return False
     store.upsert_coffees(load_demo_catalogue())
-    for record in demo_tastings():
-        store.add_record(record)
-    for feedback in demo_feedback():
-        store.add_feedback(feedback)
+    # In event-time order, so that their events reach the stream in order (the outbox
+    # publishes in insertion order; a tasting after all the feedback would make it late).
+    history: list[TasteRecord | Feedback] = [*demo_tastings(), *demo_feedback()]
+    history.sort(key=lambda item: item.timestamp)
+    for item in history:
+        if isinstance(item, TasteRecord):
+            store.add_record(item)
+        else:
+            store.add_feedback(item)
     keys = {user: store.create_api_key("user", user) for user in DEMO_USERS}
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -22,6 +22,7 @@ with its default ``synchronous_commit=on``.
 from __future__ import annotations
 
 from taste2vec.store._migrate import alembic_config, migrate
+from taste2vec.store._outbox import OutboxEntry
 from taste2vec.store._store import Store, create_store
 from taste2vec.store._types import (
     PROFILE_DIM,
@@ -38,6 +39,7 @@ __all__ = [
     "PROFILE_DIM",
     "AddResult",
     "ApiKeyInfo",
+    "OutboxEntry",
     "Profile",
     "Role",
     "Store",

@@ -11,6 +11,9 @@ The user is created implicitly; an unknown coffee id is refused with
 :class:`~taste2vec.errors.NotFoundError`. Events may arrive out of order: they
 are stored as they come and read back ordered by event ``timestamp``, ties
 broken by arrival (``seq``).
+
+A stored tasting or feedback also queues its ``tasting_logged`` /
+``feedback_given`` event in the outbox, in the same transaction (see ``_outbox``).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from taste2vec.store._base import (
     returned,
 )
 from taste2vec.store._engine import upsert_stmt
+from taste2vec.store._outbox import stage_event
 from taste2vec.store._tables import FeedbackRow, RecordRow, utcnow
 from taste2vec.store._types import AddResult
+from taste2vec.stream.events import from_feedback, from_record
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", RecordRow, FeedbackRow)
@@ -93,7 +98,10 @@ class EventsMixin(StoreBase):
             raise SchemaError(f"add_record takes a TasteRecord, got {type(record)!r}")
         values = _common(record, record.coffee)
         with self._write() as session:
-            return _add(session, RecordRow, values, TasteRecord, record, "tasting record")
+            result = _add(session, RecordRow, values, TasteRecord, record, "tasting record")
+            if result.created:  # its event, in the same transaction (the outbox)
+                stage_event(session, from_record(record))
+            return result
 
     def get_record(self, record_id: str) -> TasteRecord | None:
         """The tasting with this id, or ``None``."""
@@ -128,7 +136,10 @@ class EventsMixin(StoreBase):
         values["signal"] = feedback.signal.value
         values["rating"] = feedback.rating
         with self._write() as session:
-            return _add(session, FeedbackRow, values, Feedback, feedback, "feedback")
+            result = _add(session, FeedbackRow, values, Feedback, feedback, "feedback")
+            if result.created:
+                stage_event(session, from_feedback(feedback))
+            return result
 
     def get_feedback(self, feedback_id: str) -> Feedback | None:
         """The feedback with this id, or ``None``."""

@@ -43,6 +43,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LEN = 128
 HASH_LEN = 64
+EVENT_ID_LEN = 200  # taste2vec.stream.events.EventId
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -154,6 +155,30 @@ class FeedbackRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     payload_hash: Mapped[str] = mapped_column(String(HASH_LEN))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxRow(Base):
+    """App events awaiting publication to the event log (the transactional outbox).
+
+    A tasting or feedback inserts its event in the same transaction as its own
+    row; the relay publishes rows in ``seq`` order and stamps ``published_at``.
+    ``(published_at, seq)`` is indexed so "unpublished, oldest first" is a range scan.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "published_at", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_LEN), unique=True)
+    user_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("users.id"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_hash: Mapped[str] = mapped_column(String(HASH_LEN))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ProfileRow(Base):

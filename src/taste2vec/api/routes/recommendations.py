@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
 from taste2vec.api.schemas import ProfileOut, RecommendationOut, RecommendationsOut
 from taste2vec.schema import Context, LocationType, SocialSetting
+from taste2vec.schema.records import Identifier
 
 router = APIRouter(prefix="/v1/users", tags=["recommendations"])
 
@@ -28,7 +29,8 @@ def _context(values: dict[str, object]) -> Context | None:
     summary="Coffees for this user, best first, each with a reason",
     description="Context (hour, weekday, mood, location_type, ...) is optional and shifts "
     "the ranking. Coffees the user already gave feedback on and coffees out of stock are "
-    "left out.",
+    "left out. Each answer carries a request id and is recorded as a recommendation_shown "
+    "event (with the optional experiment and arm) for the stream's A/B metrics.",
 )
 async def recommendations(
     user_id: str,
@@ -46,6 +48,10 @@ async def recommendations(
     hunger: Annotated[float | None, Query(ge=0, le=10)] = None,
     social_setting: SocialSetting | None = None,
     location_type: LocationType | None = None,
+    experiment: Annotated[
+        Identifier | None, Query(description="A/B experiment this answer is shown under.")
+    ] = None,
+    arm: Annotated[Identifier | None, Query(description="Its arm.")] = None,
 ) -> RecommendationsOut:
     check_user(principal, user_id)
     ctx = _context(
@@ -64,7 +70,11 @@ async def recommendations(
     )
     items = service.recommend(user_id, k, ctx)
     names = service.names
+    shown = service.recommendation_shown(  # buffered: no write on this path
+        user_id, [r.coffee_id for r in items], experiment=experiment, arm=arm
+    )
     return RecommendationsOut(
+        request=shown,
         user=user_id,
         model_version=request.app.state.model_version,
         items=[

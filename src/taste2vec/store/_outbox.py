@@ -1,0 +1,237 @@
+"""The transactional outbox: app events stored with the write that caused them.
+
+Publishing straight to the event log after a commit would lose the event when
+the process dies between the two, and publishing before the commit would
+announce writes that may roll back. So a tasting or a feedback inserts its
+event (:func:`~taste2vec.stream.events.from_record` /
+:func:`~taste2vec.stream.events.from_feedback`) into the ``outbox`` table in
+the *same* transaction as its own row: acknowledged = committed = queued for
+publication. Other app events (``box_rated``, ``subscription_paused``,
+``recommendation_shown``...) go in with :meth:`OutboxMixin.add_event`.
+
+:class:`~taste2vec.service.relay.OutboxRelay` reads :meth:`~OutboxMixin.unpublished_events`
+in ``seq`` order, appends them to the log and then calls
+:meth:`~OutboxMixin.mark_published`; a crash between the two publishes a row
+again (at-least-once), and consumers deduplicate by ``event_id``.
+
+``add_event`` is idempotent by ``event_id`` with the rules of records and
+feedback: the same content again returns ``created=False``, different content
+under a stored id raises :class:`~taste2vec.errors.ConflictError`. Content is
+compared by the SHA-256 of the event's canonical JSON. The user is created
+implicitly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, get_args
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from taste2vec.errors import ConflictError, SchemaError
+from taste2vec.store._base import (
+    StoreBase,
+    check_page,
+    chunks,
+    ensure_user_in,
+    payload_hash,
+    returned,
+)
+from taste2vec.store._engine import upsert_stmt
+from taste2vec.store._tables import OutboxRow, UserRow, utcnow
+from taste2vec.store._types import AddResult
+from taste2vec.stream.events import Event, encode_event, parse_event
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One outbox row as the relay sees it. ``payload`` is the canonical event JSON."""
+
+    seq: int
+    event_id: str
+    user_id: str
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def _values(event: Event) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(encode_event(event))
+    return {
+        "event_id": event.event_id,
+        "user_id": event.user,
+        "event_type": event.type,
+        "payload": payload,
+        "payload_hash": payload_hash(payload),
+        "created_at": utcnow(),
+    }
+
+
+def stage_event(session: Session, event: Event) -> bool:
+    """Insert ``event`` into the outbox inside the caller's transaction.
+
+    Returns False when its ``event_id`` is already there (nothing is changed).
+    The caller has already made sure the user exists.
+    """
+    insert = upsert_stmt(session, OutboxRow).values(**_values(event))
+    stmt = insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(OutboxRow.seq)
+    return returned(session, stmt) == 1
+
+
+def _check_stored(row: OutboxRow, digest: str) -> AddResult[Event]:
+    if row.payload_hash != digest:
+        raise ConflictError(
+            f"event {row.event_id!r} already exists with different content; "
+            "a retry must send exactly the same event, and a new one needs a new event_id"
+        )
+    return AddResult(created=False, record=parse_event(row.payload))
+
+
+def _add_one(session: Session, event: Event) -> AddResult[Event]:
+    values = _values(event)
+    stored = session.scalar(select(OutboxRow).where(OutboxRow.event_id == event.event_id))
+    if stored is not None:
+        return _check_stored(stored, values["payload_hash"])
+    ensure_user_in(session, event.user)
+    if stage_event(session, event):
+        return AddResult(created=True, record=event)
+    # Lost a race with a concurrent add of the same id (PostgreSQL): compare with theirs.
+    stored = session.scalars(select(OutboxRow).where(OutboxRow.event_id == event.event_id)).one()
+    return _check_stored(stored, values["payload_hash"])
+
+
+def _add_many(session: Session, events: Sequence[Event]) -> list[AddResult[Event] | ConflictError]:
+    """``_add_one`` for a batch in a few statements: one lookup of the stored ids, one
+    insert of the users, one multi-row insert of the new events (per chunk)."""
+    values = [_values(e) for e in events]
+    ids = list(dict.fromkeys(v["event_id"] for v in values))
+    stored: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def load(wanted: Sequence[str]) -> None:
+        for part in chunks(wanted):
+            query = select(OutboxRow.event_id, OutboxRow.payload_hash, OutboxRow.payload)
+            for eid, digest, payload in session.execute(query.where(OutboxRow.event_id.in_(part))):
+                stored[eid] = (digest, payload)
+
+    load(ids)
+    new: dict[str, dict[str, Any]] = {}
+    for v in values:
+        if v["event_id"] not in stored:
+            new.setdefault(v["event_id"], v)
+    inserted: set[str] = set()
+    if new:
+        users = sorted({v["user_id"] for v in new.values()})
+        now = utcnow()
+        for user_part in chunks(users):
+            insert_users = upsert_stmt(session, UserRow).values(
+                [{"id": u, "created_at": now} for u in user_part]
+            )
+            session.execute(insert_users.on_conflict_do_nothing(index_elements=["id"]))
+        rows = list(new.values())
+        for part in chunks(rows, _ROWS_PER_INSERT):
+            insert = upsert_stmt(session, OutboxRow).values(list(part))
+            stmt = insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(
+                OutboxRow.event_id
+            )
+            inserted.update(session.scalars(stmt, execution_options={"synchronize_session": False}))
+        lost = [eid for eid in new if eid not in inserted]  # concurrent adds (PostgreSQL)
+        if lost:
+            load(lost)
+    out: list[AddResult[Event] | ConflictError] = []
+    first: set[str] = set()
+    for event, v in zip(events, values, strict=True):
+        eid = v["event_id"]
+        if eid in inserted and eid not in first:
+            first.add(eid)
+            out.append(AddResult(created=True, record=event))
+            continue
+        digest, payload = stored.get(eid) or (new[eid]["payload_hash"], new[eid]["payload"])
+        if digest != v["payload_hash"]:
+            out.append(
+                ConflictError(
+                    f"event {eid!r} already exists with different content; a retry must send "
+                    "exactly the same event, and a new one needs a new event_id"
+                )
+            )
+        else:
+            out.append(AddResult(created=False, record=parse_event(payload)))
+    return out
+
+
+_ROWS_PER_INSERT = 200  # x 6 columns: well under both backends' parameter limits
+_EVENT_CLASSES: tuple[type, ...] = get_args(get_args(Event)[0])
+
+
+def _check_event(event: object) -> None:
+    if not isinstance(event, _EVENT_CLASSES):
+        raise SchemaError(f"add_event takes a taste2vec.stream.events event, got {type(event)!r}")
+
+
+class OutboxMixin(StoreBase):
+    """App events in the transactional outbox."""
+
+    def add_event(self, event: Event) -> AddResult[Event]:
+        """Queue an app event for publication once; see the module docstring."""
+        _check_event(event)
+        with self._write() as session:
+            return _add_one(session, event)
+
+    def add_events(self, events: Sequence[Event]) -> list[AddResult[Event] | ConflictError]:
+        """Queue several events in one transaction; per event, its :class:`AddResult`
+        or the :class:`ConflictError` it met (a conflict does not stop the others)."""
+        for event in events:
+            _check_event(event)
+        if not events:
+            return []
+        with self._write() as session:
+            return _add_many(session, events)
+
+    def get_event(self, event_id: str) -> Event | None:
+        """The queued event with this id (published or not), or ``None``."""
+        with self._read() as session:
+            row = session.scalar(select(OutboxRow).where(OutboxRow.event_id == event_id))
+            return None if row is None else parse_event(row.payload)
+
+    def unpublished_events(self, limit: int = 500) -> list[OutboxEntry]:
+        """Up to ``limit`` events not yet marked published, oldest (lowest ``seq``) first."""
+        check_page(0, limit)
+        stmt = (
+            select(
+                OutboxRow.seq,
+                OutboxRow.event_id,
+                OutboxRow.user_id,
+                OutboxRow.event_type,
+                OutboxRow.payload,
+                OutboxRow.created_at,
+            )
+            .where(OutboxRow.published_at.is_(None))
+            .order_by(OutboxRow.seq)
+            .limit(limit)
+        )
+        with self._read() as session:
+            return [OutboxEntry(*row) for row in session.execute(stmt)]
+
+    def mark_published(self, seqs: Sequence[int]) -> int:
+        """Stamp these rows published (now); returns how many were still unpublished."""
+        now = utcnow()
+        done = 0
+        with self._write() as session:
+            for part in chunks(sorted(set(seqs))):
+                stmt = (
+                    update(OutboxRow)
+                    .where(OutboxRow.seq.in_(part), OutboxRow.published_at.is_(None))
+                    .values(published_at=now)
+                    .returning(OutboxRow.seq)
+                )
+                done += returned(session, stmt)
+        return done
+
+    def count_unpublished(self) -> int:
+        """How many events wait for the relay (the publication backlog)."""
+        stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
+        with self._read() as session:
+            return int(session.scalar(stmt) or 0)
