@@ -15,6 +15,15 @@ assignment the worker loads the checkpoint and seeks the consumer to its offset,
 crash it re-reads exactly the entries whose effects were lost with the process. Offsets are
 also committed to the log's consumer group after each checkpoint, for monitoring only.
 
+The checkpoints that :meth:`StreamWorker.step` triggers are pipelined
+(:meth:`StateStore.checkpoint_async`): the changes are snapshotted and written into the
+transaction synchronously, then its ``COMMIT`` (WAL write and fsync) runs in a background
+thread while the worker goes on processing. At most one is in flight; its outcome is
+collected (fenced partitions dropped, offsets committed to the group -- only after the
+transaction committed) by the next step that finds it done, or before the next
+checkpoint, rebalance or :meth:`StreamWorker.close`. An explicit
+:meth:`StreamWorker.checkpoint` (and the end of :meth:`StreamWorker.run`) is synchronous.
+
 Watermarks are per partition (max event time in the partition - out-of-orderness) and are
 checkpointed with it. Everything a partition produces depends only on its entries in offset
 order, never on batching, timing, or which worker ran it: that is what makes results equal
@@ -33,7 +42,7 @@ from taste2vec.errors import SchemaError, StoreError
 from taste2vec.stream.aggregates import PartitionState
 from taste2vec.stream.events import parse_event
 from taste2vec.stream.log.base import EventLog, LogEntry
-from taste2vec.stream.state import StateStore
+from taste2vec.stream.state import PendingCheckpoint, StateStore
 from taste2vec.stream.windows import to_us
 
 log = logging.getLogger(__name__)
@@ -81,16 +90,19 @@ class StreamWorker:
         self.stats: dict[str, Any] = {
             "entries": 0,
             "checkpoints": 0,
-            "checkpoint_s": 0.0,
+            "checkpoint_s": 0.0,  # time the loop spent on checkpoints (snapshot, rows, waits)
+            "commit_background_s": 0.0,  # time of the COMMITs run in the background thread
             "fenced": 0,
             "rebalances": 0,
         }
         self._pending = 0
+        self._inflight: PendingCheckpoint | None = None
         self._last_checkpoint = time.monotonic()
         self.consumer = log.consumer(group, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     # -- rebalances -----------------------------------------------------------------------
     def _on_assign(self, partitions: list[int]) -> None:
+        self._collect()
         self.stats["rebalances"] += 1
         for p in partitions:
             if p in self.parts:
@@ -104,6 +116,7 @@ class StreamWorker:
         log.info("assigned partitions %s", sorted(partitions))
 
     def _on_revoke(self, partitions: list[int]) -> None:
+        self._collect()
         owned = [self.parts[p] for p in partitions if p in self.parts]
         if owned:
             self._checkpoint(owned)
@@ -118,11 +131,13 @@ class StreamWorker:
         entries = self.consumer.poll(self.batch_size, self.poll_timeout_s)
         if entries:
             self.process(entries)
+        if self._inflight is not None and self._inflight.done():
+            self._collect()
         if self._pending and (
             self._pending >= self.checkpoint_every
             or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
         ):
-            self.checkpoint()
+            self._checkpoint_async()
         return len(entries)
 
     def process(self, entries: list[LogEntry]) -> None:
@@ -159,26 +174,57 @@ class StreamWorker:
 
     def checkpoint(self) -> list[int]:
         """Checkpoint every owned partition; returns (and drops) the fenced ones."""
-        return self._checkpoint(list(self.parts.values()))
+        fenced = self._collect()
+        return fenced + self._checkpoint(list(self.parts.values()))
 
     def _checkpoint(self, states: list[PartitionState]) -> list[int]:
+        """A synchronous checkpoint of ``states`` (none may be in flight)."""
         t0 = time.perf_counter()
         fenced = self.store.checkpoint(states)
+        self.stats["checkpoint_s"] += time.perf_counter() - t0
+        self._pending = 0
+        self._last_checkpoint = time.monotonic()
+        self._settled(fenced, {ps.partition: ps.next_offset for ps in states})
+        return fenced
+
+    def _checkpoint_async(self) -> None:
+        """Snapshot the changes and write them in the background (see the module doc)."""
+        self._collect()
+        t0 = time.perf_counter()
+        self._inflight = self.store.checkpoint_async(list(self.parts.values()))
+        self.stats["checkpoint_s"] += time.perf_counter() - t0
+        self._pending = 0
+        self._last_checkpoint = time.monotonic()
+
+    def _collect(self) -> list[int]:
+        """Wait for the checkpoint in flight, if any, and act on its outcome; returns the
+        partitions it found fenced (dropped now)."""
+        pending, self._inflight = self._inflight, None
+        if pending is None:
+            return []
+        t0 = time.perf_counter()
+        try:
+            fenced = pending.result()  # raises its error (its changes are pending again)
+        finally:
+            self.stats["checkpoint_s"] += time.perf_counter() - t0
+            self.stats["commit_background_s"] += pending.seconds
+        self._settled(fenced, pending.offsets)
+        return fenced
+
+    def _settled(self, fenced: list[int], offsets: dict[int, int]) -> None:
+        """After a checkpoint's transaction committed: drop fenced partitions, commit the
+        written offsets to the group (informational: the state DB is the truth)."""
         for p in fenced:
             self.parts.pop(p, None)
             log.warning("partition %d is owned by another worker now (fenced); dropped it", p)
         self.stats["fenced"] += len(fenced)
         self.stats["checkpoints"] += 1
-        self.stats["checkpoint_s"] += time.perf_counter() - t0
-        self._pending = 0
-        self._last_checkpoint = time.monotonic()
-        done = {ps.partition: ps.next_offset for ps in states if ps.partition in self.parts}
+        done = {p: o for p, o in offsets.items() if p in self.parts and p not in fenced}
         if done:
             try:
-                self.consumer.commit(done)  # informational: the state DB is the truth
+                self.consumer.commit(done)
             except StoreError as exc:
                 log.debug("offset commit to the log failed (harmless): %s", exc)
-        return fenced
 
     def caught_up(self, ends: dict[int, int]) -> bool:
         """Whether every owned partition has reached ``ends`` (and some are owned)."""
@@ -230,9 +276,13 @@ class StreamWorker:
         return self.stats
 
     def close(self) -> None:
-        """Leave the group (without a checkpoint: call :meth:`checkpoint` or :meth:`run`)."""
-        self.consumer.close()
-        self.store.close()
+        """Leave the group (without a checkpoint: call :meth:`checkpoint` or :meth:`run`;
+        one already in flight is finished first)."""
+        try:
+            self._collect()
+        finally:
+            self.consumer.close()
+            self.store.close()
 
     def __enter__(self) -> StreamWorker:
         return self
