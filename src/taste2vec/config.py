@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         "Default: stream-state.db next to the event log's default, "
         "i.e. artifacts/stream-state.db.",
     )
+    outbox_retention_hours: float = Field(
+        default=168,
+        gt=0,
+        description="How long published tasting, feedback and recommendation_shown events "
+        "stay in the store's outbox before the relay prunes them (checked every 10 minutes). "
+        "Other app events stay: their outbox row is their idempotency record.",
+    )
     stream_worker: bool = Field(
         default=True,
         description="Run the stream worker in a thread inside the service (what "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +280,39 @@ def test_relay_survives_a_kafka_broker_restart(
     finally:
         reopened.close()
     assert {f"during-{i}" for i in range(20)} <= ids
+
+
+def test_relay_prunes_published_rows_and_a_failing_prune_does_not_stop_it(
+    store: Store, event_log: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add_record(TasteRecord(id="r1", user="ana", timestamp=T0))
+    store.add_event(_box("b1"))  # an app event: kept as its idempotency record
+    relay = OutboxRelay(
+        store, event_log, interval_s=0.01, retention=timedelta(0), prune_every_s=0
+    ).start()
+    try:
+        # Published, then pruned (the counter moves just after the delete commits).
+        _wait(lambda: store.get_event("tasting:r1") is None and relay.stats.pruned >= 1)
+        assert store.get_event("b1") is not None
+
+        def broken(older_than: timedelta) -> int:
+            raise StoreError("database is locked")
+
+        monkeypatch.setattr(store, "prune_outbox", broken)
+        _wait(lambda: relay.stats.prune_failures >= 1)
+        store.add_record(TasteRecord(id="r2", user="ana", timestamp=T0))
+        relay.notify()
+        _wait(lambda: store.count_unpublished() == 0)  # still publishing
+    finally:
+        relay.stop()
+    assert [e["event_id"] for e in logged(event_log)] == ["tasting:r1", "b1", "tasting:r2"]
+
+
+def test_relay_without_retention_never_prunes(store: Store, event_log: EventLog) -> None:
+    store.add_record(TasteRecord(id="r1", user="ana", timestamp=T0))
+    relay = OutboxRelay(store, event_log, interval_s=0.01, prune_every_s=0).start()
+    try:
+        _wait(lambda: store.count_unpublished() == 0)
+    finally:
+        relay.stop()
+    assert relay.prune() == 0 and store.get_event("tasting:r1") is not None

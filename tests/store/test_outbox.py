@@ -3,22 +3,33 @@ publication order and marking, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import insert, update
 
 from taste2vec.errors import ConflictError, NotFoundError, SchemaError
-from taste2vec.store import Store
+from taste2vec.schema import Feedback, TasteRecord
+from taste2vec.store import Store, create_store, migrate
+from taste2vec.store._base import payload_hash
+from taste2vec.store._engine import make_engine
+from taste2vec.store._tables import FeedbackRow, OutboxRow, RecordRow, UserRow
 from taste2vec.stream.events import (
     BoxRated,
+    Event,
+    RecommendationShown,
     SubscriptionPaused,
     from_feedback,
     from_record,
     parse_event,
 )
 from tests.store.helpers import T0, make_coffee, make_feedback, make_record
+
+DAYS_8 = timedelta(days=8)
 
 
 def _paused(eid: str, user: str = "ana", minutes: float = 0, **extra: object) -> SubscriptionPaused:
@@ -155,3 +166,164 @@ def test_add_events_in_bulk_keeps_order_and_in_batch_repeats(store: Store) -> No
     ]
     assert store.get_user("user-49") is not None
     assert store.add_events([]) == []
+
+
+# --------------------------------------------------------------------------- back-fill
+
+
+def _old_database(url: str, records: list[TasteRecord], feedback: list[Feedback]) -> None:
+    """A database at revision 0001 holding ``records`` and ``feedback`` (inserted in list
+    order, so ``seq`` is list order) with the columns 0001's store wrote."""
+    migrate(url, "0001")
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            users = sorted({o.user for o in [*records, *feedback]})
+            if users:
+                conn.execute(insert(UserRow), [{"id": u, "created_at": now} for u in users])
+
+            def common(obj: TasteRecord | Feedback) -> dict[str, Any]:
+                payload = obj.model_dump(mode="json")
+                return {
+                    "id": obj.id,
+                    "user_id": obj.user,
+                    "coffee_id": obj.coffee,
+                    "timestamp": obj.timestamp,
+                    "payload": payload,
+                    "payload_hash": payload_hash(payload),
+                    "received_at": now,
+                }
+
+            if records:
+                conn.execute(insert(RecordRow), [common(r) for r in records])
+            if feedback:
+                rows = [
+                    common(f) | {"signal": f.signal.value, "rating": f.rating} for f in feedback
+                ]
+                conn.execute(insert(FeedbackRow), rows)
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_an_old_database_back_fills_the_outbox_in_event_time_order(
+    store_url: str,
+) -> None:
+    rng = random.Random(7)  # noqa: S311 - test data
+    # 2,500 rows: more than one batch of the migration; event times shuffled against
+    # arrival, with ties inside a table and between the two tables.
+    records = [
+        make_record(f"r{i}", user=f"u{i % 7}", minutes=rng.randrange(300), metrics={"body": 5})
+        for i in range(1500)
+    ]
+    feedback = [
+        make_feedback(f"f{i}", f"c{i % 5}", user=f"u{i % 7}", minutes=rng.randrange(300))
+        for i in range(1000)
+    ]
+    _old_database(store_url, records, feedback)
+    migrate(store_url)
+
+    by_time = sorted(
+        [(r.timestamp, 0, i, from_record(r)) for i, r in enumerate(records)]
+        + [(f.timestamp, 1, i, from_feedback(f)) for i, f in enumerate(feedback)],
+        key=lambda t: t[:3],
+    )
+    expected: list[Event] = [t[3] for t in by_time]
+    with create_store(store_url) as store:
+        rows = store.unpublished_events(limit=10_000)
+        assert [parse_event(r.payload) for r in rows] == expected
+        assert [r.seq for r in rows] == sorted(r.seq for r in rows)
+        assert all("vector" not in r.payload for r in rows)  # the relay enriches them
+        assert store.count_unpublished() == len(expected)
+        # Exactly what the store itself queues: repeats create nothing, same hash.
+        assert store.add_record(records[0]).created is False
+        assert store.add_event(from_record(records[0])).created is False
+        assert store.add_event(from_feedback(feedback[0])).created is False
+        assert store.count_unpublished() == len(expected)
+        first = [(r.seq, r.event_id) for r in rows]
+
+    migrate(store_url)  # at head already: a no-op
+    with create_store(store_url) as store:
+        again = store.unpublished_events(limit=10_000)
+        assert [(r.seq, r.event_id) for r in again] == first
+
+
+def test_upgrading_an_empty_old_database_queues_nothing(store_url: str) -> None:
+    _old_database(store_url, [], [])
+    with create_store(store_url) as store:
+        assert store.unpublished_events() == []
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def _age_published(store: Store, event_ids: list[str], age: timedelta) -> None:
+    """Pretend these rows were published ``age`` ago."""
+    with store._write() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.event_id.in_(event_ids))
+            .values(published_at=datetime.now(UTC) - age)
+        )
+
+
+def test_prune_deletes_old_published_rows_of_prunable_types_only(store: Store) -> None:
+    store.upsert_coffees([make_coffee("c1")])
+    store.add_record(make_record("r-old"))
+    store.add_feedback(make_feedback("f-old", "c1"))
+    store.add_event(_paused("app-old"))  # an app event: its row is its idempotency record
+    store.add_record(make_record("r-recent"))
+    store.add_record(make_record("r-unpublished"))
+    shown = RecommendationShown(
+        event_id="shown:q1", user="ana", event_time=T0, request="q1", coffees=["c1"]
+    )
+    store.add_event(shown)
+    rows = {r.event_id: r.seq for r in store.unpublished_events()}
+    store.mark_published([s for e, s in rows.items() if e != "tasting:r-unpublished"])
+    _age_published(store, ["tasting:r-old", "feedback:f-old", "app-old", "shown:q1"], DAYS_8)
+    _age_published(store, ["tasting:r-recent"], timedelta(days=6))
+    # An unpublished row is never pruned, however old.
+    with store._write() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.event_id == "tasting:r-unpublished")
+            .values(created_at=datetime.now(UTC) - DAYS_8)
+        )
+
+    assert store.prune_outbox(timedelta(days=7)) == 3
+    assert store.prune_outbox(timedelta(days=7)) == 0
+    left = ["app-old", "tasting:r-recent", "tasting:r-unpublished"]
+    assert [e for e in rows if store.get_event(e) is not None] == left
+    assert [r.event_id for r in store.unpublished_events()] == ["tasting:r-unpublished"]
+
+    # Idempotency survives: tastings and feedback by their own tables, app events by
+    # their kept outbox row. Nothing is queued again.
+    assert store.add_record(make_record("r-old")).created is False
+    assert store.add_feedback(make_feedback("f-old", "c1")).created is False
+    assert store.add_event(_paused("app-old")).created is False
+    with pytest.raises(ConflictError):
+        store.add_event(_paused("app-old", reason="other"))
+    with pytest.raises(ConflictError):
+        store.add_record(make_record("r-old", notes="different"))
+    assert [r.event_id for r in store.unpublished_events()] == ["tasting:r-unpublished"]
+
+    assert store.prune_outbox(timedelta(0)) == 1  # r-recent; the unpublished row stays
+    assert store.count_unpublished() == 1
+    with pytest.raises(SchemaError, match="must not be negative"):
+        store.prune_outbox(timedelta(seconds=-1))
+
+
+def test_prune_works_in_batches_through_a_large_backlog(store: Store) -> None:
+    events = [
+        RecommendationShown(
+            event_id=f"shown:{i}", user=f"u{i % 9}", event_time=T0, request=str(i), coffees=["c"]
+        )
+        for i in range(1234)
+    ]
+    store.add_events(events)
+    store.mark_published([r.seq for r in store.unpublished_events(limit=2000)][:1200])
+    assert store.prune_outbox(timedelta(0)) == 1200  # > one 500-row batch
+    assert [r.event_id for r in store.unpublished_events(limit=2000)] == [
+        f"shown:{i}" for i in range(1200, 1234)
+    ]
+    assert store.get_event("shown:0") is None

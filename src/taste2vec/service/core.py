@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import numpy as np
@@ -109,11 +109,19 @@ class TasteService:
         self.stop_publishing()
 
     # ------------------------------------------------------------------ publishing
-    def start_publishing(self, event_log: EventLog, interval_s: float = 0.05) -> OutboxRelay:
-        """Start the outbox relay to ``event_log`` (tastings enriched with their vectors) and
+    def start_publishing(
+        self,
+        event_log: EventLog,
+        interval_s: float = 0.05,
+        retention: timedelta | None = None,
+    ) -> OutboxRelay:
+        """Start the outbox relay to ``event_log`` (tastings enriched with their vectors;
+        published rows older than ``retention`` pruned every 10 minutes when given) and
         the buffer for service-emitted events. :meth:`close` stops both."""
         if self.relay is None:
-            self.relay = OutboxRelay(self.store, event_log, self.enrich_events, interval_s).start()
+            self.relay = OutboxRelay(
+                self.store, event_log, self.enrich_events, interval_s, retention=retention
+            ).start()
             self.emitted = EventBuffer(self.store, self.relay.notify, EMIT_INTERVAL_S).start()
         return self.relay
 

@@ -16,6 +16,12 @@ containing it has succeeded. When the log is down (a Kafka broker restart) the
 relay logs the error and retries with exponential backoff (``interval_s`` up
 to ``max_backoff_s``).
 
+Retention: with ``retention`` set, the relay also calls
+:meth:`~taste2vec.store.Store.prune_outbox` when idle, at most every
+``prune_every_s`` (the service: every 10 minutes, ``T2V_OUTBOX_RETENTION_HOURS``,
+default a week), so published rows do not pile up. A failing prune is logged
+and tried again at the next interval; it never holds publishing up.
+
 Order: within one batch, entries are appended in ``seq`` order, and the log
 keeps one user's entries in one partition, in order. On SQLite writes are
 serialised, so ``seq`` order is commit order. On PostgreSQL a transaction that
@@ -40,6 +46,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from taste2vec.errors import SchemaError
 from taste2vec.store import OutboxEntry, Store
@@ -62,6 +69,8 @@ class RelayStats:
     failures: int = 0
     enrich_failures: int = 0
     last_error: str | None = None
+    pruned: int = 0
+    prune_failures: int = 0
 
 
 class OutboxRelay:
@@ -80,6 +89,8 @@ class OutboxRelay:
         interval_s: float = 0.05,
         batch: int = 256,
         max_backoff_s: float = 5.0,
+        retention: timedelta | None = None,
+        prune_every_s: float = 600.0,
     ) -> None:
         self.store = store
         self.log = log
@@ -87,6 +98,9 @@ class OutboxRelay:
         self.interval_s = interval_s
         self.batch = batch
         self.max_backoff_s = max_backoff_s
+        self.retention = retention
+        self.prune_every_s = prune_every_s
+        self._next_prune = 0.0  # monotonic; the first idle moment after start prunes
         self.stats = RelayStats()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -151,6 +165,27 @@ class OutboxRelay:
                 break
         return total
 
+    def prune(self) -> int:
+        """Delete published rows older than ``retention`` now (see
+        :meth:`~taste2vec.store.Store.prune_outbox`); 0 without a retention."""
+        if self.retention is None:
+            return 0
+        n = self.store.prune_outbox(self.retention)
+        self.stats.pruned += n
+        if n:
+            log.info("outbox relay: pruned %d published rows older than %s", n, self.retention)
+        return n
+
+    def _maybe_prune(self) -> None:
+        if self.retention is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self.prune_every_s
+        try:
+            self.prune()
+        except Exception as exc:  # retried at the next interval; publishing goes on
+            self.stats.prune_failures += 1
+            log.warning("outbox relay: pruning failed (%s: %s)", type(exc).__name__, exc)
+
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
@@ -174,6 +209,7 @@ class OutboxRelay:
                 failures = 0
             if n >= self.batch:
                 continue  # a backlog: keep going without waiting
+            self._maybe_prune()
             self._wake.wait(self.interval_s)
             self._wake.clear()
 

@@ -19,6 +19,15 @@ feedback: the same content again returns ``created=False``, different content
 under a stored id raises :class:`~taste2vec.errors.ConflictError`. Content is
 compared by the SHA-256 of the event's canonical JSON. The user is created
 implicitly.
+
+Retention: :meth:`OutboxMixin.prune_outbox` deletes published rows older than a
+retention, but only of the types in :data:`PRUNABLE_TYPES`. An app event's
+outbox row is its idempotency record (``add_event`` looks only here) and the
+store's only copy of it, so ``box_rated``, ``subscription_*``,
+``recommendation_clicked`` and ``lab_session`` rows are kept; a tasting's or a
+feedback's idempotency lives in its own table, and ``recommendation_shown`` is
+emitted by the service once per request under a fresh id (clients may not post
+it), so their rows can go once published.
 """
 
 from __future__ import annotations
@@ -26,14 +35,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, get_args
+from datetime import datetime, timedelta
+from typing import Any, Final, get_args
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from taste2vec.errors import ConflictError, SchemaError
 from taste2vec.store._base import (
+    CHUNK,
     StoreBase,
     check_page,
     chunks,
@@ -162,6 +172,9 @@ def _add_many(session: Session, events: Sequence[Event]) -> list[AddResult[Event
     return out
 
 
+PRUNABLE_TYPES: Final = ("tasting_logged", "feedback_given", "recommendation_shown")
+"""Event types whose published outbox rows :meth:`OutboxMixin.prune_outbox` deletes."""
+
 _ROWS_PER_INSERT = 200  # x 6 columns: well under both backends' parameter limits
 _EVENT_CLASSES: tuple[type, ...] = get_args(get_args(Event)[0])
 
@@ -235,3 +248,37 @@ class OutboxMixin(StoreBase):
         stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
         with self._read() as session:
             return int(session.scalar(stmt) or 0)
+
+    def prune_outbox(self, older_than: timedelta) -> int:
+        """Delete published rows of the :data:`PRUNABLE_TYPES` whose ``published_at`` is
+        more than ``older_than`` ago; returns how many. Never an unpublished row.
+
+        Works in batches of at most 500 rows, each its own short transaction, so a
+        large backlog never holds the write lock (SQLite) or many row locks for long.
+        """
+        if older_than < timedelta(0):
+            raise SchemaError(f"older_than must not be negative (got {older_than})")
+        cutoff = utcnow() - older_than
+        oldest = (
+            select(OutboxRow.seq)
+            .where(
+                OutboxRow.published_at.is_not(None),
+                OutboxRow.published_at < cutoff,
+                OutboxRow.event_type.in_(PRUNABLE_TYPES),
+            )
+            .order_by(OutboxRow.published_at, OutboxRow.seq)  # the (published_at, seq) index
+            .limit(CHUNK)
+        )
+        total = 0
+        while True:
+            with self._write() as session:
+                seqs = list(session.scalars(oldest))
+                if seqs:
+                    stmt = (
+                        delete(OutboxRow)
+                        .where(OutboxRow.seq.in_(seqs), OutboxRow.published_at.is_not(None))
+                        .returning(OutboxRow.seq)
+                    )
+                    total += returned(session, stmt)
+            if len(seqs) < CHUNK:
+                return total

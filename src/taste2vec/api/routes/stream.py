@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -385,7 +386,8 @@ def start_stream(app: FastAPI, settings: Settings, service: TasteService) -> Cal
     state_path = settings.stream_state_path()
     worker: EmbeddedWorker | None = None
     try:
-        service.start_publishing(event_log)
+        retention = timedelta(hours=settings.outbox_retention_hours)
+        service.start_publishing(event_log, retention=retention)
         if settings.stream_worker:
             worker = EmbeddedWorker(event_log, state_path).start()
         reader = StreamReader(state_path)
