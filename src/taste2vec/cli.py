@@ -479,18 +479,33 @@ def flink_job(
             help="Interpreter with PyFlink (default T2V_FLINK_PYTHON, else .venv-flink).",
         ),
     ] = None,
+    dead_letters: Annotated[
+        Path | None,
+        typer.Option(
+            "--dead-letters",
+            help="Where to write the invalid lines with their reasons (JSONL).",
+        ),
+    ] = None,
     parallelism: Annotated[int, typer.Option(min=1, help="Flink parallelism.")] = 1,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds before giving up.")] = 600.0,
 ) -> None:
     """Compute the windowed aggregates with the Flink SQL job on a local mini-cluster.
 
     The same rows as the embedded worker (coffee_daily, user_weekly, arm_hourly; see
-    docs/stream.md). PyFlink runs from its own venv: `make .venv-flink/.installed`.
+    docs/stream.md), and the same invalid lines dead-lettered with a reason.
+    PyFlink runs from its own venv: `make .venv-flink/.installed`.
     """
     from taste2vec.stream.flink import run_flink
 
     try:
-        result = run_flink(events, out, python, parallelism=parallelism, timeout_s=timeout)
+        result = run_flink(
+            events,
+            out,
+            python,
+            dead_letters_path=dead_letters,
+            parallelism=parallelism,
+            timeout_s=timeout,
+        )
     except Taste2VecError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc
@@ -499,6 +514,9 @@ def flink_job(
         counts[row["aggregate"]] = counts.get(row["aggregate"], 0) + 1
     summary = ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "no rows"
     err.print(f"{len(result.rows)} rows ({summary}) in {result.wall_s:.1f} s -> {out}")
+    if result.dead_letters:
+        where = f" -> {dead_letters}" if dead_letters is not None else ""
+        err.print(f"{len(result.dead_letters)} dead letters (invalid lines){where}")
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ at the end like a bounded source) gives exactly the same window rows.
 
 The file comes from the shared generator with disorder inside the 5-minute bound (no event
 is late in either engine), duplicates (both engines drop them) and malformed payloads
-(both engines skip them). A third, independent computation -- a plain batch pass in this
-file, straight from the contract -- checks the Flink rows even where the worker and the
-job could share a misreading of the contract.
+(both engines skip them and dead-letter each with a reason). A third, independent
+computation -- a plain batch pass in this file, straight from the contract -- checks the
+Flink rows even where the worker and the job could share a misreading of the contract.
 
 One Flink job serves every test here (module fixture; xdist group "flink"). Without
 ``.venv-flink`` the Flink tests skip locally and FAIL under ``CI=true``.
@@ -93,6 +93,7 @@ class Parity:
     flink: FlinkResult
     worker_rows: list[dict[str, Any]]
     worker_counters: dict[str, int]
+    worker_dead_letters: list[dict[str, Any]]
 
 
 def _entries() -> list[tuple[str, bytes]]:
@@ -120,7 +121,13 @@ def parity(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Pari
     entries = _entries()
     events_path = tmp / "events.jsonl"
     write_jsonl(events_path, entries)
-    flink = run_flink(events_path, tmp / "flink-rows.jsonl", flink_python, timeout_s=540)
+    flink = run_flink(
+        events_path,
+        tmp / "flink-rows.jsonl",
+        flink_python,
+        dead_letters_path=tmp / "flink-dead.jsonl",
+        timeout_s=540,
+    )
     log = SQLiteLog(tmp / "log.db", PARTITIONS)
     log.append(entries)
     run_to_end(log, tmp / "state.db", drain=True, allowed_lateness_s=0)
@@ -128,8 +135,9 @@ def parity(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Pari
     reader = StreamReader(tmp / "state.db")
     worker_rows = reader.windows()
     counters = reader.snapshot()["counters"]
+    dead = reader.dead_letters()
     reader.close()
-    return Parity(entries, events_path, flink, worker_rows, counters)
+    return Parity(entries, events_path, flink, worker_rows, counters, dead)
 
 
 def _sorted(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -259,6 +267,31 @@ def test_malformed_lines_are_skipped_not_fatal(parity: Parity) -> None:
     assert all(isinstance(v, int) for r in parity.flink.rows for v in list(r.values())[4:])
 
 
+def test_flink_dead_letters_every_invalid_payload(parity: Parity) -> None:
+    # The worker's dead letters for invalid payloads (not "late": the file has none).
+    invalid = [d for d in parity.worker_dead_letters if d["reason"] != "late"]
+    assert len(invalid) == parity.worker_counters["invalid"] >= len(JUNK)
+    flink = parity.flink.dead_letters
+    assert len(flink) == len(invalid)
+    assert parity.flink.summary.get("dead_letters") == len(flink)
+    assert all(isinstance(d["reason"], str) and d["reason"] for d in flink)
+    # The same payloads (as multisets: the worker orders by partition and offset).
+    assert sorted(d["payload"] for d in flink) == sorted(d["payload"] for d in invalid)
+    # Each reason names what is wrong with the line.
+    by_payload = {d["payload"]: d["reason"] for d in flink}
+    assert by_payload["{not json"] == "malformed JSON"
+    assert by_payload["[1, 2, 3]"] == "not a JSON object"
+    assert by_payload[JUNK[2][1].decode()] == "malformed JSON"
+    assert by_payload[JUNK[3][1].decode()] == "missing event_time"
+    assert by_payload[JUNK[4][1].decode()] == "rating is not an integer"
+    assert by_payload[JUNK[5][1].decode()] == "missing user"
+    assert by_payload[JUNK[6][1].decode()] == "feedback_given without coffee"
+    assert by_payload[JUNK[7][1].decode()] == "rating out of range"
+    # The dead-letter file holds the same records.
+    out = parity.events_path.parent / "flink-dead.jsonl"
+    assert [json.loads(line) for line in out.read_text().splitlines()] == flink
+
+
 def test_the_rows_file_holds_the_same_rows(parity: Parity, tmp_path: Path) -> None:
     out = parity.events_path.parent / "flink-rows.jsonl"
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -299,6 +332,7 @@ def test_cli_reports_a_missing_interpreter(tmp_path: Path, monkeypatch: pytest.M
     events = tmp_path / "e.jsonl"
     events.write_text("")
     args = ["flink-job", "--events", str(events), "--out", str(tmp_path / "o.jsonl")]
+    args += ["--dead-letters", str(tmp_path / "dead.jsonl")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "no PyFlink interpreter found" in result.output
@@ -316,4 +350,8 @@ def test_the_sql_script_prints_without_flink() -> None:
     assert "EXECUTE STATEMENT SET BEGIN" in sql
     for name in AGGREGATES:
         assert f"INSERT INTO {name}_out" in sql
+    # Raw lines, so that every line is either a valid event or a dead letter.
+    assert "'format' = 'raw'" in sql
+    assert "INSERT INTO dead_letters_out" in sql
+    assert "WHEN NOT (line IS JSON) THEN 'malformed JSON'" in sql
     assert "HOP(TABLE valid_events, DESCRIPTOR(ts), INTERVAL '1' DAY, INTERVAL '7' DAY)" in sql

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -191,3 +192,114 @@ def _read_partition(log: Any, partition: int, end: int | None = None) -> list[Lo
             break
         out.extend(batch)
     return out
+
+
+def test_tail_reads_keep_up_with_heavy_concurrent_production(
+    make_tansu_broker: Callable[[], Any],
+) -> None:
+    """Reading a partition's newest entries while a producer appends without pause.
+
+    Tansu reports the end of a partition as the start of its last batch + 1, so the
+    tail is exactly where ``read`` and ``end_offsets`` must work around it (re-fetching
+    that batch). A producer thread appends batches of 1-60 entries back to back; a
+    reader thread probes the tail (``read(p, end_offsets()[p] - k)``) and follows each
+    partition with ``read(p, next)``; a group consumer polls up to the moving end. Every
+    acknowledged entry must come out of both followers, in offset order, without a gap
+    or a duplicate. The only time limit is a deadline that means "hung".
+    """
+    broker = make_tansu_broker()
+    producer_log = kafka_log(broker.bootstrap, "tail", PARTITIONS)
+    reader_log = kafka_log(broker.bootstrap, "tail", PARTITIONS)
+    acked: dict[int, list[bytes]] = {p: [] for p in range(PARTITIONS)}
+    lock = threading.Lock()
+    producing = threading.Event()
+    producing.set()
+    errors: list[BaseException] = []
+    deadline = time.monotonic() + 120  # hang detector, not a performance bound
+    from taste2vec.stream.log.base import partition_for
+
+    def produce() -> None:
+        rng = random.Random(7)  # noqa: S311 - test data
+        seq = 0
+        try:
+            # Heavy but bounded: 6 s or 60,000 entries (a fast machine produces far more
+            # than the followers need to prove anything, and they must catch up in time).
+            stop_at = time.monotonic() + 6
+            while time.monotonic() < stop_at and seq < 60_000:
+                batch = []
+                for _ in range(rng.randint(1, 60)):
+                    batch.append((f"user-{rng.randrange(40)}", f"{seq}".encode()))
+                    seq += 1
+                producer_log.append(batch)  # durable (acknowledged) when it returns
+                with lock:
+                    for key, value in batch:
+                        acked[partition_for(key, PARTITIONS)].append(value)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            producing.clear()
+
+    def check_contiguous(got: list[LogEntry], partition: int, start: int) -> None:
+        assert [e.offset for e in got] == list(range(start, start + len(got))), (partition, start)
+        assert all(e.partition == partition for e in got)
+
+    followed: dict[int, list[LogEntry]] = {p: [] for p in range(PARTITIONS)}
+    probes = 0
+
+    def read_tail() -> None:
+        nonlocal probes
+        rng = random.Random(8)  # noqa: S311 - test data
+        try:
+            while time.monotonic() < deadline:
+                ends = reader_log.end_offsets()
+                for p in range(PARTITIONS):
+                    start = max(ends[p] - rng.randint(1, 80), 0)
+                    got = reader_log.read(p, start, 1000)
+                    check_contiguous(got, p, start)
+                    # The end only grows: everything below the end seen before is there.
+                    assert start + len(got) >= ends[p], (p, start, len(got), ends[p])
+                    probes += 1
+                    nxt = len(followed[p])
+                    got = reader_log.read(p, nxt, 5000)
+                    check_contiguous(got, p, nxt)
+                    followed[p].extend(got)
+                with lock:
+                    done = not producing.is_set() and all(
+                        len(followed[p]) >= len(acked[p]) for p in range(PARTITIONS)
+                    )
+                if done:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce), threading.Thread(target=read_tail)]
+    for thread in threads:
+        thread.start()
+    consumer = reader_log.consumer("tail-group")
+    polled: dict[int, list[LogEntry]] = {p: [] for p in range(PARTITIONS)}
+    try:
+        while time.monotonic() < deadline and not errors:
+            for entry in consumer.poll(500, timeout_s=0.2):
+                check_contiguous([entry], entry.partition, len(polled[entry.partition]))
+                polled[entry.partition].append(entry)
+            with lock:
+                if not producing.is_set() and all(
+                    len(polled[p]) >= len(acked[p]) for p in range(PARTITIONS)
+                ):
+                    break
+    finally:
+        consumer.close()
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0) + 30)
+        producer_log.close()
+        reader_log.close()
+    assert not errors, errors
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    progress = {p: (len(acked[p]), len(followed[p]), len(polled[p])) for p in range(PARTITIONS)}
+    assert time.monotonic() < deadline, f"hung: (acked, followed, polled) {progress}"
+    assert probes > 0
+    total = sum(len(v) for v in acked.values())
+    assert total > 1000, total  # production was heavy enough to matter
+    for p in range(PARTITIONS):
+        assert [e.value for e in followed[p]] == acked[p], p
+        assert [e.value for e in polled[p]] == acked[p], p

@@ -5,9 +5,12 @@ protobuf and pyarrow to versions the rest of the package does not run with), so
 it lives in its own, ``.venv-flink`` (``make .venv-flink/.installed``), and the
 job is a self-contained script run with that interpreter as a subprocess. This
 module finds the interpreter, runs the job on a local Flink mini-cluster and
-returns its result rows, the same shape the embedded worker emits::
+returns its result rows, the same shape the embedded worker emits, and its dead letters
+(every invalid line with a reason, like the worker's)::
 
     rows = run_flink_job("events.jsonl", "flink-rows.jsonl")
+    result = run_flink("events.jsonl", "flink-rows.jsonl", dead_letters_path="dead.jsonl")
+    result.rows, result.dead_letters  # [{"reason": "malformed JSON", "payload": "{oops"}, ...]
 
 The interpreter is, in order: the ``python`` argument, ``$T2V_FLINK_PYTHON``,
 ``.venv-flink/bin/python`` in the repository root, then in the current directory.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +59,12 @@ class FlinkJobError(Taste2VecError):
 
 @dataclass(frozen=True)
 class FlinkResult:
-    """The job's rows (sorted by aggregate, key, window_start) and what it measured."""
+    """The job's rows (sorted by aggregate, key, window_start), its dead letters (``{"reason",
+    "payload"}`` per invalid input line, in input order at parallelism 1) and what it
+    measured."""
 
     rows: list[dict[str, Any]]
+    dead_letters: list[dict[str, str]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
 
@@ -88,45 +95,51 @@ def run_flink(
     out_path: str | Path,
     python: str | Path | None = None,
     *,
+    dead_letters_path: str | Path | None = None,
     parallelism: int = 1,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> FlinkResult:
-    """Run the job over ``events_path`` (JSON lines); rows are also written to ``out_path``."""
+    """Run the job over ``events_path`` (JSON lines); rows are also written to ``out_path``,
+    and the dead letters to ``dead_letters_path`` when given (JSON lines)."""
     interpreter = find_flink_python(python)
     events = Path(events_path)
     if not events.exists():
         raise FlinkJobError(f"events file {events} does not exist")
     out = Path(out_path)
-    command = [
-        str(interpreter),
-        str(JOB_SCRIPT),
-        "--events",
-        str(events),
-        "--out",
-        str(out),
-        "--parallelism",
-        str(parallelism),
-    ]
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            command, capture_output=True, text=True, timeout=timeout_s, check=False
+    with tempfile.TemporaryDirectory(prefix="t2v-flink-dead-") as tmp:
+        dead = (
+            Path(dead_letters_path) if dead_letters_path is not None else Path(tmp) / "dead.jsonl"
         )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        raise FlinkJobError(
-            f"the Flink job timed out after {timeout_s:.0f} s; stderr tail:\n{_tail(stderr)}"
-        ) from None
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise FlinkJobError(
-            f"the Flink job failed (exit {done.returncode}; {interpreter}); "
-            f"stderr tail:\n{_tail(done.stderr)}"
-        )
-    try:
-        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line]
-    except (OSError, ValueError) as exc:
-        raise FlinkJobError(f"the Flink job left no readable output at {out}: {exc}") from None
+        command = [
+            str(interpreter),
+            str(JOB_SCRIPT),
+            "--events",
+            str(events),
+            "--out",
+            str(out),
+            "--dead-letters",
+            str(dead),
+            "--parallelism",
+            str(parallelism),
+        ]
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+                command, capture_output=True, text=True, timeout=timeout_s, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+            raise FlinkJobError(
+                f"the Flink job timed out after {timeout_s:.0f} s; stderr tail:\n{_tail(stderr)}"
+            ) from None
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise FlinkJobError(
+                f"the Flink job failed (exit {done.returncode}; {interpreter}); "
+                f"stderr tail:\n{_tail(done.stderr)}"
+            )
+        rows = _read_jsonl(out)
+        letters: list[dict[str, str]] = _read_jsonl(dead)
     summary: dict[str, Any] = {}
     for line in reversed(done.stdout.strip().splitlines()):
         try:
@@ -134,7 +147,14 @@ def run_flink(
             break
         except ValueError:
             continue
-    return FlinkResult(rows=rows, summary=summary, wall_s=wall)
+    return FlinkResult(rows=rows, dead_letters=letters, summary=summary, wall_s=wall)
+
+
+def _read_jsonl(path: Path) -> list[Any]:
+    try:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except (OSError, ValueError) as exc:
+        raise FlinkJobError(f"the Flink job left no readable output at {path}: {exc}") from None
 
 
 def run_flink_job(
@@ -142,12 +162,19 @@ def run_flink_job(
     out_path: str | Path,
     python: str | Path | None = None,
     *,
+    dead_letters_path: str | Path | None = None,
     parallelism: int = 1,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> list[dict[str, Any]]:
-    """Run the job over ``events_path``; return its rows (also written to ``out_path``)."""
+    """Run the job over ``events_path``; return its rows (also written to ``out_path``; the
+    dead letters go to ``dead_letters_path`` when given)."""
     return run_flink(
-        events_path, out_path, python, parallelism=parallelism, timeout_s=timeout_s
+        events_path,
+        out_path,
+        python,
+        dead_letters_path=dead_letters_path,
+        parallelism=parallelism,
+        timeout_s=timeout_s,
     ).rows
 
 

@@ -22,21 +22,23 @@ watermark, so every window fires and the job finishes. Duplicate ``event_id``\\ 
 dropped per window (window deduplication keeps the earliest), so a redelivered
 event is never double counted.
 
-Malformed input never fails the job: a line that is not a JSON object is skipped
-(``json.ignore-parse-errors``), a field of the wrong type reads as NULL, and the
-``valid_events`` view keeps only rows that satisfy the schema rules the
-aggregates depend on (ids present, a known type, a parseable ``event_time``,
-ratings 1-5, a coffee where the type requires one). Full schema validation with
-a dead-letter reason is the embedded worker's job; here invalid rows are counted
-out silently.
+Malformed input never fails the job, and no line is lost: the file is read with the
+``raw`` format (one STRING column per line), every field is parsed from the line with
+``JSON_VALUE``, and a ``reason`` column applies the schema rules the aggregates depend
+on, in order (JSON, a JSON object, ids present, a known type, a parseable
+``event_time``, an integer rating in 1-5, a coffee and signal where the type requires
+them). ``valid_events`` keeps the rows without a reason; every other non-blank line goes
+to the dead-letter sink as ``{"reason", "payload"}`` (the embedded worker's dead letters,
+with Flink's own reason texts). Invalid rows never move the watermark.
 
-The three INSERTs run as one statement set (one Flink job, one source scan). Each
-writes a JSON-lines filesystem sink whose columns are exactly the contract's row
-(one per window and key, only windows with at least one contributing event):
-``{"aggregate", "key", "window_start", "window_end", <fields>}``; the script then
-merges the part files, sorted, into ``--out`` and prints a one-line JSON summary
-(row count and timings). ``--print-sql`` prints the job as a SQL-client script
-instead (for a real cluster), without needing PyFlink.
+The three aggregate INSERTs and the dead-letter INSERT run as one statement set (one
+Flink job, one source scan). Each aggregate writes a JSON-lines filesystem sink whose
+columns are exactly the contract's row (one per window and key, only windows with at
+least one contributing event): ``{"aggregate", "key", "window_start", "window_end",
+<fields>}``; the script then merges the part files, sorted, into ``--out`` (and the dead
+letters, in input order at parallelism 1, into ``--dead-letters`` if given) and prints a
+one-line JSON summary (row and dead-letter counts, timings). ``--print-sql`` prints the
+job as a SQL-client script instead (for a real cluster), without needing PyFlink.
 """
 
 from __future__ import annotations
@@ -78,50 +80,123 @@ def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+# Parsed columns: JSON_VALUE over the raw line (NULL when absent, JSON null, not a JSON
+# object or not a scalar). Each is an expression over ``line`` only, since a computed
+# column may not refer to another one.
+def _json(name: str) -> str:
+    return f"JSON_VALUE(line, '$.{name}')"
+
+
+# ISO-8601 UTC with seconds and an optional fraction, e.g. 2026-01-01T08:00:00.123456Z.
+_TIME_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?Z$"
+# An integer literal (a JSON number or a numeric string, as pydantic's lax int accepts).
+_INT_PATTERN = "^[+-]?[0-9]+$"
+
+COLUMNS: dict[str, str] = {
+    "event_id": _json("event_id"),
+    "user": _json("user"),
+    "event_time_text": _json("event_time"),
+    # Milliseconds, truncated (the first 23 characters of 'yyyy-MM-dd HH:mm:ss.SSS');
+    # an impossible date (2026-02-30) casts to NULL.
+    "event_time": (
+        f"CASE WHEN REGEXP({_json('event_time')}, '{_TIME_PATTERN}') THEN TRY_CAST(SUBSTRING("
+        f"REPLACE(REPLACE({_json('event_time')}, 'T', ' '), 'Z', '') FROM 1 FOR 23)"
+        " AS TIMESTAMP_LTZ(3)) END"
+    ),
+    "type": _json("type"),
+    "coffee": _json("coffee"),
+    "signal": _json("signal"),
+    "rating_text": _json("rating"),
+    "rating": (
+        f"CASE WHEN REGEXP({_json('rating')}, '{_INT_PATTERN}')"
+        f" THEN TRY_CAST({_json('rating')} AS INT) END"
+    ),
+    "experiment": _json("experiment"),
+    "arm": _json("arm"),
+}
+
+# The validation rules, in order: (failure condition, dead-letter reason). The first that
+# holds names the reason; a row none holds is valid. ``{name}`` is a parsed column.
+RULES: tuple[tuple[str, str], ...] = (
+    ("NOT (line IS JSON)", "malformed JSON"),
+    ("NOT (line IS JSON OBJECT)", "not a JSON object"),
+    ("{event_id} IS NULL OR {event_id} = ''", "missing event_id"),
+    ("{user} IS NULL OR {user} = ''", "missing user"),
+    ("{type} IS NULL", "missing type"),
+    (f"{{type}} NOT IN ({_quoted(EVENT_TYPES)})", "unknown type"),
+    ("{event_time_text} IS NULL", "missing event_time"),
+    ("{event_time} IS NULL", "invalid event_time (ISO-8601 UTC with Z expected)"),
+    ("{rating_text} IS NOT NULL AND {rating} IS NULL", "rating is not an integer"),
+    ("{rating} IS NOT NULL AND {rating} NOT BETWEEN 1 AND 5", "rating out of range"),
+    ("{type} IN ('box_rated', 'lab_session') AND {rating} IS NULL", "missing rating"),
+    ("{type} = 'feedback_given' AND {coffee} IS NULL", "feedback_given without coffee"),
+    (
+        f"{{type}} = 'feedback_given' AND ({{signal}} IS NULL"
+        f" OR {{signal}} NOT IN ({_quoted(SIGNALS)}))",
+        "feedback_given without a known signal",
+    ),
+    (
+        "{type} = 'recommendation_clicked' AND {coffee} IS NULL",
+        "recommendation_clicked without coffee",
+    ),
+)
+
+
+def _reason(columns: dict[str, str]) -> str:
+    """The dead-letter reason (NULL for a valid row) over the given column expressions."""
+    cases = "\n        ".join(
+        f"WHEN {condition.format(**columns)} THEN '{reason}'" for condition, reason in RULES
+    )
+    return f"CASE\n        {cases}\n    END"
+
+
 def source_ddl(path: str) -> str:
     """The event table over a JSON-lines file (or directory of them).
 
-    ``event_time`` is parsed by the JSON format (ISO-8601 with 'Z' as TIMESTAMP_LTZ,
-    truncated to milliseconds); an unparseable time reads as NULL. A row-time
-    attribute must never be NULL, so ``ts`` falls back to the epoch for such rows:
-    they cannot raise the watermark and ``valid_events`` drops them.
+    The file is read with the ``raw`` format, one line per row, so that no line is lost
+    to a parse error: every field is a computed column parsed from ``line`` with
+    ``JSON_VALUE``, and ``reason`` is the dead-letter reason (NULL for a valid row).
+    ``event_time`` is ISO-8601 UTC with 'Z' as TIMESTAMP_LTZ(3) (truncated to
+    milliseconds), NULL when unparseable. A row-time attribute must never be NULL, and an
+    invalid row must not move the watermark (the embedded worker dead-letters it before
+    its watermark sees it), so ``ts`` is the epoch for every invalid row.
     On a real cluster, replace the WITH clause by the Kafka connector's
-    (``'connector' = 'kafka', 'topic' = ..., 'format' = 'json', ...``).
+    (``'connector' = 'kafka', 'topic' = ..., 'format' = 'raw', ...``).
     """
     escaped = path.replace("'", "''")
+    parsed = ",\n    ".join(
+        f"{_sql_name(name)} AS {expression}" for name, expression in COLUMNS.items()
+    )
+    reason = _reason(COLUMNS)
     return f"""CREATE TEMPORARY TABLE events (
-    event_id STRING,
-    `user` STRING,
-    event_time TIMESTAMP_LTZ(3),
-    type STRING,
-    coffee STRING,
-    signal STRING,
-    rating INT,
-    experiment STRING,
-    arm STRING,
-    ts AS COALESCE(event_time, TO_TIMESTAMP_LTZ(0, 3)),
+    line STRING,
+    {parsed},
+    reason AS {reason},
+    ts AS COALESCE(CASE WHEN {reason} IS NULL THEN {COLUMNS["event_time"]} END,
+        TO_TIMESTAMP_LTZ(0, 3)),
     WATERMARK FOR ts AS ts - {OUT_OF_ORDERNESS}
 ) WITH (
     'connector' = 'filesystem',
     'path' = '{escaped}',
-    'format' = 'json',
-    'json.ignore-parse-errors' = 'true',
-    'json.fail-on-missing-field' = 'false',
-    'json.timestamp-format.standard' = 'ISO-8601'
+    'format' = 'raw',
+    'raw.charset' = 'UTF-8'
 )"""
 
 
-VALID_VIEW = f"""CREATE TEMPORARY VIEW valid_events AS
+def _sql_name(name: str) -> str:
+    return f"`{name}`" if name == "user" else name
+
+
+VALID_VIEW = """CREATE TEMPORARY VIEW valid_events AS
 SELECT event_id, `user`, type, coffee, signal, rating, experiment, arm, ts
 FROM events
-WHERE event_id IS NOT NULL AND event_id <> ''
-  AND `user` IS NOT NULL AND `user` <> ''
-  AND event_time IS NOT NULL
-  AND type IN ({_quoted(EVENT_TYPES)})
-  AND (rating IS NULL OR rating BETWEEN 1 AND 5)
-  AND (type <> 'feedback_given' OR (coffee IS NOT NULL AND signal IN ({_quoted(SIGNALS)})))
-  AND (type NOT IN ('box_rated', 'lab_session') OR rating IS NOT NULL)
-  AND (type <> 'recommendation_clicked' OR coffee IS NOT NULL)"""  # noqa: S608 - constant SQL
+WHERE reason IS NULL"""
+
+# Every non-blank line that is not a valid event, with its reason (a blank line is no
+# event: the worker never sees one, and the json format skipped them too).
+DEAD_LETTERS = """SELECT reason, line AS payload
+FROM events
+WHERE reason IS NOT NULL AND CHAR_LENGTH(TRIM(line)) > 0"""  # noqa: S608 - constant SQL
 
 
 def _dedup(window_tvf: str) -> str:
@@ -203,6 +278,16 @@ def sink_ddl(aggregate: str, out_dir: str) -> str:
 ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')"""
 
 
+DEAD_LETTER_DIR = "dead_letters"
+
+
+def dead_letter_sink_ddl(out_dir: str) -> str:
+    """A JSON-lines sink for the dead letters: ``{"reason": ..., "payload": <the line>}``."""
+    path = f"{out_dir.rstrip('/')}/{DEAD_LETTER_DIR}".replace("'", "''")
+    return f"""CREATE TEMPORARY TABLE dead_letters_out (reason STRING, payload STRING)
+WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')"""
+
+
 def ddl_statements(events_path: str, out_dir: str) -> list[str]:
     """Source, views and sinks, in execution order."""
     return [
@@ -211,12 +296,15 @@ def ddl_statements(events_path: str, out_dir: str) -> list[str]:
         COFFEE_VIEW,
         ARM_VIEW,
         *(sink_ddl(name, out_dir) for name in QUERIES),
+        dead_letter_sink_ddl(out_dir),
     ]
 
 
 def inserts() -> list[str]:
-    """One INSERT per aggregate; run together (one statement set = one Flink job)."""
-    return [f"INSERT INTO {name}_out\n{query}" for name, query in QUERIES.items()]
+    """One INSERT per aggregate and one for the dead letters; run together (one statement
+    set = one Flink job, one source scan)."""
+    aggregates = [f"INSERT INTO {name}_out\n{query}" for name, query in QUERIES.items()]
+    return [*aggregates, f"INSERT INTO dead_letters_out\n{DEAD_LETTERS}"]
 
 
 def sql_script(events_path: str, out_dir: str) -> str:
@@ -230,17 +318,34 @@ def sql_script(events_path: str, out_dir: str) -> str:
     return "\n".join(settings) + f"\n\n{ddl}\n\nEXECUTE STATEMENT SET BEGIN\n\n{body}\n\nEND;\n"
 
 
+def _part_files(folder: Path) -> list[Path]:
+    """Committed part files under ``folder`` (hidden in-progress files skipped), sorted."""
+    if not folder.is_dir():
+        return []
+    return [
+        part
+        for part in sorted(folder.rglob("*"))
+        if part.is_file() and not part.name.startswith((".", "_"))
+    ]
+
+
+def read_dead_letters(out_dir: Path) -> list[dict[str, str]]:
+    """The dead letters under ``out_dir``, in the order the sink wrote them (input order
+    at parallelism 1)."""
+    letters: list[dict[str, str]] = []
+    for part in _part_files(out_dir / DEAD_LETTER_DIR):
+        with part.open(encoding="utf-8") as fh:
+            letters.extend(json.loads(line) for line in fh if line.strip())
+    return letters
+
+
 def read_rows(out_dir: Path) -> list[dict[str, Any]]:
     """The committed rows under ``out_dir`` (hidden in-progress files skipped), sorted."""
     rows: list[dict[str, Any]] = []
     for name in QUERIES:
-        folder = out_dir / name
-        if not folder.is_dir():
-            continue
-        for part in sorted(folder.rglob("*")):
-            if part.is_file() and not part.name.startswith((".", "_")):
-                with part.open(encoding="utf-8") as fh:
-                    rows.extend(json.loads(line) for line in fh if line.strip())
+        for part in _part_files(out_dir / name):
+            with part.open(encoding="utf-8") as fh:
+                rows.extend(json.loads(line) for line in fh if line.strip())
     rows.sort(key=lambda r: (r["aggregate"], r["key"], r["window_start"]))
     return rows
 
@@ -280,11 +385,26 @@ def run(
     return rows, {"startup_s": ready - started, "job_s": done - ready, "total_s": done - started}
 
 
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    """Write ``records`` as JSON lines, atomically (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    with partial.open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+    partial.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=Path, help="JSON-lines event file (or directory).")
     parser.add_argument(
         "--out", type=Path, help="Result rows, all aggregates, sorted (one JSON file of lines)."
+    )
+    parser.add_argument(
+        "--dead-letters",
+        type=Path,
+        help="Where to write the invalid lines with their reasons (JSON lines; optional).",
     )
     parser.add_argument(
         "--sink-dir",
@@ -314,13 +434,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --sink-dir {args.sink_dir} is not empty", file=sys.stderr)
             return 2
         rows, timings = run(args.events, sink_dir, args.parallelism)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_name(args.out.name + ".tmp")
-    with partial.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
-    partial.replace(args.out)
-    summary = {"rows": len(rows), **{k: round(v, 3) for k, v in timings.items()}}
+        letters = read_dead_letters(sink_dir)
+    _write_jsonl(args.out, rows)
+    if args.dead_letters is not None:
+        _write_jsonl(args.dead_letters, letters)
+    summary = {
+        "rows": len(rows),
+        "dead_letters": len(letters),
+        **{k: round(v, 3) for k, v in timings.items()},
+    }
     print(json.dumps(summary), flush=True)
     return 0
 

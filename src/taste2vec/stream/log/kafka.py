@@ -19,7 +19,7 @@ Durability
     failed call may still have been stored (at-least-once): retrying the call can
     duplicate them, which consumers absorb by deduplicating on ``event_id``. After a
     fatal producer error (idempotence state lost, e.g. the broker forgot the producer
-    id across a restart) the next call starts a new producer.
+    id across a restart), or any failed delivery, the next call starts a new producer.
 
 Consumer groups
     Real group membership: ``group.id``, ``enable.auto.commit=false``,
@@ -227,9 +227,13 @@ class KafkaLog:
             except Exception as exc:  # noqa: BLE001 - KafkaException, or SystemError after a fatal error
                 broken = True
                 errors.append(_err_text(exc))
-            if broken:
-                # Idempotence state is gone (e.g. a restarted broker forgot the producer id):
-                # give up on what is queued; the next call starts a new producer.
+            if broken or errors:
+                # Idempotence state is gone (e.g. a restarted broker forgot the producer id),
+                # or a delivery failed: give up on what is queued; the next call starts a new
+                # producer. Not only after fatal errors: after a broker restart an idempotent
+                # producer whose messages timed out (non-fatal _MSG_TIMED_OUT) can stay
+                # wedged, every later append timing out too (seen with Tansu in the
+                # restart test).
                 self._producer = None
                 with contextlib.suppress(Exception):
                     producer.purge()
