@@ -16,7 +16,8 @@ every 50 ms (~400 events/s). Baseline for reading: a ``GET /signals`` alone
 
 The path measured: commit (record/event + outbox row) -> relay (polls every 50 ms or
 woken by the write) -> event log append (fsync) -> embedded worker (poll; checkpoint
-of state + offsets every 0.2 s) -> the signals route reads the checkpointed state.
+of state + offsets 0.2 s after a user-facing event; 1 s when only the service's own
+``recommendation_shown`` events are pending) -> the signals route reads the checkpointed state.
 Writes the ``signals_latency`` section of ``bench/RESULTS.md``.
 """
 
@@ -142,7 +143,11 @@ def _hot_path_cost(model_dir: Path, tmp: Path, n: int = 5000) -> tuple[float, fl
 
 def _serve(src: str | None, tmp: Path, label: str, model: Path) -> tuple[Any, int, str]:
     """A server on a fresh SQLite store with the demo and a 10k catalogue, its code from
-    ``src`` (a ``src`` folder of another checkout) or this one; returns (process, port, key)."""
+    ``src`` (a ``src`` folder of another checkout) or this one; returns (process, port, key).
+    Each ``label`` gets its own folder: the event log and stream state go next to the
+    database, and two servers must not share them."""
+    tmp = tmp / label
+    tmp.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{tmp / (label + '.db')}"
     env = {
         **os.environ,
@@ -183,35 +188,62 @@ def _serve(src: str | None, tmp: Path, label: str, model: Path) -> tuple[Any, in
         time.sleep(0.5)
 
 
-def _hot_path_ab(baseline_src: str, model: Path, tmp: Path, seconds: int) -> str:
+def _hot_path_ab(
+    baseline_src: str, baseline_ref: str, model: Path, tmp: Path, seconds: int, runs: int
+) -> str:
     """wrk on recommendations (10 connections): the baseline checkout vs this one."""
     from http_load import wrk  # bench/ is on sys.path when this file runs
 
+    base_label = f"baseline ({baseline_ref})"
+    labels = (base_label, "this checkout")
+    servers = {
+        base_label: _serve(baseline_src, tmp, "baseline", model),
+        "this checkout": _serve(None, tmp, "current", model),
+    }
+    got: dict[str, list[dict[str, float]]] = {label: [] for label in labels}
     rows = []
-    for label, src in (("baseline", baseline_src), ("with the stream", None)):
-        proc, port, key = _serve(src, tmp, label.replace(" ", "-"), model)
-        try:
-            url = f"http://127.0.0.1:{port}/v1/users/demo-ana/recommendations?k=10"
+    try:
+        time.sleep(5)  # let the relays publish the demo's history (embedded at start)
+        urls = {
+            label: (f"http://127.0.0.1:{port}/v1/users/demo-ana/recommendations?k=10", key)
+            for label, (_, port, key) in servers.items()
+        }
+        for url, key in urls.values():
             wrk(url, 10, 3, key, None)  # warm-up
-            for run in range(3):
+        # Interleaved (A B, B A, A B, ...) so that a drift of this shared machine's speed
+        # during the comparison hits both servers alike; the idle one waits meanwhile.
+        for run in range(runs):
+            for label in labels if run % 2 == 0 else labels[::-1]:
+                url, key = urls[label]
                 r = wrk(url, 10, seconds, key, None)
+                got[label].append(r)
                 rows.append(
                     [label, str(run + 1), f"{r['rps']:,.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}"]
                 )
-        finally:
+    finally:
+        for proc, _, _ in servers.values():
             proc.terminate()
             proc.wait(timeout=30)
-    table = markdown_table(["server", "run", "req/s", "p50 ms", "p99 ms"], rows)
+    rows.sort(key=lambda row: labels.index(row[0]))  # stable: each server's runs in order
+    medians = []
+    for label in labels:
+        med = {k: float(np.median([r[k] for r in got[label]])) for k in ("rps", "p50", "p99")}
+        medians.append(
+            [label, "median", f"{med['rps']:,.0f}", f"{med['p50']:.1f}", f"{med['p99']:.1f}"]
+        )
+    table = markdown_table(["server", "run", "req/s", "p50 ms", "p99 ms"], rows + medians)
     return (
         "## Recommendation hot path with the stream on\n\n"
-        "Command: `git archive 3b13fa8 src | tar -x -C /tmp/base && .venv/bin/python "
-        "bench/signals_latency.py --baseline-src /tmp/base/src`. `GET "
-        "/v1/users/demo-ana/recommendations?k=10` with wrk (2 threads, 10 connections, "
-        f"{seconds} s per run, 3 runs each, one after the other), 10k-coffee catalogue, "
-        "online learning off. Baseline: the commit before the stream layer. With the stream "
-        "every answer is recorded as `recommendation_shown` (buffered, written to the outbox "
-        "every 0.25 s), which the relay publishes and the embedded worker consumes: on 2 "
-        "cores shared with wrk that pipeline's CPU is what the answers lose.\n\n"
+        f"Command: `git archive {baseline_ref} src | tar -x -C /tmp/base && .venv/bin/python "
+        "bench/signals_latency.py --baseline-src /tmp/base/src "
+        f"--baseline-ref {baseline_ref} --wrk-runs {runs}`. "
+        "`GET /v1/users/demo-ana/recommendations?k=10` with wrk (2 threads, 10 connections, "
+        f"{seconds} s per run, {runs} runs each after a 3 s warm-up; both servers up, their "
+        "runs interleaved A B, B A, ...), 10k-coffee catalogue, online learning off, the "
+        "server's stream pipeline as `make run` starts it. Every answer is recorded as "
+        "`recommendation_shown` (buffered, written to the outbox every 0.25 s), which the "
+        "relay publishes and the embedded worker consumes: on 2 cores shared with wrk that "
+        "pipeline's CPU is what the answers lose.\n\n"
         f"{table}\n"
     )
 
@@ -230,7 +262,13 @@ def main() -> None:
         "--baseline-src",
         help="a `src` folder of an earlier checkout: also compare recommendation load (wrk)",
     )
+    parser.add_argument(
+        "--baseline-ref",
+        default="HEAD",
+        help="the commit --baseline-src was taken from (for the report)",
+    )
     parser.add_argument("--wrk-seconds", type=int, default=8)
+    parser.add_argument("--wrk-runs", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="t2v-signals-"))
     env = {
@@ -337,7 +375,14 @@ def main() -> None:
     print(text)
     update_section(args.results, "signals_latency", text)
     if args.baseline_src:
-        ab = _hot_path_ab(args.baseline_src, args.model.resolve(), tmp, args.wrk_seconds)
+        ab = _hot_path_ab(
+            args.baseline_src,
+            args.baseline_ref,
+            args.model.resolve(),
+            tmp,
+            args.wrk_seconds,
+            args.wrk_runs,
+        )
         print(ab)
         update_section(args.results, "stream_hot_path", ab)
     (tmp / "latencies.json").write_text(

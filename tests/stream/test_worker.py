@@ -204,3 +204,44 @@ def test_churn_rule_is_monotone_in_its_risk_factors() -> None:
     assert churn_risk({**base, "lab_sessions_30d": 8}) < r0
     assert churn_risk({**base, "subscription_status": "cancelled"}) == 1.0
     assert CHURN_COEFFICIENTS["intercept"] < 0
+
+
+def _event(kind: str, i: int, **fields: object) -> tuple[str, bytes]:
+    body = {"type": kind, "event_id": f"{kind}-{i}", "user": "u1"}
+    body |= {"event_time": f"2026-03-01T08:{i:02d}:00Z", **fields}
+    return "u1", json.dumps(body).encode()
+
+
+def test_lazy_types_only_stretch_the_checkpoint_cadence(tmp_path: Path) -> None:
+    log = SQLiteLog(tmp_path / "events.db", PARTS)
+    worker = StreamWorker(
+        log,
+        tmp_path / "state.db",
+        checkpoint_interval_s=0.01,
+        lazy_types=frozenset({"recommendation_shown"}),
+        lazy_interval_s=3600,
+        poll_timeout_s=0.01,
+    )
+    try:
+        shown = [
+            _event("recommendation_shown", i, request=f"q{i}", coffees=["c1"]) for i in range(5)
+        ]
+        log.append(shown)
+        for _ in range(200):  # well past the short interval: only lazy events are pending
+            worker.step()
+            if worker.stats["entries"] == 5:
+                break
+        worker.step()
+        assert worker.stats["entries"] == 5
+        assert worker.stats["checkpoints"] == 0
+        log.append([_event("box_rated", 9, box="b1", rating=4)])  # somebody waits for this one
+        for _ in range(20):
+            worker.step()
+            if worker.stats["checkpoints"]:
+                break
+        assert worker.stats["checkpoints"] >= 1
+        worker.checkpoint()
+    finally:
+        worker.close()
+    signals = StreamReader(tmp_path / "state.db").user_signals("u1")
+    assert signals is not None and signals["n_events"] == 6  # the lazy events were not lost

@@ -14,7 +14,10 @@ the stream worker deduplicates by ``event_id``, so aggregates count every
 event once. Nothing is ever dropped: a row stays unpublished until an append
 containing it has succeeded. When the log is down (a Kafka broker restart) the
 relay logs the error and retries with exponential backoff (``interval_s`` up
-to ``max_backoff_s``).
+to ``max_backoff_s``). Writers in the process :meth:`~OutboxRelay.notify` the relay, which
+then publishes at once; otherwise it polls every ``interval_s``, slowing to
+``idle_interval_s`` while the polls find nothing (for writers it is not told about:
+another replica, a CLI import).
 
 Retention: with ``retention`` set, the relay also calls
 :meth:`~taste2vec.store.Store.prune_outbox` when idle, at most every
@@ -91,11 +94,13 @@ class OutboxRelay:
         max_backoff_s: float = 5.0,
         retention: timedelta | None = None,
         prune_every_s: float = 600.0,
+        idle_interval_s: float = 0.25,
     ) -> None:
         self.store = store
         self.log = log
         self.enrich = enrich
         self.interval_s = interval_s
+        self.idle_interval_s = max(interval_s, idle_interval_s)
         self.batch = batch
         self.max_backoff_s = max_backoff_s
         self.retention = retention
@@ -188,21 +193,23 @@ class OutboxRelay:
 
     def _run(self) -> None:
         failures = 0
+        delay = self.interval_s
         while not self._stop.is_set():
+            self._wake.clear()  # before reading: a notify from now on ends the next wait
             try:
                 n = self.publish_once()
             except Exception as exc:
                 failures += 1
                 self.stats.failures += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                delay = min(self.max_backoff_s, self.interval_s * 2**failures)
+                backoff = min(self.max_backoff_s, self.interval_s * 2**failures)
                 log.warning(
                     "outbox relay: publishing failed (%s); retrying in %.2f s (attempt %d)",
                     self.stats.last_error,
-                    delay,
+                    backoff,
                     failures,
                 )
-                self._stop.wait(delay)
+                self._stop.wait(backoff)
                 continue
             if failures:
                 log.info("outbox relay: publishing again after %d failed attempts", failures)
@@ -210,8 +217,13 @@ class OutboxRelay:
             if n >= self.batch:
                 continue  # a backlog: keep going without waiting
             self._maybe_prune()
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
+            # Writers of this process notify; the poll is for other writers (another
+            # replica, a CLI import). It slows from interval_s to idle_interval_s while
+            # passes find nothing, so an idle relay does not query the store 20 times a
+            # second, and is back to interval_s after anything was published.
+            delay = self.interval_s if n else min(delay * 2, self.idle_interval_s)
+            if self._wake.wait(delay):
+                delay = self.interval_s
 
     def _entries(self, rows: Sequence[OutboxEntry]) -> list[tuple[str, bytes]]:
         # The stored payload is already the canonical event JSON (written by encode_event);

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, get_args
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from taste2vec.errors import ConflictError, SchemaError
@@ -51,7 +52,7 @@ from taste2vec.store._base import (
     payload_hash,
     returned,
 )
-from taste2vec.store._engine import upsert_stmt
+from taste2vec.store._engine import backend_of, upsert_stmt
 from taste2vec.store._tables import OutboxRow, UserRow, utcnow
 from taste2vec.store._types import AddResult
 from taste2vec.stream.events import Event, encode_event, parse_event
@@ -134,20 +135,22 @@ def _add_many(session: Session, events: Sequence[Event]) -> list[AddResult[Event
             new.setdefault(v["event_id"], v)
     inserted: set[str] = set()
     if new:
-        users = sorted({v["user_id"] for v in new.values()})
+        # Executemany of one statement per table: its compiled form is cached, where a
+        # multi-row ``.values([...])`` was compiled afresh for every batch (~0.2 ms of
+        # Python per row, on the service's emitted-event path).
         now = utcnow()
-        for user_part in chunks(users):
-            insert_users = upsert_stmt(session, UserRow).values(
-                [{"id": u, "created_at": now} for u in user_part]
-            )
-            session.execute(insert_users.on_conflict_do_nothing(index_elements=["id"]))
+        users = [{"id": u, "created_at": now} for u in sorted({v["user_id"] for v in new.values()})]
+        session.execute(
+            _insert(session, _USERS).on_conflict_do_nothing(index_elements=["id"]), users
+        )
+        stmt = (
+            _insert(session, _OUTBOX)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(_OUTBOX.c.event_id)
+        )
         rows = list(new.values())
         for part in chunks(rows, _ROWS_PER_INSERT):
-            insert = upsert_stmt(session, OutboxRow).values(list(part))
-            stmt = insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(
-                OutboxRow.event_id
-            )
-            inserted.update(session.scalars(stmt, execution_options={"synchronize_session": False}))
+            inserted.update(session.scalars(stmt, list(part)))
         lost = [eid for eid in new if eid not in inserted]  # concurrent adds (PostgreSQL)
         if lost:
             load(lost)
@@ -172,10 +175,19 @@ def _add_many(session: Session, events: Sequence[Event]) -> list[AddResult[Event
     return out
 
 
+def _insert(session: Session, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """A Core ``INSERT`` into ``table`` that supports ``ON CONFLICT`` (executemany-able)."""
+    if backend_of(session) == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 PRUNABLE_TYPES: Final = ("tasting_logged", "feedback_given", "recommendation_shown")
 """Event types whose published outbox rows :meth:`OutboxMixin.prune_outbox` deletes."""
 
 _ROWS_PER_INSERT = 200  # x 6 columns: well under both backends' parameter limits
+_OUTBOX: Final[Table] = OutboxRow.__table__  # type: ignore[assignment]
+_USERS: Final[Table] = UserRow.__table__  # type: ignore[assignment]
 _EVENT_CLASSES: tuple[type, ...] = get_args(get_args(Event)[0])
 
 

@@ -56,8 +56,13 @@ class StreamWorker:
     """One worker process's loop over its assigned partitions.
 
     ``checkpoint_every`` entries or ``checkpoint_interval_s`` seconds (whichever first)
-    trigger a checkpoint; ``allowed_lateness_s`` and ``out_of_orderness_s`` define window
-    finality (they are stored with each partition and must not change for a state file).
+    trigger a checkpoint. With ``lazy_types`` (event types nobody waits for, e.g. the
+    service's ``recommendation_shown``), a checkpoint holding only events of those types
+    waits ``lazy_interval_s`` instead: under a steady stream of them the state is written
+    less often, while any other event still gets the short interval. Only the cadence
+    changes; what a checkpoint contains does not. ``allowed_lateness_s`` and
+    ``out_of_orderness_s`` define window finality (they are stored with each partition and
+    must not change for a state file).
     """
 
     def __init__(
@@ -71,9 +76,13 @@ class StreamWorker:
         out_of_orderness_s: float = DEFAULT_OUT_OF_ORDERNESS_S,
         batch_size: int = 2_000,
         poll_timeout_s: float = 0.2,
+        lazy_types: frozenset[str] = frozenset(),
+        lazy_interval_s: float | None = None,
     ) -> None:
         if checkpoint_every < 1 or checkpoint_interval_s <= 0 or batch_size < 1:
             raise ValueError("checkpoint_every, checkpoint_interval_s and batch_size must be > 0")
+        if lazy_interval_s is not None and lazy_interval_s < checkpoint_interval_s:
+            raise ValueError("lazy_interval_s must be >= checkpoint_interval_s")
         if allowed_lateness_s < 0 or out_of_orderness_s < 0:
             raise ValueError("allowed_lateness_s and out_of_orderness_s must be >= 0")
         self.log = log
@@ -84,6 +93,8 @@ class StreamWorker:
         self.ooo_us = round(out_of_orderness_s * 1e6)
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
+        self.lazy_types = lazy_types
+        self.lazy_interval_s = checkpoint_interval_s if lazy_interval_s is None else lazy_interval_s
         self.store = StateStore(state_path)
         self.store.set_log_partitions(log.partitions)
         self.parts: dict[int, PartitionState] = {}
@@ -96,6 +107,7 @@ class StreamWorker:
             "rebalances": 0,
         }
         self._pending = 0
+        self._urgent = False  # an event not in lazy_types is pending: the short interval
         self._inflight: PendingCheckpoint | None = None
         self._last_checkpoint = time.monotonic()
         self.consumer = log.consumer(group, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -133,9 +145,10 @@ class StreamWorker:
             self.process(entries)
         if self._inflight is not None and self._inflight.done():
             self._collect()
+        interval = self.checkpoint_interval_s if self._urgent else self.lazy_interval_s
         if self._pending and (
             self._pending >= self.checkpoint_every
-            or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
+            or time.monotonic() - self._last_checkpoint >= interval
         ):
             self._checkpoint_async()
         return len(entries)
@@ -143,6 +156,7 @@ class StreamWorker:
     def process(self, entries: list[LogEntry]) -> None:
         parts = self.parts
         resync: set[int] = set()
+        lazy = self.lazy_types
         n = 0
         for e in entries:
             p = e.partition
@@ -167,7 +181,10 @@ class StreamWorker:
                 ev = parse_event(e.value)
             except SchemaError as exc:
                 ps.invalid(e.offset, str(exc), e.value)
+                self._urgent = True
                 continue
+            if ev.type not in lazy:
+                self._urgent = True
             ps.process(e.offset, ev, to_us(ev.event_time), e.value)
         self._pending += n
         self.stats["entries"] += n
@@ -183,6 +200,7 @@ class StreamWorker:
         fenced = self.store.checkpoint(states)
         self.stats["checkpoint_s"] += time.perf_counter() - t0
         self._pending = 0
+        self._urgent = False
         self._last_checkpoint = time.monotonic()
         self._settled(fenced, {ps.partition: ps.next_offset for ps in states})
         return fenced
@@ -194,6 +212,7 @@ class StreamWorker:
         self._inflight = self.store.checkpoint_async(list(self.parts.values()))
         self.stats["checkpoint_s"] += time.perf_counter() - t0
         self._pending = 0
+        self._urgent = False
         self._last_checkpoint = time.monotonic()
 
     def _collect(self) -> list[int]:
