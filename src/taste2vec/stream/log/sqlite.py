@@ -34,12 +34,27 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from taste2vec.errors import SchemaError, StoreError
 from taste2vec.stream.log.base import LogEntry, RebalanceCallback, partition_for
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction that takes the database's write lock up front."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
 
 DEFAULT_PARTITIONS = 8
 MAX_KEY_BYTES = 1_000
@@ -112,8 +127,7 @@ class SQLiteLog:
 
     def _init_schema(self, partitions: int | None) -> int:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             for statement in _SCHEMA:
                 conn.execute(statement)
             stored = dict(conn.execute("SELECT name, value FROM meta").fetchall())
@@ -137,10 +151,6 @@ class SQLiteLog:
                         "to other partitions). Open it without a count or with "
                         f"partitions={count}."
                     )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return count
 
     @property
@@ -163,8 +173,7 @@ class SQLiteLog:
             self._check_open()
             conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with _immediate(conn):
                     nxt: dict[int, int] = {}
                     for partition in {p for p, _, _ in placed}:
                         row = conn.execute(
@@ -180,11 +189,6 @@ class SQLiteLog:
                         " VALUES (?, ?, ?, ?, ?)",
                         rows,
                     )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as exc:
                 raise StoreError(f"append to the event log {self.path} failed: {exc}") from exc
 
@@ -387,18 +391,12 @@ class SQLiteConsumer:
         rows = [(self.group, p, o) for p, o in offsets.items()]
         conn = self._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 conn.executemany(
                     "INSERT INTO group_offsets (group_id, partition, offset) VALUES (?, ?, ?)"
                     " ON CONFLICT (group_id, partition) DO UPDATE SET offset = excluded.offset",
                     rows,
                 )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise StoreError(f"commit to the event log {self._log.path} failed: {exc}") from exc
 
