@@ -439,6 +439,7 @@ def stream(
             checkpoint_interval_s=checkpoint_interval,
             allowed_lateness_s=allowed_lateness,
             out_of_orderness_s=out_of_orderness,
+            max_clock_skew_s=settings.max_clock_skew_s,
         )
         try:
             try:

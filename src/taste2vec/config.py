@@ -98,6 +98,16 @@ class Settings(BaseSettings):
         "stay in the store's outbox before the relay prunes them (checked every 10 minutes). "
         "Other app events stay: their outbox row is their idempotency record.",
     )
+    max_clock_skew_s: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How far ahead of the server clock a client's timestamp or event_time "
+        "may be; later ones are refused with 422 (and dead-lettered by the stream worker, "
+        "measured from the log append time). Keep it <= the stream's 5-minute "
+        "out-of-orderness so one client's clock can never move the watermark past the "
+        "log's own clock. Times before 1990-01-01 are always refused.",
+    )
     stream_worker: bool = Field(
         default=True,
         description="Run the stream worker in a thread inside the service (what "

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,18 @@ JUNK: list[tuple[str, bytes]] = [
         "junk",
         b'{"event_id": "j6", "user": "junk", "event_time": "2026-01-02T00:00:00Z",'
         b' "type": "box_rated", "box": "b", "rating": 0, "coffee": "c0000"}',
+    ),
+    # Well-formed, but a clock no one may trust: far ahead of its append time (it would
+    # drag every other user's watermark to the year 2999), or before 1990.
+    (
+        "junk",
+        b'{"event_id": "j7", "user": "junk", "event_time": "2999-01-01T00:00:00Z",'
+        b' "type": "lab_session", "recipe": "r", "rating": 4}',
+    ),
+    (
+        "junk",
+        b'{"event_id": "j8", "user": "junk", "event_time": "1989-12-31T23:59:59Z",'
+        b' "type": "lab_session", "recipe": "r", "rating": 4}',
     ),
 ]
 
@@ -162,9 +174,12 @@ def _z(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def reference_rows(payloads: Iterable[bytes], dedup: bool = True) -> list[dict[str, Any]]:
-    """The contract's window rows in one batch pass: valid events (parse_event), first
-    occurrence of each event_id, no lateness (the parity file has none)."""
+def reference_rows(
+    payloads: Iterable[bytes], appended: datetime, dedup: bool = True
+) -> list[dict[str, Any]]:
+    """The contract's window rows in one batch pass: valid events (parse_event, and no more
+    than 5 minutes after ``appended``, when the file was written), first occurrence of each
+    event_id, no lateness (the parity file has none)."""
     fields: dict[str, tuple[str, ...]] = {
         "coffee_daily": ("n_feedback", "n_likes", "n_dislikes", "n_skips"),
         "user_weekly": ("n_events", "n_ratings", "sum_rating", "n_lab"),
@@ -183,6 +198,8 @@ def reference_rows(payloads: Iterable[bytes], dedup: bool = True) -> list[dict[s
         try:
             ev = parse_event(payload)
         except SchemaError:
+            continue
+        if ev.event_time > appended + timedelta(minutes=5):
             continue
         if dedup and ev.event_id in seen:
             continue
@@ -247,10 +264,11 @@ def test_flink_equals_the_embedded_worker(parity: Parity) -> None:
 
 
 def test_flink_equals_an_independent_batch_pass(parity: Parity) -> None:
-    expected = reference_rows(value for _, value in parity.entries)
+    written = datetime.fromtimestamp(parity.events_path.stat().st_mtime, UTC)
+    expected = reference_rows((value for _, value in parity.entries), written)
     assert parity.flink.rows == expected, _first_difference(parity.flink.rows, expected)
     # The duplicates matter: counting them would change rows, so dedup was exercised.
-    assert reference_rows((value for _, value in parity.entries), dedup=False) != expected
+    assert reference_rows((value for _, value in parity.entries), written, dedup=False) != expected
 
 
 def test_malformed_lines_are_skipped_not_fatal(parity: Parity) -> None:
@@ -287,6 +305,13 @@ def test_flink_dead_letters_every_invalid_payload(parity: Parity) -> None:
     assert by_payload[JUNK[5][1].decode()] == "missing user"
     assert by_payload[JUNK[6][1].decode()] == "feedback_given without coffee"
     assert by_payload[JUNK[7][1].decode()] == "rating out of range"
+    assert by_payload[JUNK[8][1].decode()] == "event_time in the future of its log append time"
+    assert by_payload[JUNK[9][1].decode()] == "event_time before 1990-01-01"
+    worker_reasons = {d["payload"]: d["reason"] for d in invalid}
+    assert worker_reasons[JUNK[8][1].decode()].startswith(
+        "event_time in the future of its log append time"
+    )
+    assert "1990-01-01" in worker_reasons[JUNK[9][1].decode()]
     # The dead-letter file holds the same records.
     out = parity.events_path.parent / "flink-dead.jsonl"
     assert [json.loads(line) for line in out.read_text().splitlines()] == flink

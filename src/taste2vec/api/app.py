@@ -61,7 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.seed_demo and seed_demo(store, demo_keys_file(settings)):
                 log.info("demo data loaded; keys in %s", demo_keys_file(settings))
             model = Taste2Vec.load(settings.model_dir, settings)
-            service = TasteService(store, model, settings.online_learning, settings.learner_lr)
+            service = TasteService(
+                store,
+                model,
+                settings.online_learning,
+                settings.learner_lr,
+                max_clock_skew_s=settings.max_clock_skew_s,
+            )
             app.state.service = service
             app.state.model_version = weights_version(settings.model_dir)
             stop_stream = stream.start_stream(app, settings, service)

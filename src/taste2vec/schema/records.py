@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from taste2vec.errors import SchemaError
+from taste2vec.schema.clock import check_floor
 from taste2vec.schema.metrics import METRIC_BY_NAME, METRIC_NAMES, N_METRICS
 
 Identifier = Annotated[
@@ -136,10 +137,11 @@ class Context(_Frozen):
 
 
 def _utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC. Times before
+    :data:`~taste2vec.schema.clock.MIN_EVENT_TIME` are refused (see ``schema.clock``)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        return check_floor(value.replace(tzinfo=UTC))
+    return check_floor(value.astimezone(UTC))
 
 
 class TasteRecord(_Frozen):
@@ -150,7 +152,9 @@ class TasteRecord(_Frozen):
     coffee: Identifier | None = Field(default=None, description="Catalogue id, if known.")
     timestamp: datetime = Field(
         default_factory=lambda: datetime.now(UTC),
-        description="When it was tasted. ISO 8601; naive times are taken as UTC.",
+        description="When it was tasted. ISO 8601; naive times are taken as UTC. Default: "
+        "when the server receives it. Refused before 1990-01-01 and more than "
+        "T2V_MAX_CLOCK_SKEW_S (300 s) ahead of the server clock.",
     )
     notes: str = Field(
         default="",
@@ -232,7 +236,10 @@ class Feedback(_Frozen):
     signal: FeedbackSignal = Field(description="liked, disliked, rated (with rating) or skipped.")
     rating: int | None = Field(default=None, ge=1, le=5, description="1-5, only with 'rated'.")
     timestamp: datetime = Field(
-        default_factory=lambda: datetime.now(UTC), description="When; naive times are UTC."
+        default_factory=lambda: datetime.now(UTC),
+        description="When; naive times are UTC. Default: when the server receives it. "
+        "Refused before 1990-01-01 and more than T2V_MAX_CLOCK_SKEW_S (300 s) ahead of the "
+        "server clock.",
     )
     record: Identifier | None = Field(default=None, description="The tasting it refers to.")
 

@@ -42,6 +42,7 @@ from taste2vec.recommend.engine import (
 )
 from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, TasteRecord
+from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
 from taste2vec.service.relay import EventBuffer, OutboxRelay
 from taste2vec.store import AddResult, Store, UpsertCounts
 from taste2vec.stream.events import Event, RecommendationShown
@@ -62,8 +63,10 @@ class TasteService:
         model: Taste2Vec,
         online_learning: bool = False,
         learner_lr: float = 3e-4,
+        max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
     ) -> None:
         self.store = store
+        self.max_clock_skew_s = max_clock_skew_s
         self.holder = ModelHolder(model)
         coffees = self._all_coffees()
         self.engine = RecommendationEngine(model, coffees)
@@ -137,15 +140,23 @@ class TasteService:
         if self.relay is not None:
             self.relay.notify()
 
+    def check_time(self, value: datetime, field: str) -> None:
+        """Refuse (:class:`~taste2vec.errors.SchemaError` naming ``field``) a client time
+        more than ``max_clock_skew_s`` ahead of the server clock (see ``schema.clock``)."""
+        check_not_future(value, field, now=datetime.now(UTC), max_skew_s=self.max_clock_skew_s)
+
     def add_event(self, event: Event) -> AddResult[Event]:
-        """Queue an app event (box_rated, subscription_paused, ...) in the outbox, once."""
+        """Queue an app event (box_rated, subscription_paused, ...) in the outbox, once.
+        Its ``event_time`` must pass :meth:`check_time`."""
+        self.check_time(event.event_time, "event_time")
         result = self.store.add_event(event)
         if result.created:
             self._queued()
         return result
 
     def add_events(self, events: Sequence[Event]) -> list[AddResult[Event] | ConflictError]:
-        """Several app events in one transaction; per event its result or conflict."""
+        """Several app events in one transaction; per event its result or conflict. Check
+        each one's time with :meth:`check_time` first (the API does, per event)."""
         results = self.store.add_events(events)
         if any(isinstance(r, AddResult) and r.created for r in results):
             self._queued()
@@ -248,6 +259,7 @@ class TasteService:
 
     # ------------------------------------------------------------------ ingestion
     def add_record(self, record: TasteRecord) -> AddResult[TasteRecord]:
+        self.check_time(record.timestamp, "timestamp")
         result = self.store.add_record(record)
         if result.created:
             self._queued()
@@ -260,6 +272,7 @@ class TasteService:
         return result
 
     def add_feedback(self, feedback: Feedback) -> AddResult[Feedback]:
+        self.check_time(feedback.timestamp, "timestamp")
         result = self.store.add_feedback(feedback)
         if result.created:
             self._queued()

@@ -5,7 +5,9 @@ Adding an object whose id is already stored returns the stored object with
 :class:`~taste2vec.errors.ConflictError` when it differs (an id reused for
 something else). Content is compared by the SHA-256 of the validated object's
 canonical JSON, so ``"acidity": 7`` and ``"acidity": 7.0``, or the same instant
-written in two time zones, count as the same.
+written in two time zones, count as the same. A ``timestamp`` the client left out (the
+server filled in the time it arrived) is not part of the comparison: a retry of that
+request is the same write however much later it comes, and gets the stored object.
 
 The user is created implicitly; an unknown coffee id is refused with
 :class:`~taste2vec.errors.NotFoundError`. Events may arrive out of order: they
@@ -48,8 +50,13 @@ _BATCH = 1000
 
 
 def _check_stored(
-    row: RecordRow | FeedbackRow, digest: str, model: type[M], what: str
+    row: RecordRow | FeedbackRow, values: dict[str, Any], obj: M, model: type[M], what: str
 ) -> AddResult[M]:
+    digest = values["payload_hash"]
+    if row.payload_hash != digest and "timestamp" not in obj.model_fields_set:
+        # The client left the time out and the server filled in "now": a retry of that
+        # request is the same write, so compare it with the stored time in place.
+        digest = payload_hash({**values["payload"], "timestamp": row.payload["timestamp"]})
     if row.payload_hash != digest:
         raise ConflictError(
             f"{what} {row.id!r} already exists with different content; "
@@ -64,7 +71,7 @@ def _add(
     """Insert ``values`` unless the id exists; compare with the stored row if it does."""
     stored = session.scalar(select(table).where(table.id == values["id"]))
     if stored is not None:
-        return _check_stored(stored, values["payload_hash"], model, what)
+        return _check_stored(stored, values, obj, model, what)
     ensure_user_in(session, values["user_id"])
     if values["coffee_id"] is not None:
         require_coffees(session, [values["coffee_id"]])
@@ -73,7 +80,7 @@ def _add(
         return AddResult(created=True, record=obj)
     # Lost a race with a concurrent add of the same id (PostgreSQL): compare with theirs.
     stored = session.scalars(select(table).where(table.id == values["id"])).one()
-    return _check_stored(stored, values["payload_hash"], model, what)
+    return _check_stored(stored, values, obj, model, what)
 
 
 def _common(obj: TasteRecord | Feedback, coffee_id: str | None) -> dict[str, Any]:

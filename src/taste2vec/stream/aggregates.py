@@ -301,6 +301,7 @@ class PartitionState:
         self.lateness = allowed_lateness_us
         self.next_offset = 0
         self.max_us: int | None = None
+        self.max_append_us: int | None = None  # the log's clock: latest append time seen
         self.drained = False
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.users: dict[str, UserState] = {}
@@ -334,6 +335,7 @@ class PartitionState:
     def meta(self) -> dict[str, Any]:
         return {
             "max_us": self.max_us,
+            "max_append_us": self.max_append_us,
             "drained": self.drained,
             "counters": self.counters,
             "out_of_orderness_us": self.ooo,
@@ -342,6 +344,7 @@ class PartitionState:
 
     def load_meta(self, meta: dict[str, Any]) -> None:
         self.max_us = meta.get("max_us")
+        self.max_append_us = meta.get("max_append_us")
         self.drained = bool(meta.get("drained", False))
         self.counters.update(meta.get("counters", {}))
 

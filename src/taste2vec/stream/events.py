@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from taste2vec.errors import SchemaError
+from taste2vec.schema.clock import check_floor
 from taste2vec.schema.records import (
     Context,
     Feedback,
@@ -61,12 +62,18 @@ class _Event(BaseModel):
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Event schema version.")
     event_id: EventId = Field(description="Globally unique; delivery is deduplicated on it.")
     user: Identifier = Field(description="Who; also the partition key.")
-    event_time: datetime = Field(description="When it happened (device clock); naive is UTC.")
+    event_time: datetime = Field(
+        description="When it happened (device clock); naive is UTC. Refused before "
+        "1990-01-01, and more than the allowed clock skew (5 minutes by default) ahead of "
+        "the server clock (API) or of the log append time (stream worker)."
+    )
 
     @field_validator("event_time")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return check_floor(
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        )
 
 
 class TastingLogged(_Event):

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from taste2vec.errors import SchemaError
+from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S
 from taste2vec.stream.aggregates import FIELDS, PartitionState
 from taste2vec.stream.events import (
     BoxRated,
@@ -26,13 +27,14 @@ from taste2vec.stream.events import (
     parse_event,
 )
 from taste2vec.stream.log.base import LogEntry
-from taste2vec.stream.signals import arm_metrics, merge_coffee, user_signals
+from taste2vec.stream.signals import arm_metrics, as_of, merge_coffee, user_signals
 from taste2vec.stream.windows import (
     ARM_HOURLY,
     COFFEE_DAILY,
     NO_WATERMARK,
     USER_WEEKLY,
     WindowSpec,
+    future_reason,
     iso,
     latest_end,
     to_us,
@@ -116,12 +118,14 @@ def batch_aggregate(
     out_of_orderness_s: float = 300.0,
     drain: bool = False,
     as_of_us: int | None = None,
+    max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
 ) -> dict[str, Any]:
     """Everything the worker would output after consuming ``entries`` (all of a log's
     entries, any order: they are grouped by partition and sorted by offset), in the shape
     of :meth:`StreamReader.snapshot`. ``drain`` finalises every window at the end."""
     lateness = round(allowed_lateness_s * 1e6)
     ooo = round(out_of_orderness_s * 1e6)
+    skew = round(max_clock_skew_s * 1e6)
     by_part: dict[int, list[LogEntry]] = {}
     for e in entries:
         by_part.setdefault(e.partition, []).append(e)
@@ -134,6 +138,7 @@ def batch_aggregate(
     arm_totals: dict[str, list[int]] = {}
     window_rows: dict[tuple[str, str, int], tuple[int, list[int]]] = {}
     global_max: int | None = None
+    global_append: int | None = None
     for p in sorted(by_part):
         state = PartitionState(p, ooo, lateness)  # only its per-event formulas are used
         max_t: int | None = None
@@ -142,6 +147,8 @@ def batch_aggregate(
         window_end: dict[tuple[str, str, int], int] = {}
         for e in sorted(by_part[p], key=lambda x: x.offset):
             totals["entries"] += 1
+            appended = e.timestamp_ms * 1000
+            global_append = appended if global_append is None else max(global_append, appended)
             try:
                 ev = parse_event(e.value)
             except SchemaError as exc:
@@ -149,6 +156,10 @@ def batch_aggregate(
                 dead.append((p, e.offset, str(exc)))
                 continue
             t = to_us(ev.event_time)
+            if t > appended + skew:  # the client's clock is ahead of the log's: refused
+                totals["invalid"] += 1
+                dead.append((p, e.offset, future_reason(t, appended, skew)))
+                continue
             wm = NO_WATERMARK if max_t is None else max_t - ooo
             if latest_end(t, USER_WEEKLY) + lateness <= wm:
                 totals["late"] += 1
@@ -188,7 +199,8 @@ def batch_aggregate(
         for key, counts in state.arms.items():
             acc_arm = arm_totals.setdefault(key, [0] * len(counts))
             arm_totals[key] = [a + b for a, b in zip(acc_arm, counts, strict=True)]
-    ref = as_of_us if as_of_us is not None else (global_max or 0)
+    default_ref = as_of(global_max, global_append)
+    ref = as_of_us if as_of_us is not None else (default_ref or 0)
     return {
         "users": {k: user_signals(k, users[k], ref) for k in sorted(users)},
         "coffees": {k: merge_coffee(k, v) for k, v in sorted(coffee_partials.items())},

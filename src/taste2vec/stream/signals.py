@@ -1,7 +1,9 @@
 """Derived signals: what readers see, computed from the stored state at an ``as_of`` time.
 
-``as_of`` is an *event time* (by default the largest event time any partition has seen),
-never the wall clock, so the same log gives the same signals on every run.
+``as_of`` is an *event time* (by default the largest event time any partition has seen,
+capped by the latest log append time: :func:`as_of`), never the wall clock, so the same
+log gives the same signals on every run, and no client's clock can move it past the log's
+own clock.
 
 Churn risk is a documented **rule**, not a trained model (the batch layer will replace it
 with a calibrated one): ``risk = 1 / (1 + exp(-z))`` with
@@ -93,6 +95,19 @@ def churn_risk(features: dict[str, Any]) -> float:
         + c["low_rating_mean"] * (1.0 if mean is not None and mean < 3 else 0.0)
     )
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def as_of(max_event_us: int | None, max_append_us: int | None) -> int | None:
+    """The default ``as_of``: the largest event time seen, but never later than the
+    latest log append time (the log's clock), so a client whose clock runs ahead (within
+    the accepted skew) cannot move everyone's signals. None before any event.
+
+    >>> as_of(10, 7), as_of(5, 7), as_of(5, None), as_of(None, 7)
+    (7, 5, 5, None)
+    """
+    if max_event_us is None or max_append_us is None:
+        return max_event_us
+    return min(max_event_us, max_append_us)
 
 
 def user_signals(user: str, u: UserState, as_of_us: int) -> dict[str, Any]:

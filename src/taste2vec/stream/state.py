@@ -62,7 +62,7 @@ from taste2vec.stream.aggregates import (
     dumps,
     dumps_ints,
 )
-from taste2vec.stream.signals import arm_metrics, merge_coffee, user_signals
+from taste2vec.stream.signals import arm_metrics, as_of, merge_coffee, user_signals
 from taste2vec.stream.windows import END_OF_TIME, NO_WATERMARK, SPECS, iso
 
 BUSY_TIMEOUT_S = 60.0
@@ -522,13 +522,18 @@ class StreamReader:
                 raise StoreError(f"reading the stream state {self.path} failed: {exc}") from exc
 
     def as_of_us(self) -> int | None:
-        """The largest event time seen by any partition (us), or None before any event."""
+        """The largest event time seen by any partition (us), capped by the latest log
+        append time (:func:`~taste2vec.stream.signals.as_of`); None before any event."""
         best: int | None = None
-        for (meta,) in self._query("SELECT meta FROM partitions"):
-            m = json.loads(meta).get("max_us")
+        appended: int | None = None
+        for (meta_text,) in self._query("SELECT meta FROM partitions"):
+            meta = json.loads(meta_text)
+            m, a = meta.get("max_us"), meta.get("max_append_us")
             if m is not None and (best is None or m > best):
                 best = m
-        return best
+            if a is not None and (appended is None or a > appended):
+                appended = a
+        return as_of(best, appended)
 
     def user_signals(self, user: str, as_of_us: int | None = None) -> dict[str, Any] | None:
         """A user's taste vector, rating stats and subscription signals with the churn-risk

@@ -11,10 +11,13 @@ Windows are aligned to the epoch and half-open, ``[start, end)``.
 >>> latest_end(10 * day + 7, USER_WEEKLY) // day
 17
 
-The contract (``.plan/stream-design.md``, shared with the Flink job):
+The contract (``docs/stream.md``, shared with the Flink job):
 
 - watermark = largest event time seen - out-of-orderness (5 minutes by default);
   before any event it is :data:`NO_WATERMARK`;
+- an event more than the clock skew (5 minutes by default) after its log append time is
+  dead-lettered (:func:`future_reason`), so with skew <= out-of-orderness the watermark
+  never passes the log's append clock, whatever one client's clock says;
 - a window is final once ``watermark >= end + allowed_lateness``
   (:func:`is_closed`); its row is then emitted, once;
 - an event is *late* when every window it belongs to is final (:func:`is_late`). Every
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from taste2vec.schema.clock import FUTURE_REASON
 
 SECOND_US = 1_000_000
 MINUTE_US = 60 * SECOND_US
@@ -97,6 +102,15 @@ def latest_end(t_us: int, spec: WindowSpec) -> int:
 def watermark(max_event_us: int | None, out_of_orderness_us: int) -> int:
     """The watermark after seeing events up to ``max_event_us`` (None: nothing seen)."""
     return NO_WATERMARK if max_event_us is None else max_event_us - out_of_orderness_us
+
+
+def future_reason(t_us: int, append_us: int, max_skew_us: int) -> str:
+    """The dead-letter reason of an event stamped ``t_us`` that is more than
+    ``max_skew_us`` after its log append time ``append_us`` (see ``schema.clock``)."""
+    return (
+        f"{FUTURE_REASON}: event_time {iso(t_us)} is more than {max_skew_us // SECOND_US} s "
+        f"after it was appended ({iso(append_us)})"
+    )
 
 
 def is_closed(end_us: int, watermark_us: int, allowed_lateness_us: int) -> bool:

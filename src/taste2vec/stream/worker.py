@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from taste2vec.errors import SchemaError, StoreError
+from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S
 from taste2vec.stream.aggregates import PartitionState
 from taste2vec.stream.events import parse_event
 from taste2vec.stream.log.base import EventLog, LogEntry
 from taste2vec.stream.state import PendingCheckpoint, StateStore
-from taste2vec.stream.windows import to_us
+from taste2vec.stream.windows import future_reason, to_us
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,10 @@ class StreamWorker:
     less often, while any other event still gets the short interval. Only the cadence
     changes; what a checkpoint contains does not. ``allowed_lateness_s`` and
     ``out_of_orderness_s`` define window finality (they are stored with each partition and
-    must not change for a state file).
+    must not change for a state file). An entry whose event time is more than
+    ``max_clock_skew_s`` after its log append time is dead-lettered
+    (:func:`~taste2vec.stream.windows.future_reason`): one client's clock never moves the
+    watermark, or anyone's signals, past the log's own clock (see ``schema.clock``).
     """
 
     def __init__(
@@ -78,19 +82,23 @@ class StreamWorker:
         poll_timeout_s: float = 0.2,
         lazy_types: frozenset[str] = frozenset(),
         lazy_interval_s: float | None = None,
+        max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
     ) -> None:
         if checkpoint_every < 1 or checkpoint_interval_s <= 0 or batch_size < 1:
             raise ValueError("checkpoint_every, checkpoint_interval_s and batch_size must be > 0")
         if lazy_interval_s is not None and lazy_interval_s < checkpoint_interval_s:
             raise ValueError("lazy_interval_s must be >= checkpoint_interval_s")
-        if allowed_lateness_s < 0 or out_of_orderness_s < 0:
-            raise ValueError("allowed_lateness_s and out_of_orderness_s must be >= 0")
+        if allowed_lateness_s < 0 or out_of_orderness_s < 0 or max_clock_skew_s < 0:
+            raise ValueError(
+                "allowed_lateness_s, out_of_orderness_s and max_clock_skew_s must be >= 0"
+            )
         self.log = log
         self.group = group
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval_s = checkpoint_interval_s
         self.lateness_us = round(allowed_lateness_s * 1e6)
         self.ooo_us = round(out_of_orderness_s * 1e6)
+        self.skew_us = round(max_clock_skew_s * 1e6)
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         self.lazy_types = lazy_types
@@ -157,6 +165,7 @@ class StreamWorker:
         parts = self.parts
         resync: set[int] = set()
         lazy = self.lazy_types
+        skew_us = self.skew_us
         n = 0
         for e in entries:
             p = e.partition
@@ -177,6 +186,9 @@ class StreamWorker:
                 continue
             ps.next_offset = e.offset + 1
             n += 1
+            append_us = e.timestamp_ms * 1000
+            if ps.max_append_us is None or append_us > ps.max_append_us:
+                ps.max_append_us = append_us
             try:
                 ev = parse_event(e.value)
             except SchemaError as exc:
@@ -185,7 +197,12 @@ class StreamWorker:
                 continue
             if ev.type not in lazy:
                 self._urgent = True
-            ps.process(e.offset, ev, to_us(ev.event_time), e.value)
+            t = to_us(ev.event_time)
+            if t > append_us + skew_us:
+                ps.invalid(e.offset, future_reason(t, append_us, skew_us), e.value)
+                self._urgent = True
+                continue
+            ps.process(e.offset, ev, t, e.value)
         self._pending += n
         self.stats["entries"] += n
 
@@ -318,6 +335,7 @@ def run_to_end(
     allowed_lateness_s: float = DEFAULT_ALLOWED_LATENESS_S,
     out_of_orderness_s: float = DEFAULT_OUT_OF_ORDERNESS_S,
     group: str = DEFAULT_GROUP,
+    max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
 ) -> dict[str, Any]:
     """Process ``log`` up to its current end with one worker (optionally draining every
     window, as for a bounded input); returns the worker's stats. The Flink parity test
@@ -332,6 +350,7 @@ def run_to_end(
         group=group,
         allowed_lateness_s=allowed_lateness_s,
         out_of_orderness_s=out_of_orderness_s,
+        max_clock_skew_s=max_clock_skew_s,
     ) as worker:
         if not any(log.end_offsets().values()):
             worker.step()  # join the group even for an empty log

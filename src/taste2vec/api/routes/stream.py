@@ -92,10 +92,11 @@ class EventBatchResult(BaseModel):
     results: list[EventStatus]
 
 
-def _parse(item: Any) -> Event:
+def _parse(item: Any, service: TasteService) -> Event:
     if not isinstance(item, dict):
         raise SchemaError(f"an event must be a JSON object, got {type(item).__name__}")
     event = parse_event(item)
+    service.check_time(event.event_time, "event_time")
     why = SERVICE_TYPES.get(event.type)
     if why is not None:
         raise SchemaError(f"{event.type} events are not accepted here: {why}", [("type", why)])
@@ -136,7 +137,7 @@ def post_events(
     response: Response,
 ) -> EventAccepted | EventBatchResult:
     if isinstance(body, dict):
-        event = _parse(body)
+        event = _parse(body, service)
         check_user(principal, event.user)
         result = service.add_event(event)
         if not result.created:
@@ -150,7 +151,7 @@ def post_events(
     statuses: dict[int, EventStatus] = {}
     for i, item in enumerate(body):
         try:
-            parsed.append((i, _parse(item)))
+            parsed.append((i, _parse(item, service)))
         except SchemaError as exc:
             eid = item.get("event_id") if isinstance(item, dict) else None
             statuses[i] = EventStatus(
@@ -338,10 +339,11 @@ EMBEDDED_LAZY_CHECKPOINT_S = 1.0
 EMBEDDED_LAZY_TYPES = frozenset({"recommendation_shown"})
 
 
-def _embedded_worker(event_log: EventLog, state_path: Path) -> StreamWorker:
+def _embedded_worker(event_log: EventLog, state_path: Path, skew_s: float) -> StreamWorker:
     return StreamWorker(
         event_log,
         state_path,
+        max_clock_skew_s=skew_s,
         checkpoint_interval_s=EMBEDDED_CHECKPOINT_S,
         lazy_types=EMBEDDED_LAZY_TYPES,
         lazy_interval_s=EMBEDDED_LAZY_CHECKPOINT_S,
@@ -351,12 +353,13 @@ def _embedded_worker(event_log: EventLog, state_path: Path) -> StreamWorker:
 class EmbeddedWorker:
     """The stream worker in a thread of the service; restarted with backoff if it fails."""
 
-    def __init__(self, event_log: EventLog, state_path: Path) -> None:
+    def __init__(self, event_log: EventLog, state_path: Path, skew_s: float) -> None:
         self.event_log = event_log
         self.state_path = state_path
+        self.skew_s = skew_s
         self._stop = threading.Event()
         # created here so the state file exists before the first read
-        self._first = _embedded_worker(event_log, state_path)
+        self._first = _embedded_worker(event_log, state_path, skew_s)
         self._thread = threading.Thread(target=self._run, name="t2v-stream-worker", daemon=True)
 
     def start(self) -> EmbeddedWorker:
@@ -369,7 +372,7 @@ class EmbeddedWorker:
         while not self._stop.is_set():
             try:
                 if worker is None:
-                    worker = _embedded_worker(self.event_log, self.state_path)
+                    worker = _embedded_worker(self.event_log, self.state_path, self.skew_s)
                 worker.run(self._stop)
                 failures = 0
             except Exception:
@@ -400,7 +403,7 @@ def start_stream(app: FastAPI, settings: Settings, service: TasteService) -> Cal
         retention = timedelta(hours=settings.outbox_retention_hours)
         service.start_publishing(event_log, retention=retention)
         if settings.stream_worker:
-            worker = EmbeddedWorker(event_log, state_path).start()
+            worker = EmbeddedWorker(event_log, state_path, settings.max_clock_skew_s).start()
         reader = StreamReader(state_path)
         app.state.stream_reader = reader
     except BaseException:

@@ -9,7 +9,7 @@ separate ``.venv-flink`` environment::
 
 It reads a JSON-lines event file in the canonical wire form of
 ``taste2vec.stream.events.encode_event`` and computes the three aggregates of the
-parity contract (``.plan/stream-design.md``; ``docs/stream.md``):
+parity contract (``docs/stream.md``):
 
 - ``coffee_daily``: tumbling 1 day, key = coffee;
 - ``user_weekly``: hopping (sliding) window of 7 days every 1 day, key = user;
@@ -26,8 +26,9 @@ Malformed input never fails the job, and no line is lost: the file is read with 
 ``raw`` format (one STRING column per line), every field is parsed from the line with
 ``JSON_VALUE``, and a ``reason`` column applies the schema rules the aggregates depend
 on, in order (JSON, a JSON object, ids present, a known type, a parseable
-``event_time``, an integer rating in 1-5, a coffee and signal where the type requires
-them). ``valid_events`` keeps the rows without a reason; every other non-blank line goes
+``event_time`` no earlier than 1990 and at most 5 minutes after the line's append time,
+an integer rating in 1-5, a coffee and signal where the type requires them).
+``valid_events`` keeps the rows without a reason; every other non-blank line goes
 to the dead-letter sink as ``{"reason", "payload"}`` (the embedded worker's dead letters,
 with Flink's own reason texts). Invalid rows never move the watermark.
 
@@ -52,6 +53,12 @@ from pathlib import Path
 from typing import Any
 
 OUT_OF_ORDERNESS = "INTERVAL '5' MINUTE"
+# The clock rules of taste2vec.schema.clock: no event before 1990-01-01 UTC, none more than
+# the skew (5 minutes, = the out-of-orderness) after its append time, so one client's clock
+# never moves the watermark past the log's own clock.
+MIN_EVENT_TIME = "TO_TIMESTAMP_LTZ(631152000000, 3)"
+MAX_CLOCK_SKEW = "INTERVAL '5' MINUTE"
+FUTURE_REASON = "event_time in the future of its log append time"
 EVENT_TYPES = (
     "tasting_logged",
     "feedback_given",
@@ -126,6 +133,8 @@ RULES: tuple[tuple[str, str], ...] = (
     (f"{{type}} NOT IN ({_quoted(EVENT_TYPES)})", "unknown type"),
     ("{event_time_text} IS NULL", "missing event_time"),
     ("{event_time} IS NULL", "invalid event_time (ISO-8601 UTC with Z expected)"),
+    (f"{{event_time}} < {MIN_EVENT_TIME}", "event_time before 1990-01-01"),
+    (f"{{event_time}} > appended + {MAX_CLOCK_SKEW}", FUTURE_REASON),
     ("{rating_text} IS NOT NULL AND {rating} IS NULL", "rating is not an integer"),
     ("{rating} IS NOT NULL AND {rating} NOT BETWEEN 1 AND 5", "rating out of range"),
     ("{type} IN ('box_rated', 'lab_session') AND {rating} IS NULL", "missing rating"),
@@ -160,8 +169,12 @@ def source_ddl(path: str) -> str:
     milliseconds), NULL when unparseable. A row-time attribute must never be NULL, and an
     invalid row must not move the watermark (the embedded worker dead-letters it before
     its watermark sees it), so ``ts`` is the epoch for every invalid row.
+    ``appended`` is when the line entered the log: for a file, its modification time (every
+    line was written by then); an event more than 5 minutes after it is dead-lettered.
     On a real cluster, replace the WITH clause by the Kafka connector's
-    (``'connector' = 'kafka', 'topic' = ..., 'format' = 'raw', ...``).
+    (``'connector' = 'kafka', 'topic' = ..., 'format' = 'raw', ...``) and ``appended`` by
+    the record's log-append time (``METADATA FROM 'timestamp'``, with the topic's
+    ``message.timestamp.type=LogAppendTime``).
     """
     escaped = path.replace("'", "''")
     parsed = ",\n    ".join(
@@ -170,6 +183,7 @@ def source_ddl(path: str) -> str:
     reason = _reason(COLUMNS)
     return f"""CREATE TEMPORARY TABLE events (
     line STRING,
+    appended TIMESTAMP_LTZ(3) METADATA FROM 'file.modification-time' VIRTUAL,
     {parsed},
     reason AS {reason},
     ts AS COALESCE(CASE WHEN {reason} IS NULL THEN {COLUMNS["event_time"]} END,
