@@ -156,3 +156,20 @@ def test_time_zones_and_a_small_skew_are_accepted(client: TestClient) -> None:
     leap = {"id": "tz-leap", "user": "demo-ana", "timestamp": "2016-12-31T23:59:60Z"}
     r = client.post("/v1/records", json=leap, headers=ana)
     assert r.status_code == 422 and _fields(r) == ["timestamp"], r.text
+
+
+def test_feedback_a_little_ahead_counts_after_a_state_rebuild(client: TestClient) -> None:
+    """Accepted feedback stamped within the skew counts the same whether the user's state
+    is updated in place or rebuilt from the store."""
+    ana = auth(client, "demo-ana")
+    top = client.get("/v1/users/demo-ana/recommendations?k=1", headers=ana).json()
+    coffee = top["items"][0]["coffee"]
+    soon = _z(datetime.now(UTC) + timedelta(minutes=2))
+    body = {"id": "ahead-fb", "user": "demo-ana", "coffee": coffee, "signal": "disliked"}
+    r = client.post("/v1/feedback", json={**body, "timestamp": soon}, headers=ana)
+    assert r.status_code == 201, r.text
+    service = client.app.state.service  # type: ignore[attr-defined]
+    with service._lock:
+        service._states.clear()  # force a rebuild from the store
+    again = client.get("/v1/users/demo-ana/recommendations?k=5", headers=ana).json()
+    assert coffee not in [i["coffee"] for i in again["items"]]

@@ -304,9 +304,9 @@ class TasteService:
             cached = self._states.get(user)
             if cached is not None:
                 return _summary(cached)
-        state = self.engine.state(
-            self.store.feedback_for_user(user), self.history(user), datetime.now(UTC)
-        )
+        # Everything the API accepted counts: times up to the allowed skew ahead included.
+        now = datetime.now(UTC) + timedelta(seconds=self.max_clock_skew_s)
+        state = self.engine.state(self.store.feedback_for_user(user), self.history(user), now)
         with self._lock:
             return _summary(self._states.setdefault(user, state))
 
