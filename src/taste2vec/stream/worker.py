@@ -166,6 +166,7 @@ class StreamWorker:
         resync: set[int] = set()
         lazy = self.lazy_types
         skew_us = self.skew_us
+        now_us = time.time_ns() // 1000
         n = 0
         for e in entries:
             p = e.partition
@@ -186,7 +187,9 @@ class StreamWorker:
                 continue
             ps.next_offset = e.offset + 1
             n += 1
-            append_us = e.timestamp_ms * 1000
+            # The log's clock, but never ahead of this worker's own (a Kafka record's
+            # timestamp can be set by its producer where a broker ignores LogAppendTime).
+            append_us = min(e.timestamp_ms * 1000, now_us)
             if ps.max_append_us is None or append_us > ps.max_append_us:
                 ps.max_append_us = append_us
             try:

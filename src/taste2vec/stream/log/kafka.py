@@ -149,7 +149,14 @@ class KafkaLog:
         existing = self._topic_partitions()
         if existing is None:
             count = partitions or DEFAULT_PARTITIONS
-            new = NewTopic(self.topic, num_partitions=count, replication_factor=replication)
+            # The broker stamps each record with its append time, so a producer's clock
+            # cannot set the time the stream worker trusts (see "Clocks" in docs/stream.md).
+            new = NewTopic(
+                self.topic,
+                num_partitions=count,
+                replication_factor=replication,
+                config={"message.timestamp.type": "LogAppendTime"},
+            )
             future = self._admin.create_topics([new], operation_timeout=self.timeout_s)[self.topic]
             try:
                 future.result(timeout=self.timeout_s)
