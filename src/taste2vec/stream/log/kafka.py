@@ -12,7 +12,15 @@ Partitioning
     partition number in the embedded SQLite log and in Kafka.
 
 Durability
-    The producer is idempotent (``enable.idempotence=true``, hence ``acks=all``);
+    The producer waits for every in-sync replica (``acks=all``) and keeps one request in
+    flight per connection (so a retry never reorders a key's entries). It is *not*
+    idempotent by default: on Tansu 0.6.0 with ``s3://`` storage an idempotent producer's
+    retry after a broker crash is answered ``DUPLICATE_SEQUENCE_NUMBER``, which librdkafka
+    reports as delivered although the batch was never written (measured in
+    ``tests/stream/test_log_kafka_durability.py``). Without idempotence the retry writes
+    the batch again: it may be stored twice, which consumers absorb by deduplicating on
+    ``event_id``, but an acknowledged entry is never missing. On Apache Kafka you may set
+    ``producer.enable.idempotence=true`` in the URL to avoid the duplicates.
     :meth:`KafkaLog.append` flushes and returns only when every entry has a successful
     delivery report, and raises :class:`~taste2vec.errors.StoreError` if any report is
     an error (the broker refused it or ``message.timeout.ms`` ran out). Entries of a
@@ -58,7 +66,10 @@ OFFSET_INVALID = -1001  # librdkafka's "no offset"
 _MAX_MESSAGE_BYTES = MAX_VALUE_BYTES + MAX_KEY_BYTES + 64 * 1024
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
-    "enable.idempotence": True,
+    # Not idempotent, on purpose (see "Durability" in the module docstring): one request in
+    # flight per connection keeps per-key order across retries instead.
+    "enable.idempotence": False,
+    "max.in.flight.requests.per.connection": 1,
     "acks": "all",
     "allow.auto.create.topics": False,  # only _ensure_topic creates, with our partition count
     "linger.ms": 5,
