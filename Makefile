@@ -15,7 +15,7 @@ FLINK_STAMP := $(FLINK_VENV)/.installed
 EDGE_VENV ?= .venv-edge
 EDGE_STAMP := $(EDGE_VENV)/.installed
 
-.PHONY: run test lint bench install train evaluate clean format edge-venv export
+.PHONY: run test lint bench install train evaluate clean format edge-venv export soak
 
 install: $(STAMP)
 
@@ -66,6 +66,16 @@ test: export T2V_FLINK_PYTHON ?= $(abspath $(FLINK_VENV))/bin/python
 test: export T2V_EDGE_CONVERTER_PYTHON ?= $(abspath $(EDGE_VENV))/bin/python
 test: $(STAMP) $(FLINK_STAMP) $(EDGE_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The adversarial suite's long profile (docs/limits.md): random seeds for SOAK_SECONDS, split
+# between SQLite and PostgreSQL, plus the fixed adversarial tests; prints requests,
+# interleavings, invariant checks and violations (also appended to $(SOAK_REPORT)).
+SOAK_SECONDS ?= 600
+SOAK_REPORT ?= .cache/adversarial-soak.jsonl
+soak: $(STAMP)
+	mkdir -p $(dir $(SOAK_REPORT))
+	T2V_SOAK=1 T2V_SOAK_SECONDS=$(SOAK_SECONDS) T2V_SOAK_REPORT=$(SOAK_REPORT) \
+		$(BIN)/python -m pytest -n 0 -s -q tests/adversarial $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

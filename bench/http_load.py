@@ -110,6 +110,7 @@ def main() -> None:
         "T2V_DATABASE_URL": db,
         "T2V_MODEL_DIR": str(args.model.resolve()),
         "T2V_ENVIRONMENT": "test",
+        "T2V_RATE_LIMIT_PER_S": "0",  # capacity with one key, not the per-key limit
     }
     log = (tmp / "server.log").open("w")
     server = subprocess.Popen(

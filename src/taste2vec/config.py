@@ -114,6 +114,20 @@ class Settings(BaseSettings):
         "/v1/users/{id}/signals and /v1/coffees/{id}/stats read). Turn off when "
         "`taste2vec stream` workers run separately on the same state.",
     )
+    # Per-key rate limiting (taste2vec.api.ratelimit): a token bucket per user API key.
+    rate_limit_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests per second each user API key may make on average (token "
+        "bucket refill rate); beyond it the API answers 429 with Retry-After. 0 turns rate "
+        "limiting off. The admin key is never limited. Buckets are per process.",
+    )
+    rate_limit_burst: int = Field(
+        default=100,
+        ge=1,
+        description="Bucket size: how many requests a user key may make at once before "
+        "the rate applies.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from taste2vec import __version__
 from taste2vec.api import errors
 from taste2vec.api.middleware import BodyLimit, Metrics
+from taste2vec.api.ratelimit import RateLimiter
 from taste2vec.api.routes import (
     coffees,
     embed,
@@ -91,6 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.admin_key = settings.admin_key_value()
     app.state.key_cache = {}
+    app.state.rate_limiter = (
+        RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_per_s > 0
+        else None
+    )
     registry = CollectorRegistry()
     app.state.registry = registry
     errors.install(app)

@@ -2,7 +2,9 @@
 
 Keys arrive as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. A
 user key reaches only its own user's data; the admin key manages the
-catalogue and everyone's data. Keys are never logged.
+catalogue and everyone's data. Keys are never logged. Each user key is rate limited
+(``taste2vec.api.ratelimit``, after authentication: 429 with Retry-After); the admin
+key is not.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from taste2vec.api.ratelimit import RateLimiter
 from taste2vec.service import TasteService
 from taste2vec.store import hash_api_key
 
 _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 @dataclass(frozen=True)
@@ -45,17 +51,31 @@ def get_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
 ) -> Principal:
+    if bearer is None and request.headers.get("authorization") is not None:
+        # A malformed Authorization header is refused, not skipped for X-API-Key.
+        raise HTTPException(
+            401, "the Authorization header must be 'Bearer <key>'", headers=_CHALLENGE
+        )
+    if bearer is not None and header is not None and bearer.credentials != header:
+        raise HTTPException(
+            401, "two different API keys (Authorization and X-API-Key); send one", headers=_CHALLENGE
+        )
     key = bearer.credentials if bearer is not None else header
     if not key:
         raise HTTPException(401, "missing API key", headers={"WWW-Authenticate": "Bearer"})
     admin_key: str = request.app.state.admin_key
     if secrets.compare_digest(key.encode(), admin_key.encode()):
-        return Principal("admin", None)
-    principal = _resolve(request, key)
+        return Principal("admin", None)  # never rate limited
+    digest = hash_api_key(key)
+    principal = _resolve(request, key, digest)
     if principal is None:
         raise HTTPException(
             401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
         )
+    if not principal.is_admin:
+        limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+        if limiter is not None:
+            limiter.check(digest)  # 429 with Retry-After when the key's bucket is empty
     return principal
 
 
@@ -63,13 +83,12 @@ KEY_CACHE_SECONDS = 30.0
 KEY_CACHE_SIZE = 10_000
 
 
-def _resolve(request: Request, key: str) -> Principal | None:
+def _resolve(request: Request, key: str, digest: str) -> Principal | None:
     """Look a key up, remembering valid keys for ``KEY_CACHE_SECONDS`` (by hash, not text).
 
     A revoked key therefore stops working within 30 s.
     """
     cache: dict[str, tuple[Principal, float]] = request.app.state.key_cache
-    digest = hash_api_key(key)
     now = time.monotonic()
     hit = cache.get(digest)
     if hit is not None and hit[1] > now:
