@@ -15,6 +15,7 @@ from taste2vec.recommend.baselines import (
 from taste2vec.schema import Coffee, Feedback
 from taste2vec.simulation import (
     COLD_SLICE,
+    ONBOARDING_SLICE,
     HarnessConfig,
     SimCatalogue,
     evaluate,
@@ -44,7 +45,7 @@ class Spy:
 def test_harness_runs_and_metrics_are_in_range(demo_catalogue: SimCatalogue) -> None:
     recs = [RandomRecommender(), PopularityRecommender(), ItemKNNRecommender()]
     results = evaluate(recs, demo_catalogue, SMALL)
-    slices = ["n=0", "n=5", "n=20", COLD_SLICE]
+    slices = ["n=0", "n=5", "n=20", COLD_SLICE, ONBOARDING_SLICE]
     assert [(r.slice, r.recommender) for r in results.rows] == [
         (s, r.name) for s in slices for r in recs
     ]
@@ -55,6 +56,7 @@ def test_harness_runs_and_metrics_are_in_range(demo_catalogue: SimCatalogue) -> 
     assert results.n_coffees == len(demo_catalogue)
     table = render_markdown(results)
     assert "SIMULATED subscribers" in table and "cold users (others have 20)" in table
+    assert "| 0 + onboarding |" in table
     assert table.count("\n| ") == 1 + len(results.rows)
 
 
@@ -72,7 +74,7 @@ def test_recommenders_see_only_coffees_and_the_same_feedback(
     a, b = Spy(), Spy()
     b.name = "spy-2"
     evaluate([a, b], demo_catalogue, SMALL)
-    assert len(a.calls) == len(SMALL.checkpoints) + 1
+    assert len(a.calls) == len(SMALL.checkpoints) + 2  # + the cold and onboarding slices
     for (cat_a, fb_a), (cat_b, fb_b) in zip(a.calls, b.calls, strict=True):
         assert all(type(c) is Coffee for c in cat_a)
         assert all(type(f) is Feedback for f in fb_a)
@@ -80,6 +82,39 @@ def test_recommenders_see_only_coffees_and_the_same_feedback(
     sizes = [len(fb) for _, fb in a.calls]
     assert sizes[:3] == [0, 5 * 30, 20 * 30]
     assert sizes[3] == 20 * (30 - round(0.25 * 30))  # the cold slice
+    assert sizes[4] == SMALL.onboarding_ratings * 30  # onboarding: the archetype ratings
+
+
+def test_onboarding_slice_answers_only_through_feedback_and_family_names(
+    demo_catalogue: SimCatalogue,
+) -> None:
+    class Listener(Spy):
+        name = "listener"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.answers: list[dict[str, list[str]]] = []
+
+        def set_onboarding(self, families: dict[str, list[str]]) -> None:
+            self.answers.append(dict(families))
+
+    rec = Listener()
+    results = evaluate([rec], demo_catalogue, SMALL)
+    assert results.get(ONBOARDING_SLICE, "listener").users_scored > 0
+    assert all(not a for a in rec.answers[:-1])  # other slices: no answers
+    answers = rec.answers[-1]
+    assert len(answers) == 30
+    for families in answers.values():
+        assert len(families) <= SMALL.onboarding_families
+        assert all(type(f) is str and f in demo_catalogue.families for f in families)
+    ratings = rec.calls[-1][1]
+    assert all(type(f) is Feedback and f.signal == "rated" for f in ratings)
+    picked = {f.coffee for f in ratings}
+    assert len(picked) == SMALL.onboarding_ratings  # the same archetype coffees for everyone
+    off = evaluate(
+        [Spy()], demo_catalogue, HarnessConfig(**{**SMALL.__dict__, "onboarding": False})
+    )
+    assert not any(r.slice == ONBOARDING_SLICE for r in off.rows)
 
 
 def test_item_knn_beats_random_after_20_feedback(demo_catalogue: SimCatalogue) -> None:

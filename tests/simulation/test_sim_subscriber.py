@@ -153,3 +153,36 @@ def test_hidden_tastes_are_not_reachable_from_feedback(demo_catalogue: SimCatalo
     for fb in events:
         assert not any(name in fb.user or name in fb.id for name in names)
         assert fb.user.startswith("sim-") and fb.user[4:].isdigit()
+
+
+def test_roast_alone_moves_a_dark_roast_lovers_utility(demo_catalogue: SimCatalogue) -> None:
+    """Hidden tastes depend on roast too: same notes and metrics, only the roast label differs."""
+    from taste2vec.data.demo import load_demo_catalogue
+    from taste2vec.schema import Metrics
+    from taste2vec.simulation import catalogue_from_coffees
+
+    base = load_demo_catalogue()
+    twin = base[0].model_copy(update={"metrics": Metrics(acidity=5, body=5)})
+    light = twin.model_copy(update={"id": "twin-light", "roast_level": RoastLevel.LIGHT})
+    dark = twin.model_copy(update={"id": "twin-dark", "roast_level": RoastLevel.DARK})
+    cat = catalogue_from_coffees([*base[1:], light, dark])
+    person = SimulatedSubscriber(
+        "sim-1", archetype_tastes("chocolate_nutty_dark", cat.families, np.random.default_rng(0), 0)
+    )
+    by_id = {item.id: item for item in cat.items}
+    assert person.true_utility(by_id["twin-dark"]) > person.true_utility(by_id["twin-light"]) + 0.3
+
+
+def test_onboarding_answers_are_plain_ratings_and_family_names(
+    demo_catalogue: SimCatalogue,
+) -> None:
+    people = make_subscribers(demo_catalogue, HarnessConfig(n_users=12))
+    rng = np.random.default_rng(0)
+    for person in people:
+        fb = person.rate(demo_catalogue.items[0], rng, feedback_id=f"{person.user_id}-onb")
+        assert type(fb) is Feedback and fb.signal == "rated" and 1 <= (fb.rating or 0) <= 5
+        families = person.favourite_families(demo_catalogue.families, 3)
+        assert len(families) <= 3 and all(type(f) is str for f in families)
+        weights = dict(zip(demo_catalogue.families, person.tastes.family_weights, strict=True))
+        assert all(weights[f] > 0 for f in families)
+        assert families == sorted(families, key=lambda f: -weights[f])

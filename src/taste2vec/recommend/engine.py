@@ -24,6 +24,20 @@ stocked) the remaining slots are filled from the whole catalogue.
 
 **Rebuilds.** :meth:`rebuild` builds a new snapshot on the side and swaps one reference;
 every call reads the reference once, so concurrent readers never see half a rebuild.
+
+**The linear taste model** (``user_model="bayes"``, the default when a
+:class:`~.user_state.UserState` is passed to :meth:`recommend` as ``state``): a coffee's
+score is ``x_j . w_user + gamma(n) * residual_j (+ context term)``, where ``x_j`` is its
+feature row (:mod:`.features`: families, metrics given or predicted from the notes and
+their squares, roast, process, origin, Taste2Vec components), ``w_user`` the posterior
+mean of the per-user Bayesian linear model (:mod:`.bayes`) whose prior
+:meth:`set_crowd` fits on everyone's feedback, ``residual_j`` the crowd's preference for
+the coffee beyond what the features explain, and
+``gamma(n) = residual_weight * prior_half / (prior_half + n)``. With a context the score
+adds ``context_weight`` times the cosine between the coffee's taste vector and the
+context's. ``user_model="vector"`` keeps the closed-form taste vector ranking above.
+Explanations, the "like the X you liked" reason and the profile use the taste vector in
+both cases.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.recommend.bayes import BayesConfig, fit_crowd_prior, posterior_mean
 from taste2vec.recommend.explain import SimilarItem, reason_text
 from taste2vec.recommend.index import IndexKind
 from taste2vec.recommend.snapshot import FeedbackStats, Snapshot, build_snapshot, normalise
@@ -111,15 +126,24 @@ class RecommendationEngine:
         context_weight: float = 0.15,
         prior_weight: float = 0.5,
         prior_half: float = 10.0,
+        bayes: BayesConfig | None = None,
+        residual_weight: float = 1.0,
+        user_model: str = "bayes",
     ) -> None:
+        if user_model not in ("bayes", "vector"):
+            raise ValueError(f"user_model must be 'bayes' or 'vector', got {user_model!r}")
         self.index_kind = index
         self.config = config or UserVectorConfig()
         self.context_weight = context_weight
         self.prior_weight = prior_weight
         self.prior_half = prior_half
+        self.bayes = bayes or BayesConfig()
+        self.residual_weight = residual_weight
+        self.user_model = user_model
         self._stats: FeedbackStats | None = None
+        self._crowd: dict[str, dict[str, float]] = {}  # user -> coffee -> latest preference
         self._lock = threading.Lock()  # serialises writers; readers never take it
-        self._snapshot = build_snapshot(model, coffees, next(_versions), index)
+        self._snapshot = build_snapshot(model, coffees, next(_versions), index, bayes=self.bayes)
 
     # ------------------------------------------------------------------ snapshot
 
@@ -131,14 +155,37 @@ class RecommendationEngine:
     def rebuild(self, model: Taste2Vec, coffees: Sequence[Coffee]) -> None:
         """Build a new snapshot on the side, then swap it in atomically."""
         with self._lock:
-            snap = build_snapshot(model, coffees, next(_versions), self.index_kind, self._stats)
-            self._snapshot = snap
+            snap = build_snapshot(
+                model, coffees, next(_versions), self.index_kind, self._stats, self.bayes
+            )
+            self._snapshot = self._with_crowd(snap)
 
     def set_feedback_stats(self, stats: FeedbackStats | None) -> None:
         """Set the crowd's per-coffee preferences (population query and item prior)."""
         with self._lock:
             self._stats = stats
             self._snapshot = self._snapshot.with_stats(stats)
+
+    def set_crowd(self, feedback: Iterable[Feedback]) -> None:
+        """Learn from everyone's feedback: the item prior and population query
+        (:meth:`set_feedback_stats`) and the linear model's prior (:mod:`.bayes`)."""
+        items = sorted(feedback, key=lambda f: f.timestamp)
+        crowd: dict[str, dict[str, float]] = {}
+        for fb in items:
+            crowd.setdefault(fb.user, {})[fb.coffee] = fb.preference
+        stats = feedback_stats(items) if items else None
+        with self._lock:
+            self._stats = stats
+            self._crowd = crowd
+            self._snapshot = self._with_crowd(self._snapshot.with_stats(stats))
+
+    def _with_crowd(self, snap: Snapshot) -> Snapshot:
+        prefs = {
+            user: {snap.pos[c]: p for c, p in items.items() if c in snap.pos}
+            for user, items in self._crowd.items()
+        }
+        x = snap.features.matrix
+        return snap.with_crowd(fit_crowd_prior(x, snap.features.names, prefs, self.bayes))
 
     def project(self, vec: npt.ArrayLike) -> tuple[float, float]:
         """The 2-D map position of a taste vector."""
@@ -149,18 +196,55 @@ class RecommendationEngine:
     def new_state(self) -> UserState:
         """An empty user state for the current snapshot."""
         snap = self._snapshot
-        return UserState(snap.version, snap.taste.shape[1], self.config)
+        return UserState(
+            snap.version,
+            snap.taste.shape[1],
+            self.config,
+            n_features=snap.features.matrix.shape[1],
+        )
 
     def _coffee_vec(self, snap: Snapshot, coffee: str) -> FloatArray | None:
         j = snap.pos.get(coffee)
         return None if j is None else snap.taste[j].astype(np.float64)
 
+    def _coffee_features(self, snap: Snapshot, coffee: str) -> FloatArray | None:
+        j = snap.pos.get(coffee)
+        return None if j is None else snap.features.matrix[j]
+
     def update(self, state: UserState, feedback: Feedback) -> UserState:
-        """Apply one feedback in O(d), in place; returns ``state`` (refreshed if stale)."""
+        """Apply one feedback in O(d^2), in place; returns ``state`` (refreshed if stale)."""
         snap = self._snapshot
         state = self._refresh(snap, state)
-        state.apply(feedback, self._coffee_vec(snap, feedback.coffee))
+        state.apply(
+            feedback,
+            self._coffee_vec(snap, feedback.coffee),
+            self._coffee_features(snap, feedback.coffee),
+        )
         return state
+
+    def onboard(self, state: UserState, families: Sequence[str]) -> UserState:
+        """Set the flavour families the user picked at onboarding (unknown names ignored)."""
+        known = set(self._snapshot.model.lexicon.families)
+        state.onboard(frozenset(f for f in families if f in known))
+        return state
+
+    def weights(self, state: UserState) -> FloatArray:
+        """The posterior mean of the user's linear taste model (the crowd prior when cold)."""
+        snap = self._snapshot
+        state = self._refresh(snap, state)
+        return self._weights(snap, state)
+
+    def _weights(self, snap: Snapshot, state: UserState) -> FloatArray:
+        gram, moment = state.statistics()
+        pseudo = {}
+        for family in state.families:
+            col = f"fam:{family}"
+            if col in snap.features.names:
+                pseudo[snap.features.names.index(col)] = (
+                    self.bayes.onboarding_strength,
+                    self.bayes.onboarding_weight,
+                )
+        return posterior_mean(snap.crowd, gram, moment, pseudo)
 
     def add_tastings(
         self,
@@ -213,7 +297,12 @@ class RecommendationEngine:
     def _refresh(self, snap: Snapshot, state: UserState) -> UserState:
         """Recompute a state made for an older snapshot (feedback kept, tastings dropped)."""
         if state.version != snap.version:
-            state.reset(snap.version, lambda coffee: self._coffee_vec(snap, coffee))
+            state.reset(
+                snap.version,
+                lambda coffee: self._coffee_vec(snap, coffee),
+                lambda coffee: self._coffee_features(snap, coffee),
+                snap.features.matrix.shape[1],
+            )
         return state
 
     # ------------------------------------------------------------------ recommend
@@ -244,6 +333,7 @@ class RecommendationEngine:
         history: Sequence[TasteRecord] = (),
         liked: Sequence[tuple[str, float]] = (),
         n_feedback: int = 0,
+        state: UserState | None = None,
     ) -> list[Recommendation]:
         """Up to ``k`` coffees not in ``exclude``, best first, each with its reasons.
 
@@ -251,8 +341,14 @@ class RecommendationEngine:
         1-5 rating (4 and 5 count as positive), a ``float`` a preference in [-1, 1] (> 0
         counts). The most similar positive one is named in the explanation.
         ``n_feedback``: how many reactions the user gave (weakens the item prior).
+        ``state``: the user's state; with ``user_model="bayes"`` it ranks by the linear
+        taste model (module docstring), otherwise ``user_vec`` ranks by cosine.
         """
         snap = self._snapshot
+        if state is not None and self.user_model == "bayes" and snap.coffees:
+            return self._recommend_linear(
+                snap, state, user_vec, k, exclude, context, history, liked, n_feedback
+            )
         q = self._query(snap, user_vec, context, history)
         gamma = 0.0
         if user_vec is not None and snap.prior is not None and self.prior_weight > 0:
@@ -272,6 +368,44 @@ class RecommendationEngine:
         return [
             self._explain(snap, j, score, cos, bonus, positives)
             for score, j, cos, bonus in scored[:k]
+        ]
+
+    def _recommend_linear(
+        self,
+        snap: Snapshot,
+        state: UserState,
+        user_vec: npt.ArrayLike | None,
+        k: int,
+        exclude: set[str] | frozenset[str],
+        context: Context | None,
+        history: Sequence[TasteRecord],
+        liked: Sequence[tuple[str, float]],
+        n_feedback: int,
+    ) -> list[Recommendation]:
+        state = self._refresh(snap, state)
+        scores = snap.features.matrix @ self._weights(snap, state)
+        gamma = self.residual_weight * self.prior_half / (self.prior_half + max(n_feedback, 0))
+        bonus = gamma * snap.crowd.residual
+        scores = scores + bonus
+        if context is not None and self.context_weight > 0:
+            past = [r.context for r in sorted(history, key=lambda r: r.timestamp) if r.context]
+            x_ctx = snap.context_taste((*past[-7:], context))
+            scores = scores + self.context_weight * (snap.taste @ x_ctx)
+        cos = (
+            snap.taste @ normalise(np.asarray(user_vec, dtype=np.float64).reshape(-1))
+            if user_vec is not None
+            else np.zeros(len(snap.coffees))
+        )
+        allowed = np.array([c.id not in exclude for c in snap.coffees], dtype=bool)
+        order = np.lexsort((np.arange(len(scores)), -scores))
+        picked = [int(j) for j in order if allowed[j] and snap.in_stock[j]][:k]
+        if len(picked) < k:  # in-stock coffees ran out: fill from the whole catalogue
+            taken = set(picked)
+            picked += [int(j) for j in order if allowed[j] and j not in taken][: k - len(picked)]
+        positives = self._positives(snap, liked)
+        return [
+            self._explain(snap, j, float(scores[j]), float(cos[j]), float(bonus[j]), positives)
+            for j in picked
         ]
 
     def _positives(

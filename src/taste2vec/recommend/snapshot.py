@@ -17,7 +17,10 @@ old snapshot or the new one, never half of a rebuild. :func:`build_snapshot` doe
 - the **cold-start query**: the population taste (the preference-weighted sum of
   all users' feedback, from :class:`FeedbackStats`) when there is feedback, else the
   "quality" direction: taste vectors weighted by their standardised ``overall`` score (the
-  coffee's own, else the sensory head's), i.e. in-stock coffees like the best-scored ones.
+  coffee's own, else the sensory head's), i.e. in-stock coffees like the best-scored ones;
+- the **item features** of the per-user linear taste model (:mod:`.features`) and its
+  prior (:mod:`.bayes`: the default one until :meth:`Snapshot.with_crowd` sets the crowd's),
+  and the onboarding coffees (:func:`~taste2vec.recommend.features.archetype_coffees`).
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ import numpy as np
 import numpy.typing as npt
 
 from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.recommend.bayes import BayesConfig, CrowdPrior, default_prior
 from taste2vec.recommend.catalogue import coffee_text, embed_coffees
 from taste2vec.recommend.explain import CoffeeFacts, coffee_facts
+from taste2vec.recommend.features import ItemFeatures, archetype_coffees, item_features
 from taste2vec.recommend.index import ExactIndex, IndexKind, VectorIndex, make_index
 from taste2vec.schema import SENSORY_METRICS, Coffee, Context
 
@@ -77,6 +82,10 @@ class Snapshot:
     map_axes: FloatArray  # (2, d)
     map_xy: FloatArray  # (n, 2)
     quality_query: FloatArray
+    features: ItemFeatures
+    in_stock: npt.NDArray[np.bool_]  # what ``index`` holds
+    crowd: CrowdPrior  # prior of the per-user linear model
+    archetypes: tuple[str, ...]  # onboarding coffees
     population: FloatArray | None = None
     prior: FloatArray | None = None  # (n,) item prior in [-1, 1]
     context_cache: dict[Any, FloatArray] = field(default_factory=dict)
@@ -112,6 +121,10 @@ class Snapshot:
         self.context_cache[contexts] = vec
         return vec
 
+    def with_crowd(self, crowd: CrowdPrior) -> Snapshot:
+        """A copy with the linear model's prior ``crowd`` (fitted on these features)."""
+        return replace(self, crowd=crowd)
+
     def with_stats(self, stats: FeedbackStats | None) -> Snapshot:
         """A copy with the population query and item prior from ``stats``."""
         if stats is None:
@@ -138,17 +151,19 @@ def _pca(taste: FloatArray) -> tuple[FloatArray, FloatArray]:
     return mean, axes
 
 
-def _facts(model: Taste2Vec, coffees: Sequence[Coffee], emb: FloatArray) -> list[CoffeeFacts]:
-    head_sensory, head_fams = model.predict_heads(emb.astype(np.float32))
+def _facts(
+    model: Taste2Vec,
+    coffees: Sequence[Coffee],
+    head_sensory: FloatArray,
+    head_fams: FloatArray,
+    lex: FloatArray,
+) -> list[CoffeeFacts]:
     sensory = np.asarray(head_sensory, dtype=np.float64).copy()
     for i, coffee in enumerate(coffees):
         for j, name in enumerate(SENSORY_METRICS):
             own = getattr(coffee.metrics, name)
             if own is not None:
                 sensory[i, j] = own
-    lex = np.stack(
-        [np.asarray(model.lexicon.family_distribution(coffee_text(c)), float) for c in coffees]
-    )
     return coffee_facts(lex, head_fams, sensory, model.lexicon.families, SENSORY_METRICS)
 
 
@@ -167,6 +182,7 @@ def build_snapshot(
     version: int,
     index: IndexKind | str = "auto",
     stats: FeedbackStats | None = None,
+    bayes: BayesConfig | None = None,
 ) -> Snapshot:
     """Embed, index and explain ``coffees`` (ids must be unique); see the module docstring."""
     coffees = tuple(coffees)
@@ -182,6 +198,33 @@ def build_snapshot(
     idx = make_index(index, len(stocked))
     idx.build([ids[i] for i in stocked], taste[stocked])
     map_mean, map_axes = _pca(taste)
+    fams = model.lexicon.families
+    if coffees:
+        head_sensory, head_fams = model.predict_heads(emb.astype(np.float32))
+        head_sensory = np.asarray(head_sensory, dtype=np.float64)
+        head_fams = np.asarray(head_fams, dtype=np.float64)
+        lex = np.stack(
+            [np.asarray(model.lexicon.family_distribution(coffee_text(c)), float) for c in coffees]
+        )
+    else:
+        head_sensory = np.zeros((0, len(SENSORY_METRICS)))
+        head_fams = lex = np.zeros((0, len(fams)))
+    features = item_features(coffees, taste, lex, head_fams, head_sensory, fams)
+    bayes = bayes or BayesConfig()
+    keep = [i for i, n in enumerate(features.names) if not n.startswith(bayes.exclude_features)]
+    scale = np.array(
+        [
+            next(
+                (v for prefix, v in bayes.group_scales if features.names[i].startswith(prefix)), 1.0
+            )
+            for i in keep
+        ]
+    )
+    features = ItemFeatures(
+        features.matrix[:, keep] * scale, tuple(features.names[i] for i in keep)
+    )
+    in_stock = np.zeros(len(coffees), dtype=bool)
+    in_stock[stocked] = True
     snap = Snapshot(
         version=version,
         model=model,
@@ -192,10 +235,14 @@ def build_snapshot(
         taste=taste.astype(np.float32),
         index=idx,
         full_index=full,
-        facts=tuple(_facts(model, coffees, emb)) if coffees else (),
+        facts=tuple(_facts(model, coffees, head_sensory, head_fams, lex)) if coffees else (),
         map_mean=map_mean,
         map_axes=map_axes,
         map_xy=(taste - map_mean) @ map_axes.T,
         quality_query=normalise(_quality(model, coffees, emb) @ taste) if coffees else taste[0:0],
+        features=features,
+        in_stock=in_stock,
+        crowd=default_prior(features.names, len(coffees), bayes),
+        archetypes=tuple(archetype_coffees(coffees, lex)),
     )
     return snap.with_stats(stats)

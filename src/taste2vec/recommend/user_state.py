@@ -27,6 +27,16 @@ from the future; :attr:`UserState.evidence` reports the decayed total weight at 
 A state belongs to one engine snapshot (``version``); after a rebuild the engine recomputes
 the feedback part from the kept per-item weights and drops the tasting part (re-embed the
 tastings with the batch form to restore it).
+
+**The linear taste model's sufficient statistics.** Next to the taste vector the state keeps,
+over the same latest-feedback-per-coffee set, ``gram = sum g x x^T`` and
+``moment = sum g y x`` over the coffees' feature rows ``x`` (:mod:`.features`) with ``y`` the
+preference (:attr:`~taste2vec.schema.Feedback.preference`) and
+``g = 2 ** ((t - anchor) / model_half_life)``. Reading them divides by the newest term's
+growth, so each term weighs ``2 ** (-(t_newest - t) / model_half_life)``: the same common
+factor trick. One feedback is a rank-one change, O(d^2), and the result equals a batch
+refit from the same feedback (:mod:`.bayes` solves the posterior on read). Flavour
+families from onboarding (:meth:`UserState.onboard`) are kept as a set of names.
 """
 
 from __future__ import annotations
@@ -58,6 +68,7 @@ class UserVectorConfig:
     skipped: float = -0.25
     per_rating_point: float = 0.5  # rated r -> (r - 3) * per_rating_point
     tasting_weight: float = 0.5
+    model_half_life_days: float = 365.0  # recency of the linear model's statistics
 
     def feedback_weight(self, fb: Feedback) -> float:
         """The signed weight of one feedback before decay."""
@@ -93,29 +104,50 @@ class UserState:
     items: dict[str, tuple[float, datetime]] = field(default_factory=dict)
     terms: dict[str, float] = field(default_factory=dict)
     tastings: dict[str, tuple[float, datetime]] = field(default_factory=dict)
+    n_features: int = 0
+    gram: FloatArray = field(init=False)
+    moment: FloatArray = field(init=False)
+    model_terms: dict[str, tuple[float, float]] = field(default_factory=dict)  # (g, y)
+    newest: datetime | None = None
+    families: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.total = np.zeros(self.dim, dtype=np.float64)
+        self.gram = np.zeros((self.n_features, self.n_features), dtype=np.float64)
+        self.moment = np.zeros(self.n_features, dtype=np.float64)
 
     def _growth(self, t: datetime) -> float:
         if not self.items and not self.tastings:
             self.anchor = t  # first term: anchor at it
         days = (t - self.anchor).total_seconds() / 86_400.0
         exponent = days / self.config.half_life_days
-        if abs(exponent) > REBASE_HALF_LIVES:
+        model_exponent = days / self.config.model_half_life_days
+        if max(abs(exponent), abs(model_exponent)) > REBASE_HALF_LIVES:
             self._rebase(t)
             return 1.0
         return math.pow(2.0, exponent)
 
+    def _model_growth(self, t: datetime) -> float:
+        """The linear model's growth of a term at ``t`` (call after :meth:`_growth`)."""
+        days = (t - self.anchor).total_seconds() / 86_400.0
+        return math.pow(2.0, days / self.config.model_half_life_days)
+
     def _rebase(self, t: datetime) -> None:
         days = (self.anchor - t).total_seconds() / 86_400.0
         factor = math.pow(2.0, max(days / self.config.half_life_days, -1000.0))
+        model_factor = math.pow(2.0, max(days / self.config.model_half_life_days, -1000.0))
         self.anchor = t
         self.total *= factor
         self.terms = {c: a * factor for c, a in self.terms.items()}
+        self.gram *= model_factor
+        self.moment *= model_factor
+        self.model_terms = {c: (g * model_factor, y) for c, (g, y) in self.model_terms.items()}
 
-    def apply(self, fb: Feedback, vector: FloatArray | None) -> bool:
-        """Apply one feedback (``vector``: the coffee's taste vector, None if unknown).
+    def apply(
+        self, fb: Feedback, vector: FloatArray | None, features: FloatArray | None = None
+    ) -> bool:
+        """Apply one feedback (``vector``: the coffee's taste vector, ``features``: its
+        feature row; None if unknown). O(d^2).
 
         An older feedback than the one kept for that coffee is ignored (returns False).
         """
@@ -129,7 +161,39 @@ class UserState:
         if vector is not None:
             self.total += (term - old) * vector
             self.terms[fb.coffee] = term
+        self._apply_model(fb.coffee, fb.preference, fb.timestamp, features)
         return True
+
+    def _apply_model(self, coffee: str, y: float, t: datetime, features: FloatArray | None) -> None:
+        old = self.model_terms.pop(coffee, None)
+        if features is None or features.shape != (self.n_features,):
+            self.model_terms[coffee] = (0.0, y)  # kept for a rebuild that knows the coffee
+            return
+        if old is not None and old[0] != 0.0:
+            g_old, y_old = old
+            self.gram -= g_old * np.outer(features, features)
+            self.moment -= g_old * y_old * features
+        g = self._model_growth(t)
+        self.gram += g * np.outer(features, features)
+        self.moment += g * y * features
+        self.model_terms[coffee] = (g, y)
+        if self.newest is None or t > self.newest:
+            self.newest = t
+
+    def onboard(self, families: frozenset[str] | set[str] | tuple[str, ...]) -> None:
+        """Remember the flavour families the user picked at onboarding (replaces them)."""
+        self.families = frozenset(families)
+
+    def statistics(self) -> tuple[FloatArray, FloatArray]:
+        """``(gram, moment)`` weighted relative to the newest feedback (see the docstring)."""
+        if self.newest is None:
+            return np.zeros_like(self.gram), np.zeros_like(self.moment)
+        scale = 1.0 / self._model_growth_at(self.newest)
+        return self.gram * scale, self.moment * scale
+
+    def _model_growth_at(self, t: datetime) -> float:
+        days = (t - self.anchor).total_seconds() / 86_400.0
+        return math.pow(2.0, days / self.config.model_half_life_days)
 
     def add_tasting(self, record: TasteRecord, vector: FloatArray) -> None:
         """Add one tasting's term (``vector``: its taste vector); a repeated id is ignored."""
@@ -140,11 +204,27 @@ class UserState:
         self.tastings[record.id] = (weight, record.timestamp)
         self.total += weight * growth * vector
 
-    def reset(self, version: int, lookup: Callable[[str], FloatArray | None]) -> None:
-        """Recompute the feedback part for snapshot ``version``; the tasting part is dropped."""
+    def reset(
+        self,
+        version: int,
+        lookup: Callable[[str], FloatArray | None],
+        features: Callable[[str], FloatArray | None] | None = None,
+        n_features: int | None = None,
+    ) -> None:
+        """Recompute the feedback part for snapshot ``version``; the tasting part is dropped.
+
+        ``features`` (with the snapshot's ``n_features``) looks up the coffees' new feature
+        rows for the linear model's statistics.
+        """
         items = sorted(self.items.items(), key=lambda kv: kv[1][1])
+        prefs = {c: y for c, (_, y) in self.model_terms.items()}
         self.version, self.items, self.terms, self.tastings = version, {}, {}, {}
+        self.model_terms, self.newest = {}, None
+        if n_features is not None:
+            self.n_features = n_features
         self.total = np.zeros(self.dim, dtype=np.float64)
+        self.gram = np.zeros((self.n_features, self.n_features), dtype=np.float64)
+        self.moment = np.zeros(self.n_features, dtype=np.float64)
         for coffee, (weight, t) in items:
             growth = self._growth(t)
             self.items[coffee] = (weight, t)
@@ -152,6 +232,8 @@ class UserState:
             if vec is not None:
                 self.terms[coffee] = weight * growth
                 self.total += weight * growth * vec
+            if features is not None and coffee in prefs:
+                self._apply_model(coffee, prefs[coffee], t, features(coffee))
 
     def evidence(self, now: datetime) -> float:
         """The decayed sum of absolute weights at ``now`` (how much is known)."""

@@ -33,11 +33,13 @@ from taste2vec.simulation.catalogue import (
 )
 from taste2vec.simulation.evaluate import (
     COLD_SLICE,
+    ONBOARDING_SLICE,
     HarnessConfig,
     QualityResults,
     QualityRow,
     evaluate,
     make_subscribers,
+    onboarding_answers,
     reveal_feedback,
 )
 from taste2vec.simulation.ranking import ndcg_at_k, recall_at_k
@@ -54,6 +56,7 @@ from taste2vec.simulation.tastes import (
 __all__ = [
     "ARCHETYPES",
     "COLD_SLICE",
+    "ONBOARDING_SLICE",
     "SENSORY_DIMS",
     "HarnessConfig",
     "QualityResults",
@@ -68,6 +71,7 @@ __all__ = [
     "evaluate",
     "generate_population",
     "make_subscribers",
+    "onboarding_answers",
     "ndcg_at_k",
     "random_tastes",
     "recall_at_k",

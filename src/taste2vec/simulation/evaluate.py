@@ -16,6 +16,13 @@ Protocol (:func:`evaluate`), deterministic under ``config.seed``:
    with no relevant coffee are not scored (``users scored`` in the table).
 4. **Cold start:** a random ``config.cold_share`` of the users reveal nothing while the
    others reveal ``config.cold_warm_feedback`` each; only the cold users are scored.
+5. **Onboarding** (``config.onboarding``, slice :data:`ONBOARDING_SLICE`): no user has any
+   other feedback; each answers a short onboarding: rates the
+   :func:`~taste2vec.recommend.features.archetype_coffees` (``config.onboarding_ratings``
+   of them, chosen from the catalogue's structured attributes, the same for everyone) and
+   names up to ``config.onboarding_families`` favourite flavour families. The ratings
+   reach every recommender as feedback; the family names reach those with a
+   ``set_onboarding(families by user)`` method (called with ``{}`` for the other slices).
 
 Recommenders see only the :class:`~taste2vec.schema.Coffee` catalogue and
 :class:`~taste2vec.schema.Feedback` objects; the hidden tastes never leave the simulator.
@@ -39,6 +46,7 @@ from taste2vec.simulation.tastes import generate_population
 
 __all__ = [
     "COLD_SLICE",
+    "ONBOARDING_SLICE",
     "HarnessConfig",
     "QualityResults",
     "QualityRow",
@@ -49,6 +57,8 @@ __all__ = [
 
 #: The slice label of the cold-start evaluation.
 COLD_SLICE = "cold"
+#: The slice label of the onboarding evaluation (0 feedback plus the onboarding answer).
+ONBOARDING_SLICE = "n=0+onboarding"
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,9 @@ class HarnessConfig:
     cold_share: float = 0.25
     cold_warm_feedback: int = 20
     archetype_share: float = 0.6
+    onboarding: bool = True
+    onboarding_ratings: int = 3
+    onboarding_families: int = 3
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,40 @@ def reveal_feedback(
     return events
 
 
+def onboarding_answers(
+    subscribers: Sequence[SimulatedSubscriber], catalogue: SimCatalogue, config: HarnessConfig
+) -> tuple[list[list[Feedback]], dict[str, list[str]]]:
+    """Each subscriber's onboarding ratings (as feedback) and favourite families."""
+    from taste2vec.recommend.features import archetype_coffees
+
+    picks = archetype_coffees(catalogue.coffees, catalogue.family_matrix, config.onboarding_ratings)
+    pos = {c: j for j, c in enumerate(catalogue.ids)}
+    ratings, families = [], {}
+    for u, person in enumerate(subscribers):
+        rng = np.random.default_rng([config.seed, u, 3])
+        ratings.append(
+            [
+                person.rate(
+                    catalogue.items[pos[c]],
+                    rng,
+                    feedback_id=f"{person.user_id}-onb{step:02d}",
+                    timestamp=EPOCH + timedelta(minutes=u),
+                )
+                for step, c in enumerate(picks)
+            ]
+        )
+        families[person.user_id] = person.favourite_families(
+            catalogue.families, config.onboarding_families
+        )
+    return ratings, families
+
+
+def _set_onboarding(rec: Recommender, families: dict[str, list[str]]) -> None:
+    setter = getattr(rec, "set_onboarding", None)
+    if callable(setter):
+        setter(families)
+
+
 def _slices(
     events: list[list[Feedback]], config: HarnessConfig
 ) -> Iterator[tuple[str, list[int], list[int]]]:
@@ -159,13 +206,21 @@ def evaluate(
     relevant = [relevant_items(s, catalogue) for s in subscribers]
     catalogue_ids = set(catalogue.ids)
     rows = []
-    for label, counts, scored in _slices(events, config):
-        revealed = [fb for u, n in enumerate(counts) for fb in events[u][:n]]
+    plan: list[tuple[str, list[list[Feedback]], list[int], dict[str, list[str]]]] = [
+        (label, [events[u][:n] for u, n in enumerate(counts)], scored, {})
+        for label, counts, scored in _slices(events, config)
+    ]
+    if config.onboarding:
+        ratings, families = onboarding_answers(subscribers, catalogue, config)
+        plan.append((ONBOARDING_SLICE, ratings, list(range(len(subscribers))), families))
+    for label, per_user, scored, families in plan:
+        revealed = [fb for user_events in per_user for fb in user_events]
         revealed.sort(key=lambda fb: (fb.timestamp, fb.id))
-        seen = [{fb.coffee for fb in events[u][:n]} for u, n in enumerate(counts)]
+        seen = [{fb.coffee for fb in user_events} for user_events in per_user]
         for rec in recommenders:
             if on_step is not None:
                 on_step(label, rec.name)
+            _set_onboarding(rec, families)
             rec.fit(catalogue.coffees, revealed)
             ndcgs, recalls = [], []
             for u in scored:

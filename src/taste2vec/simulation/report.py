@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from taste2vec.simulation.evaluate import COLD_SLICE, QualityResults
+from taste2vec.simulation.evaluate import COLD_SLICE, ONBOARDING_SLICE, QualityResults
 
 __all__ = ["render_markdown"]
 
@@ -26,6 +26,8 @@ def _ratio(value: float, baseline: float) -> str:
 def _slice_label(slice_: str, warm: int) -> str:
     if slice_ == COLD_SLICE:
         return f"cold users (others have {warm})"
+    if slice_ == ONBOARDING_SLICE:
+        return "0 + onboarding"
     return slice_.removeprefix("n=")
 
 

@@ -22,6 +22,12 @@ ideal with no family affinity is neutral. Each tasting observes
 Only the :class:`~taste2vec.schema.Feedback` (id, user, coffee, signal, rating, timestamp)
 leaves the simulator; user ids are opaque (``sim-00042``) and say nothing about the tastes.
 
+**Onboarding answers**: asked to rate a coffee, the person always rates it
+(:meth:`SimulatedSubscriber.rate`: ``clip(round(y), 1, 5)``, same noise); asked for their
+favourite flavour families, they name the ones with the largest positive hidden weights
+(:meth:`SimulatedSubscriber.favourite_families`). Only the answer (ratings as
+:class:`~taste2vec.schema.Feedback`, family names as strings) leaves the simulator.
+
 **Ground truth** (:func:`relevant_items`): the coffees whose noiseless ``u_true`` is in the
 person's top :data:`RELEVANT_SHARE` of the catalogue (at least one coffee; ties by id).
 """
@@ -111,6 +117,32 @@ class SimulatedSubscriber:
             rating=rating,
             timestamp=timestamp,
         )
+
+    def rate(
+        self,
+        coffee: SimulatedCoffee,
+        rng: np.random.Generator,
+        *,
+        feedback_id: str | None = None,
+        timestamp: datetime = EPOCH,
+    ) -> Feedback:
+        """A 1-5 rating of ``coffee`` when asked for one (onboarding): never skipped."""
+        t = self.tastes
+        y = 3.0 + self.true_utility(coffee) + rng.normal(0.0, t.noise) + t.rating_bias
+        return Feedback(
+            id=feedback_id or f"{self.user_id}-{coffee.id}",
+            user=self.user_id,
+            coffee=coffee.id,
+            signal=FeedbackSignal.RATED,
+            rating=int(np.clip(round(y), 1, 5)),
+            timestamp=timestamp,
+        )
+
+    def favourite_families(self, families: tuple[str, ...], n: int = 3) -> list[str]:
+        """Up to ``n`` family names with the largest positive hidden weights, best first."""
+        w = self.tastes.family_weights
+        order = sorted(range(len(families)), key=lambda i: (-w[i], i))
+        return [families[i] for i in order[:n] if w[i] > 0]
 
 
 def relevant_items(person: SimulatedSubscriber, catalogue: SimCatalogue) -> frozenset[str]:

@@ -1,0 +1,183 @@
+"""The per-user Bayesian linear taste model: closed form, instant, crowd prior, onboarding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from taste2vec.data.demo import load_demo_catalogue
+from taste2vec.recommend.baselines import ContentRidgeRecommender
+from taste2vec.recommend.bayes import BayesConfig, fit_crowd_prior, posterior_mean
+from taste2vec.recommend.engine import RecommendationEngine
+from taste2vec.recommend.features import archetype_coffees
+from taste2vec.recommend.protocol import check_recommendations
+from taste2vec.recommend.user_state import UserVectorConfig
+from taste2vec.schema import Coffee, Feedback, FeedbackSignal
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+Make = Callable[..., RecommendationEngine]
+
+
+def fb(coffee: str, signal: str = "liked", rating: int | None = None, days: float = 0,
+       user: str = "u") -> Feedback:  # fmt: skip
+    return Feedback(
+        id=f"{user}-{coffee}-{signal}-{days}",
+        user=user,
+        coffee=coffee,
+        signal=FeedbackSignal(signal),
+        rating=rating,
+        timestamp=T0 + timedelta(days=days),
+    )
+
+
+def _random_events(catalogue: list[Coffee], n: int, seed: int) -> list[Feedback]:
+    rng = np.random.default_rng(seed)
+    signals = ["liked", "disliked", "rated", "skipped"]
+    out = []
+    for i in range(n):
+        signal = signals[int(rng.integers(4))]
+        rating = int(rng.integers(1, 6)) if signal == "rated" else None
+        coffee = catalogue[int(rng.integers(20))].id  # repeats: the latest one counts
+        out.append(fb(coffee, signal, rating, days=float(rng.uniform(0, 900)) + i * 1e-6))
+    return out
+
+
+def test_closed_form_update_after_each_feedback_equals_the_batch_refit(
+    make_engine: Make, catalogue: list[Coffee]
+) -> None:
+    engine = make_engine(config=UserVectorConfig(model_half_life_days=90.0))
+    engine.set_crowd(_random_events(catalogue, 40, seed=1))  # a prior that is not the default
+    events = _random_events(catalogue, 50, seed=2)
+    state = engine.new_state()
+    for i, event in enumerate(events):  # arrival order differs from timestamp order
+        engine.update(state, event)
+        batch = engine.state(events[: i + 1])
+        np.testing.assert_allclose(engine.weights(state), engine.weights(batch), atol=1e-8)
+    # explicit batch ridge: weights 2^-(t_newest - t)/h over the latest feedback per coffee
+    snap = engine.snapshot
+    latest: dict[str, Feedback] = {}
+    for event in sorted(events, key=lambda e: e.timestamp):
+        latest[event.coffee] = event
+    newest = max(e.timestamp for e in latest.values())
+    x = np.stack([snap.features.matrix[snap.pos[c]] for c in latest])
+    y = np.array([e.preference for e in latest.values()])
+    g = np.array(
+        [2 ** (-(newest - e.timestamp).total_seconds() / 86400 / 90.0) for e in latest.values()]
+    )
+    expected = posterior_mean(snap.crowd, (x * g[:, None]).T @ x, x.T @ (g * y))
+    np.testing.assert_allclose(engine.weights(state), expected, atol=1e-8)
+
+
+def test_one_feedback_moves_the_next_recommendation(
+    engine: RecommendationEngine, catalogue: list[Coffee]
+) -> None:
+    state = engine.new_state()
+    before = [r.coffee_id for r in engine.recommend(None, 10, set(), state=state)]
+    top = before[0]
+    engine.update(state, fb(top, "disliked"))
+    after = engine.recommend(state.vector(), 10, {top}, n_feedback=1, state=state)
+    assert [r.coffee_id for r in after] != before[1:] + after[-1:]
+    snap = engine.snapshot
+    score = snap.features.matrix @ engine.weights(state)
+    cold = snap.features.matrix @ engine.weights(engine.new_state())
+    # the disliked coffee itself, and coffees like it, lose score
+    assert score[snap.pos[top]] < cold[snap.pos[top]] - 1e-6
+    engine.update(state, fb(top, "liked", days=1))  # a change of mind replaces it at once
+    assert (snap.features.matrix @ engine.weights(state))[snap.pos[top]] > cold[snap.pos[top]]
+
+
+def test_explanations_still_name_families_and_the_liked_coffee(
+    engine: RecommendationEngine, catalogue: list[Coffee]
+) -> None:
+    liked = catalogue[0]
+    state = engine.state([fb(liked.id, "rated", 5)])
+    recs = engine.recommend(
+        state.vector(), 5, {liked.id}, liked=[(liked.id, 5)], n_feedback=1, state=state
+    )
+    assert len(recs) == 5 and all(r.explanation and r.reasons["families"] for r in recs)
+    assert all(r.coffee_id != liked.id for r in recs)
+    named = [r for r in recs if "similar_to" in r.reasons]
+    assert all(f"like the {liked.name} you rated 5" in r.explanation for r in named)
+
+
+def test_crowd_prior_learns_the_populations_taste(
+    make_engine: Make, catalogue: list[Coffee]
+) -> None:
+    engine = make_engine()
+    snap = engine.snapshot
+    fruity = snap.features.names.index("fam:Fruity")
+    x = snap.features.matrix
+    # 40 people who like the fruitiest coffees and dislike the least fruity ones
+    order = np.argsort(-x[:, fruity], kind="stable")
+    crowd = []
+    for u in range(40):
+        for j in order[u % 5 : u % 5 + 6]:
+            crowd.append(fb(catalogue[int(j)].id, "liked", user=f"p{u}"))
+        for j in order[::-1][u % 5 : u % 5 + 6]:
+            crowd.append(fb(catalogue[int(j)].id, "disliked", user=f"p{u}"))
+    engine.set_crowd(crowd)
+    assert engine.snapshot.crowd.n_users == 40
+    assert engine.snapshot.crowd.mean[fruity] > 0.1
+    cold = engine.recommend(None, 10, set(), state=engine.new_state())
+    share = np.mean([x[snap.pos[r.coffee_id], fruity] for r in cold])
+    assert share > np.quantile(x[:, fruity], 0.6)
+    # too few users: the default prior
+    few = fit_crowd_prior(x, snap.features.names, {"a": {0: 1.0}}, BayesConfig())
+    assert few.n_users == 0
+
+
+def test_onboarding_families_pull_toward_that_family(
+    engine: RecommendationEngine, catalogue: list[Coffee]
+) -> None:
+    snap = engine.snapshot
+    col = snap.features.names.index("fam:Roasted")
+    state = engine.onboard(engine.new_state(), ["Roasted", "NotAFamily"])
+    assert state.families == {"Roasted"}
+    picked = [r.coffee_id for r in engine.recommend(None, 10, set(), state=state)]
+    plain = [r.coffee_id for r in engine.recommend(None, 10, set(), state=engine.new_state())]
+    x = snap.features.matrix[:, col]
+    assert np.mean([x[snap.pos[c]] for c in picked]) > np.mean([x[snap.pos[c]] for c in plain])
+
+
+def test_rebuild_keeps_the_linear_models_feedback(
+    engine: RecommendationEngine, catalogue: list[Coffee]
+) -> None:
+    events = _random_events(catalogue, 15, seed=3)
+    state = engine.state(events)
+    engine.rebuild(engine.snapshot.model, catalogue[:60])
+    engine.update(state, fb(catalogue[1].id, days=2000))
+    fresh = engine.state([*events, fb(catalogue[1].id, days=2000)])
+    np.testing.assert_allclose(engine.weights(state), engine.weights(fresh), atol=1e-8)
+
+
+def test_archetype_coffees_are_distinct_informative_and_deterministic() -> None:
+    from taste2vec.lexicon import load_lexicon
+
+    coffees = load_demo_catalogue()
+    lex = load_lexicon()
+    fams = np.stack([lex.family_distribution(c.roaster_notes) for c in coffees]).astype(float)
+    picks = archetype_coffees(coffees, fams, 3)
+    assert len(picks) == 3 == len(set(picks))
+    assert picks == archetype_coffees(coffees, fams, 3)
+    assert sorted(archetype_coffees(coffees[:2], fams[:2], 3)) == [c.id for c in coffees[:2]]
+
+
+def test_content_ridge_baseline_follows_the_users_ratings() -> None:
+    coffees = load_demo_catalogue()
+    rec = ContentRidgeRecommender()
+    liked = [c for c in coffees if "chocolate" in c.roaster_notes.lower()][:4]
+    disliked = [c for c in coffees if "lemon" in c.roaster_notes.lower()][:4]
+    events = [fb(c.id, "liked") for c in liked] + [fb(c.id, "disliked") for c in disliked]
+    rec.fit(coffees, events)
+    seen = {c.id for c in liked + disliked}
+    got = rec.recommend("u", 10, seen)
+    check_recommendations(rec.name, got, 10, seen, {c.id for c in coffees})
+    scores = rec.scores("u")
+    assert scores is not None
+    by_id = dict(zip(sorted(c.id for c in coffees), scores, strict=True))
+    choc = [by_id[c.id] for c in coffees if "chocolate" in c.roaster_notes.lower()][4:]
+    lemon = [by_id[c.id] for c in coffees if "lemon" in c.roaster_notes.lower()][4:]
+    assert choc and lemon and np.mean(choc) > np.mean(lemon)
+    assert rec.recommend("someone-new", 5, set()) == rec._popularity.recommend("x", 5, set())
