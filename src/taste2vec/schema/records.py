@@ -32,9 +32,13 @@ from taste2vec.errors import SchemaError
 from taste2vec.schema.clock import check_floor
 from taste2vec.schema.metrics import METRIC_BY_NAME, METRIC_NAMES, N_METRICS
 
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@\-]+$")
-]
+#: Letters, digits and ``._:@-``, except the URL dot segments "." and ".." (a client or
+#: proxy resolves ``/v1/users/..`` to ``/v1``, so such an id could never be read back).
+ID_PATTERN = (
+    r"^(?:[A-Za-z0-9_:@\-][A-Za-z0-9._:@\-]*|\.[A-Za-z0-9_:@\-][A-Za-z0-9._:@\-]*"
+    r"|\.\.[A-Za-z0-9._:@\-]+)$"
+)
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
 MAX_NOTES_CHARS = 5000
 
 

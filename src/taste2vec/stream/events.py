@@ -40,6 +40,7 @@ from pydantic import (
 from taste2vec.errors import SchemaError
 from taste2vec.schema.clock import check_floor
 from taste2vec.schema.records import (
+    ID_PATTERN,
     Context,
     Feedback,
     FeedbackSignal,
@@ -51,9 +52,7 @@ from taste2vec.schema.records import (
 
 SCHEMA_VERSION: Literal[1] = 1
 MAX_EVENT_BYTES = 64 * 1024
-EventId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@\-]+$")
-]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=ID_PATTERN)]
 
 
 class _Event(BaseModel):
