@@ -27,6 +27,7 @@ TABLES = {
     "user_profiles",
     "coffee_embeddings",
     "outbox",
+    "user_onboarding",
 }
 
 

@@ -24,6 +24,7 @@ from taste2vec.api.routes import (
     events,
     health,
     models,
+    onboarding,
     recommendations,
     stream,
     users,
@@ -100,7 +101,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = CollectorRegistry()
     app.state.registry = registry
     errors.install(app)
-    for module in (health, users, coffees, events, recommendations, embed, stream, models):
+    for module in (
+        health,
+        users,
+        onboarding,
+        coffees,
+        events,
+        recommendations,
+        embed,
+        stream,
+        models,
+    ):
         app.include_router(module.router)
     app.add_middleware(Metrics, registry=registry)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -15,10 +15,11 @@ the service emits ``recommendation_shown`` for every recommendation it serves.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -38,10 +39,9 @@ from taste2vec.recommend.engine import (
     Profile,
     Recommendation,
     RecommendationEngine,
-    feedback_stats,
 )
 from taste2vec.recommend.user_state import UserState
-from taste2vec.schema import Coffee, Context, Feedback, TasteRecord
+from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
 from taste2vec.service.relay import EventBuffer, OutboxRelay
 from taste2vec.store import AddResult, Store, UpsertCounts
@@ -214,8 +214,9 @@ class TasteService:
         return request
 
     def refresh_stats(self) -> None:
-        """Recompute the crowd's per-coffee preferences from every stored feedback."""
-        self.engine.set_feedback_stats(feedback_stats(self.store.all_feedback()))
+        """Recompute the crowd's per-coffee preferences and the taste model's prior from
+        every stored feedback."""
+        self.engine.set_crowd(self.store.all_feedback())
         self._since_stats = 0
 
     # ------------------------------------------------------------------ catalogue
@@ -295,26 +296,29 @@ class TasteService:
     def history(self, user: str) -> list[TasteRecord]:
         return self.store.records_for_user(user, limit=HISTORY)
 
-    def _state(self, user: str) -> tuple[np.ndarray | None, set[str], list[tuple[str, float]]]:
-        """The user's vector, the coffees they reacted to, and their positive reactions.
-
-        Served from the in-memory state; the store is read only for a user not cached.
-        """
+    def _user_state(self, user: str) -> UserState:
+        """The user's in-memory state; rebuilt from the store for a user not cached."""
         with self._lock:
             cached = self._states.get(user)
             if cached is not None:
-                return _summary(cached)
+                return cached
         # Everything the API accepted counts: times up to the allowed skew ahead included.
         now = datetime.now(UTC) + timedelta(seconds=self.max_clock_skew_s)
         state = self.engine.state(self.store.feedback_for_user(user), self.history(user), now)
+        self.engine.onboard(state, self.store.onboarding_families(user))
         with self._lock:
-            return _summary(self._states.setdefault(user, state))
+            return self._states.setdefault(user, state)
+
+    def _state(self, user: str) -> tuple[np.ndarray | None, set[str], list[tuple[str, float]]]:
+        """The user's vector, the coffees they reacted to, and their positive reactions."""
+        return _summary(self._user_state(user))
 
     def user_vector(self, user: str) -> np.ndarray | None:
         return self._state(user)[0]
 
     def recommend(self, user: str, k: int, context: Context | None = None) -> list[Recommendation]:
-        vector, seen, liked = self._state(user)
+        state = self._user_state(user)
+        vector, seen, liked = _summary(state)
         items: list[Recommendation] = self.engine.recommend(
             vector,
             k,
@@ -323,8 +327,48 @@ class TasteService:
             history=self.history(user) if context is not None else (),
             liked=liked,
             n_feedback=len(seen),
+            state=state,
         )
         return items
+
+    def onboard(
+        self, user: str, families: Sequence[str] | None, ratings: Mapping[str, int]
+    ) -> bool:
+        """Store a new user's onboarding answer; True when anything new was stored.
+
+        ``ratings`` (coffee id -> 1-5) become rated feedback with the deterministic ids
+        :func:`onboarding_feedback_id` and no client timestamp, so a retry is the same
+        write (a different rating for the same coffee is a :class:`ConflictError`, checked
+        before anything is written). ``families`` (None: unchanged) are stored and become
+        pseudo-observations on the user's taste model (:mod:`taste2vec.recommend.bayes`).
+        """
+        answers = [
+            Feedback(
+                id=onboarding_feedback_id(user, coffee),
+                user=user,
+                coffee=coffee,
+                signal=FeedbackSignal.RATED,
+                rating=rating,
+            )
+            for coffee, rating in sorted(ratings.items())
+        ]
+        for fb in answers:
+            stored = self.store.get_feedback(fb.id)
+            if stored is not None and stored.rating != fb.rating:
+                raise ConflictError(
+                    f"coffee {fb.coffee!r} was already rated {stored.rating} at onboarding; "
+                    "send feedback to change it"
+                )
+        created = False
+        for fb in answers:
+            created = self.add_feedback(fb).created or created
+        if families is not None:
+            created = self.store.set_onboarding_families(user, families) or created
+            with self._lock:
+                state = self._states.get(user)
+            if state is not None:
+                self.engine.onboard(state, families)
+        return created
 
     def profile(self, user: str) -> Profile | None:
         vec = self.user_vector(user)
@@ -332,6 +376,12 @@ class TasteService:
 
     def embed(self, records: Sequence[TasteRecord]) -> tuple[np.ndarray, list[Explanation]]:
         return self.model.encode(records)
+
+
+def onboarding_feedback_id(user: str, coffee: str) -> str:
+    """The feedback id of ``user``'s onboarding rating of ``coffee`` (deterministic)."""
+    digest = hashlib.sha256(f"{user}\x00{coffee}".encode()).hexdigest()[:40]
+    return f"onboarding:{digest}"
 
 
 def _summary(state: UserState) -> tuple[np.ndarray | None, set[str], list[tuple[str, float]]]:

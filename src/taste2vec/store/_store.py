@@ -11,14 +11,16 @@ from taste2vec.store._catalogue import CatalogueMixin
 from taste2vec.store._engine import make_engine
 from taste2vec.store._events import EventsMixin
 from taste2vec.store._migrate import migrate_engine
+from taste2vec.store._onboarding import OnboardingMixin
 from taste2vec.store._outbox import OutboxMixin
 from taste2vec.store._users import UsersMixin
 from taste2vec.store._vectors import VectorsMixin
 
 
-class Store(UsersMixin, CatalogueMixin, EventsMixin, VectorsMixin, OutboxMixin):
+class Store(UsersMixin, CatalogueMixin, EventsMixin, VectorsMixin, OutboxMixin, OnboardingMixin):
     """The operational store: users, API keys, catalogue, tastings, feedback, profiles,
-    coffee embeddings and the app-event outbox, in SQLite (embedded) or PostgreSQL.
+    coffee embeddings, the app-event outbox and onboarding answers, in SQLite (embedded)
+    or PostgreSQL.
 
     Thread-safe: it holds one engine and opens a short session per call, so the
     API may call it from a thread pool. Every method takes and returns the

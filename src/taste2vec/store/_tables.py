@@ -202,3 +202,14 @@ class CoffeeEmbeddingRow(Base):
         index=True,  # the primary key leads with model_version; deletes look up by coffee
     )
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OnboardingRow(Base):
+    """A user's onboarding answer: the flavour families they picked (their archetype
+    ratings are ordinary feedback rows with deterministic ids)."""
+
+    __tablename__ = "user_onboarding"
+
+    user_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("users.id"), primary_key=True)
+    families: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
