@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
-from taste2vec.api.schemas import EmbeddingOut, EmbedRequest, EmbedResponse
+from taste2vec.api.schemas import EmbeddingOut, EmbedRequest, EmbedResponse, error_responses
+from taste2vec.api.strict import json_types_of
 
 router = APIRouter(prefix="/v1", tags=["inference"])
 
@@ -15,10 +18,19 @@ router = APIRouter(prefix="/v1", tags=["inference"])
     "/embed",
     summary="Embed tasting records",
     description="Returns each record's 128-d taste vector and its explanation (predicted "
-    "sensory intensities and flavour-family probabilities). Nothing is stored.",
+    "sensory intensities and flavour-family probabilities). Nothing is stored. At most "
+    "`T2V_MAX_BATCH` records per call (512 by default; the schema's `maxItems`), more "
+    "answer 413.",
+    responses=error_responses(
+        (403, "A user key may only embed its own user's records."),
+        (413, "More records than `T2V_MAX_BATCH`, or a body over `T2V_MAX_BODY_BYTES`."),
+    ),
 )
 async def embed(
-    body: EmbedRequest, request: Request, service: ServiceDep, principal: PrincipalDep
+    body: Annotated[EmbedRequest, json_types_of(EmbedRequest)],
+    request: Request,
+    service: ServiceDep,
+    principal: PrincipalDep,
 ) -> EmbedResponse:
     limit = request.app.state.settings.max_batch
     if len(body.records) > limit:

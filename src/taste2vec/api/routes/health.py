@@ -5,8 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 router = APIRouter(tags=["operations"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="`ready`, `starting` or `store unavailable`.")
+    coffees: int | None = Field(default=None, description="Catalogue size (when ready).")
+    model_version: str | None = Field(default=None, description="The model served.")
+    error: str | None = Field(default=None, description="Why the store is unavailable.")
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
@@ -14,7 +22,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: model loaded and store reachable")
+@router.get(
+    "/readyz",
+    summary="Readiness: model loaded and store reachable",
+    response_model=Readiness,
+    responses={
+        200: {"model": Readiness, "description": "Ready to serve."},
+        503: {"model": Readiness, "description": "Starting, or the store is unreachable."},
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     service = getattr(request.app.state, "service", None)
     if service is None:
@@ -28,6 +44,16 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            "description": "The Prometheus text exposition format.",
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

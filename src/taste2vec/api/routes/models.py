@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from taste2vec.api.deps import PrincipalDep
+from taste2vec.api.schemas import error_responses
 from taste2vec.edge.registry import EdgeRegistry
 from taste2vec.edge.spec import FORMATS, SUFFIX
 
@@ -67,6 +68,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     summary="List the edge bundles",
     description="Every registered model version with its aliases, formats, sizes, checksums "
     "and parity reports. Bundles appear here after `taste2vec export`.",
+    responses=error_responses((503, "The edge registry could not be read.")),
 )
 async def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueOut:
     registry = registry_for(request)
@@ -102,7 +104,10 @@ async def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueO
     responses={
         200: {"content": {"application/zip": {}}, "description": "The bundle archive."},
         304: {"description": "The bundle matches If-None-Match."},
-        404: {"description": "Unknown alias, or no bundle of that format for it."},
+        **error_responses(
+            (404, "Unknown alias, unknown format, or no bundle of that format for it."),
+            (503, "The edge registry could not be read."),
+        ),
     },
 )
 async def get_edge(

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
 from taste2vec.api.schemas import error_responses, write_responses
-from taste2vec.errors import SchemaError
-from taste2vec.schema.records import Identifier
+from taste2vec.api.strict import json_types_of
+from taste2vec.errors import NotFoundError, SchemaError
+from taste2vec.lexicon.extractor import load_lexicon
+from taste2vec.schema.records import ID_PATTERN, Identifier
 from taste2vec.service.core import onboarding_feedback_id
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -27,18 +29,33 @@ MAX_FAMILIES = 3
 MAX_RATINGS = 10
 
 _USER_ID: TypeAdapter[str] = TypeAdapter(Identifier)
-EXAMPLE: dict[str, Any] = {"families": ["Fruity", "Floral"], "ratings": {"demo-001": 5, "demo-050": 2}}
+FAMILIES = load_lexicon().families  # the names one can pick (the bundled flavour wheel)
+EXAMPLE: dict[str, Any] = {
+    "families": ["Fruity", "Floral"],
+    "ratings": {"demo-001": 5, "demo-050": 2},
+}
 
 
 class OnboardingAnswer(BaseModel):
     """At least one of ``families`` and ``ratings``."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [EXAMPLE],
+            # _something, in the schema: non-empty families or non-empty ratings
+            "anyOf": [
+                {"required": ["families"], "properties": {"families": {"minItems": 1}}},
+                {"required": ["ratings"], "properties": {"ratings": {"minProperties": 1}}},
+            ],
+        },
+    )
 
     families: list[str] | None = Field(
         default=None,
         max_length=MAX_FAMILIES,
         description="Up to 3 favourite flavour families, distinct, by name (see GET).",
+        json_schema_extra={"uniqueItems": True, "items": {"enum": list(FAMILIES)}},
     )
     ratings: dict[str, Annotated[int, Field(ge=1, le=5)]] | None = Field(
         default=None,
@@ -128,11 +145,12 @@ def get_onboarding(user_id: str, service: ServiceDep, principal: PrincipalDep) -
         OnboardingStored,
         "A coffee was already rated differently at onboarding.",
         (403, "A user key may only answer for its own user."),
+        (404, "A rated coffee is not in the catalogue."),
     ),
 )
 def post_onboarding(
-    user_id: str,
-    answer: Annotated[OnboardingAnswer, Body(examples=[EXAMPLE])],
+    user_id: Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)],
+    answer: Annotated[OnboardingAnswer, Body(examples=[EXAMPLE]), json_types_of(OnboardingAnswer)],
     service: ServiceDep,
     principal: PrincipalDep,
     response: Response,
@@ -146,13 +164,11 @@ def post_onboarding(
         for i, f in enumerate(answer.families or [])
         if f not in known
     ]
-    problems += [
-        (f"ratings.{c}", f"coffee {c!r} is not in the catalogue")
-        for c in sorted(answer.ratings or {})
-        if service.store.get_coffee(c) is None
-    ]
     if problems:
         raise SchemaError("invalid onboarding answer", problems)
+    unknown = [c for c in sorted(answer.ratings or {}) if service.store.get_coffee(c) is None]
+    if unknown:  # like /v1/feedback: a coffee not in the catalogue is a 404
+        raise NotFoundError(f"coffee(s) {unknown} not in the catalogue")
     created = service.onboard(user_id, answer.families, answer.ratings or {})
     if not created:
         response.status_code = 200

@@ -12,7 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
-from taste2vec.api.schemas import ProfileOut, RecommendationOut, RecommendationsOut
+from taste2vec.api.schemas import (
+    ProfileOut,
+    RecommendationOut,
+    RecommendationsOut,
+    error_responses,
+)
 from taste2vec.schema import Context, LocationType, SocialSetting
 from taste2vec.schema.records import Identifier
 
@@ -30,7 +35,9 @@ def _context(values: dict[str, object]) -> Context | None:
     description="Context (hour, weekday, mood, location_type, ...) is optional and shifts "
     "the ranking. Coffees the user already gave feedback on and coffees out of stock are "
     "left out. Each answer carries a request id and is recorded as a recommendation_shown "
-    "event (with the optional experiment and arm) for the stream's A/B metrics.",
+    "event (with the optional experiment and arm) for the stream's A/B metrics. A user "
+    "with no history gets the cold-start ranking.",
+    responses=error_responses((403, "A user key may only read its own recommendations.")),
 )
 async def recommendations(
     user_id: str,
@@ -90,7 +97,14 @@ async def recommendations(
     )
 
 
-@router.get("/{user_id}/profile", summary="Sensory radar, top flavour families, map position")
+@router.get(
+    "/{user_id}/profile",
+    summary="Sensory radar, top flavour families, map position",
+    responses=error_responses(
+        (403, "A user key may only read its own profile."),
+        (404, "No profile yet: the user has logged no tasting or feedback."),
+    ),
+)
 async def profile(user_id: str, service: ServiceDep, principal: PrincipalDep) -> ProfileOut:
     check_user(principal, user_id)
     prof = service.profile(user_id)
@@ -99,8 +113,8 @@ async def profile(user_id: str, service: ServiceDep, principal: PrincipalDep) ->
     return ProfileOut(
         user=user_id,
         radar=prof.radar,
-        top_families=list(prof.top_families),
-        map_xy=prof.map_xy,
+        top_families=[[family, p] for family, p in prof.top_families],
+        map_xy=list(prof.map_xy),
         n_feedback=len(service.store.feedback_for_user(user_id)),
         n_records=len(service.history(user_id)),
     )

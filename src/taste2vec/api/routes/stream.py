@@ -16,14 +16,28 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
+from taste2vec.api.schemas import error_responses, inline_json_schema, write_responses
+from taste2vec.api.strict import type_errors
 from taste2vec.config import Settings
 from taste2vec.errors import ConflictError, SchemaError
 from taste2vec.service import TasteService
 from taste2vec.store import AddResult
-from taste2vec.stream.events import Event, parse_event
+from taste2vec.stream.events import (
+    BoxRated,
+    BoxShipped,
+    Event,
+    LabSession,
+    RecommendationClicked,
+    SubscriptionCancelled,
+    SubscriptionPaused,
+    SubscriptionRenewed,
+    SubscriptionResumed,
+    SubscriptionStarted,
+    parse_event,
+)
 from taste2vec.stream.log import EventLog, open_log
 from taste2vec.stream.state import StreamReader
 from taste2vec.stream.worker import StreamWorker
@@ -92,9 +106,31 @@ class EventBatchResult(BaseModel):
     results: list[EventStatus]
 
 
+# The events a client may post (the others are derived or emitted by the service). The
+# single-event body is documented with their schema; it is validated by ``_parse`` so that a
+# refusal names the event type and field the same way for one event and for a batch.
+ClientEvent = Annotated[
+    RecommendationClicked
+    | BoxShipped
+    | BoxRated
+    | SubscriptionStarted
+    | SubscriptionPaused
+    | SubscriptionResumed
+    | SubscriptionCancelled
+    | SubscriptionRenewed
+    | LabSession,
+    Field(discriminator="type"),
+]
+CLIENT_EVENT_SCHEMA = inline_json_schema(ClientEvent)
+
+
 def _parse(item: Any, service: TasteService) -> Event:
     if not isinstance(item, dict):
         raise SchemaError(f"an event must be a JSON object, got {type(item).__name__}")
+    problems = type_errors(CLIENT_EVENT_SCHEMA, item, {})  # the schema's JSON types: no "4" for 4
+    if problems:
+        errors = [(field, why) for field, _, why in (p.partition(": ") for p in problems)]
+        raise SchemaError(f"invalid event: {'; '.join(problems)}", errors)
     event = parse_event(item)
     service.check_time(event.event_time, "event_time")
     why = SERVICE_TYPES.get(event.type)
@@ -117,14 +153,34 @@ def _parse(item: Any, service: TasteService) -> Event:
     "the event log and the user's signals shortly after.",
     response_model=EventAccepted | EventBatchResult,
     responses={
-        200: {"description": "An exact repeat, or a batch (see the per-event statuses)."},
-        409: {"description": "The event_id is stored with different content."},
-        413: {"description": "More than 1,000 events in one batch."},
+        **write_responses(
+            EventAccepted,
+            "The event_id is stored with different content.",
+            (403, "A user key may only post its own user's events (all of a batch)."),
+            (
+                413,
+                f"More than {MAX_EVENTS:,} events in one batch, or a body over "
+                "`T2V_MAX_BODY_BYTES`.",
+            ),
+        ),
+        201: {"model": EventAccepted, "description": "One event, stored."},
+        200: {
+            "model": EventAccepted | EventBatchResult,
+            "description": "One event that is an exact repeat (nothing changed), or a batch: "
+            "each event's own status is in `results`.",
+        },
     },
 )
 def post_events(
     body: Annotated[
-        dict[str, Any] | list[Any],
+        Annotated[dict[str, Any], WithJsonSchema(CLIENT_EVENT_SCHEMA)]
+        | Annotated[
+            list[Any],
+            Field(  # the bounds are checked in the route: 422 when empty, 413 over
+                description=f"A batch: 1 to {MAX_EVENTS:,} events, each validated on its own.",
+                json_schema_extra={"minItems": 1, "maxItems": MAX_EVENTS},
+            ),
+        ],
         Body(
             openapi_examples={
                 "one": {"summary": "one event", "value": EVENT_EXAMPLE},
@@ -304,7 +360,11 @@ def _reader(request: Request) -> StreamReader:
     "stats and trend, skip/pause streaks, days since last engagement, Lab usage and the "
     "churn-risk rule. New events show up within about a second. 404 until the stream has "
     "seen an event of this user.",
-    responses={404: {"description": "The stream has no event of this user yet."}},
+    responses=error_responses(
+        (403, "A user key may only read its own user's signals."),
+        (404, "The stream has no event of this user yet."),
+        (503, "The stream state is not available yet (the service is starting)."),
+    ),
 )
 def user_signals(user_id: str, request: Request, principal: PrincipalDep) -> UserSignalsOut:
     check_user(principal, user_id)
@@ -322,7 +382,10 @@ def user_signals(user_id: str, request: Request, principal: PrincipalDep) -> Use
     description="Feedback counts, like rate, clicks, rating stats and the 28-day rating "
     "trend, summed over everyone. Any valid key may read them (they are aggregates). 404 "
     "until an event mentioned the coffee.",
-    responses={404: {"description": "No event has mentioned this coffee yet."}},
+    responses=error_responses(
+        (404, "No event has mentioned this coffee yet."),
+        (503, "The stream state is not available yet (the service is starting)."),
+    ),
 )
 def coffee_stats(coffee_id: str, request: Request, principal: PrincipalDep) -> CoffeeStatsOut:
     found = _reader(request).coffee_stats(coffee_id)

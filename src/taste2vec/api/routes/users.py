@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException
 
 from taste2vec.api.deps import AdminDep, PrincipalDep, ServiceDep, check_user
-from taste2vec.api.schemas import UserCreate, UserCreated, UserPublic
+from taste2vec.api.schemas import UserCreate, UserCreated, UserPublic, error_responses
+from taste2vec.api.strict import json_types_of
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
 
-@router.post("", status_code=201, summary="Create a user and its API key (admin)")
-def create_user(body: UserCreate, service: ServiceDep, _: AdminDep) -> UserCreated:
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a user and its API key (admin)",
+    description="201 with the new user's API key, shown this once. Not idempotent: "
+    "creating a user that exists answers 409 (its key is never shown again).",
+    responses=error_responses(
+        (403, "This needs the admin key."),
+        (409, "The user already exists."),
+    ),
+)
+def create_user(
+    body: Annotated[UserCreate, json_types_of(UserCreate)], service: ServiceDep, _: AdminDep
+) -> UserCreated:
     if service.store.get_user(body.id) is not None:
         raise HTTPException(409, f"user {body.id!r} already exists")
     key = service.store.create_api_key("user", body.id)
     return UserCreated(id=body.id, api_key=key)
 
 
-@router.get("/{user_id}", summary="A user's summary")
+@router.get(
+    "/{user_id}",
+    summary="A user's summary",
+    responses=error_responses(
+        (403, "A user key may only read its own user."),
+        (404, "No such user."),
+    ),
+)
 def get_user(user_id: str, service: ServiceDep, principal: PrincipalDep) -> UserPublic:
     check_user(principal, user_id)
     user = service.store.get_user(user_id)
