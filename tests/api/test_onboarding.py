@@ -72,7 +72,6 @@ def test_invalid_answers_are_422_naming_the_field(client: TestClient) -> None:
     h = _new_user(client, "onb-bad")
     cases = [
         ({"families": ["Fruity", "Umami"]}, "families.1"),
-        ({"ratings": {"no-such-coffee": 4}}, "ratings.no-such-coffee"),
         ({"ratings": {"demo-001": 6}}, "ratings"),
         ({"families": ["Fruity", "Sweet", "Floral", "Spices"]}, "families"),
         ({}, ""),
@@ -83,6 +82,13 @@ def test_invalid_answers_are_422_naming_the_field(client: TestClient) -> None:
         assert r.status_code == 422, (body, r.text)
         fields = [e["field"] for e in r.json()["errors"]]
         assert any(field in f for f in fields), (body, fields)
+    # an unknown coffee is a 404, as on /v1/feedback, and nothing is stored
+    r = client.post(
+        "/v1/users/onb-bad/onboarding",
+        json={"families": ["Fruity"], "ratings": {"no-such-coffee": 4}},
+        headers=h,
+    )
+    assert r.status_code == 404 and "no-such-coffee" in r.json()["detail"]
     assert client.get("/v1/users/onb-bad/onboarding", headers=h).json()["chosen_families"] == []
 
 
