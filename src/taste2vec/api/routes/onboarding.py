@@ -45,8 +45,14 @@ class OnboardingAnswer(BaseModel):
             "examples": [EXAMPLE],
             # _something, in the schema: non-empty families or non-empty ratings
             "anyOf": [
-                {"required": ["families"], "properties": {"families": {"minItems": 1}}},
-                {"required": ["ratings"], "properties": {"ratings": {"minProperties": 1}}},
+                {
+                    "required": ["families"],
+                    "properties": {"families": {"type": "array", "minItems": 1}},
+                },
+                {
+                    "required": ["ratings"],
+                    "properties": {"ratings": {"type": "object", "minProperties": 1}},
+                },
             ],
         },
     )
