@@ -239,9 +239,15 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def report(where: str) -> None:
-    """Print the counters and write them to T2V_SOAK_REPORT when set."""
-    line = json.dumps({"where": where, "soak": SOAK, **STATS.as_dict()}, sort_keys=True)
+def report(where: str, since: dict[str, Any] | None = None) -> None:
+    """Print the counters (session totals, and what changed ``since`` a snapshot of
+    ``STATS.as_dict()``) and append them to T2V_SOAK_REPORT when set."""
+    record: dict[str, Any] = {"where": where, "soak": SOAK, **STATS.as_dict()}
+    if since is not None:
+        record["this_test"] = {
+            k: v - since[k] for k, v in STATS.as_dict().items() if isinstance(v, int)
+        }
+    line = json.dumps(record, sort_keys=True)
     print(f"\n[adversarial] {line}")
     out = os.environ.get("T2V_SOAK_REPORT")
     if out:

@@ -605,6 +605,7 @@ def test_random_interleavings_keep_every_invariant(api_client: TestClient) -> No
         return
     budget = SOAK_SECONDS / len(BACKENDS)
     violations_before = STATS.violations  # STATS spans the session (both backends)
+    started = STATS.as_dict()
     fixed = os.environ.get("T2V_SOAK_SEED")
     base = int(fixed) if fixed else int(time.time())
     deadline = time.monotonic() + budget
@@ -629,5 +630,6 @@ def test_random_interleavings_keep_every_invariant(api_client: TestClient) -> No
             STATS.failures.append(f"seed {round_seed}: {text[-6000:]}")
             print(f"\n[adversarial] round with seed {round_seed} FAILED:\n{text}")
         print(f"[adversarial] round {round_} (seed {round_seed}) done; {STATS.as_dict()}")
-    report("soak")
+    settings_in_force = api_client.app.state.settings  # type: ignore[attr-defined]
+    report(f"soak {settings_in_force.database_url.split(':')[0]}", since=started)
     assert STATS.violations == violations_before, "\n\n".join(STATS.failures)
