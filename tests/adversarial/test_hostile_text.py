@@ -216,7 +216,7 @@ def test_hostile_path_ids_never_reach_other_data(text_client: TestClient, path_u
     """A user key asking for a path-traversal or SQL-looking user id gets a 4xx, never
     another user's data."""
     api = Api(text_client)
-    for route in ("", "/records", "/signals", "/profile", "/recommendations?k=2"):
+    for route in ("", "/records", "/signals", "/profile", "/recommendations?k=2", "/onboarding"):
         resp = api.get(f"/v1/users/{path_user}{route}", key=_key(text_client))
         assert 400 <= resp.status_code < 500, f"{path_user}{route}: {resp.status_code}"
         if resp.status_code == 200:  # pragma: no cover - would be a leak
@@ -287,6 +287,7 @@ NUL_500_ON_POSTGRES = {
     ("GET", "/v1/users/demo-minji%00/records", "admin"),
     ("GET", "/v1/users/demo-minji%00/profile", "admin"),
     ("GET", "/v1/users/demo-minji%00/recommendations?k=2", "admin"),
+    ("GET", "/v1/users/demo-minji%00/onboarding", "admin"),
 }
 NUL_PATHS = [
     ("GET", "/v1/coffees/demo-001%00", "user"),
@@ -298,6 +299,7 @@ NUL_PATHS = [
     ("GET", "/v1/users/demo-minji%00/profile", "admin"),
     ("GET", "/v1/users/demo-minji%00/recommendations?k=2", "admin"),
     ("GET", "/v1/users/demo-minji%00/signals", "admin"),
+    ("GET", "/v1/users/demo-minji%00/onboarding", "admin"),
     ("GET", "/v1/users/demo-minji%00", "user"),
     ("GET", "/v1/users/demo-minji/recommendations?k=2&experiment=a%00&arm=b", "user"),
     ("GET", "/v1/models/edge/x%00", "user"),

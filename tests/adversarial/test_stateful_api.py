@@ -67,6 +67,7 @@ from tests.adversarial.conftest import (
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial")]
 
 N_USERS = 3
+USER_ROUTES = ["", "/records", "/signals", "/profile", "/recommendations?k=2", "/onboarding"]
 SKEW = timedelta(seconds=300)  # T2V_MAX_CLOCK_SKEW_S's default, which these apps use
 COFFEES = [f"demo-{i:03d}" for i in (1, 2, 7, 21, 33, 50, 90)]
 APP_EVENT_TYPES = [
@@ -420,7 +421,7 @@ class ApiMachine(RuleBasedStateMachine):
             st.sampled_from([u for u in users if u != actor] + sorted(self.outsiders)), "victim"
         )
         route = data.draw(
-            st.sampled_from(["", "/records", "/signals", "/profile", "/recommendations?k=2"]),
+            st.sampled_from(USER_ROUTES),
             label="route",
         )
         resp = self.api.get(f"/v1/users/{victim}{route}", key=self.keys[actor])
