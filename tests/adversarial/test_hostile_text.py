@@ -275,20 +275,6 @@ def test_hostile_json_shapes_are_4xx(text_client: TestClient) -> None:
             assert 400 <= resp.status_code < 500, f"{route} {content[:40]!r}: {resp.text}"
 
 
-# Known bug (found by this suite, outside tests/adversarial): on PostgreSQL these reach the
-# database with the NUL byte, psycopg raises DataError ("PostgreSQL text fields cannot
-# contain NUL (0x00) bytes") and the answer is a 500. A user key triggers it on
-# GET /v1/coffees/{id}.
-NUL_500_ON_POSTGRES = {
-    ("GET", "/v1/coffees/demo-001%00", "user"),
-    ("GET", "/v1/coffees/demo-001%00", "admin"),
-    ("DELETE", "/v1/coffees/demo-001%00", "admin"),
-    ("GET", "/v1/users/demo-minji%00", "admin"),
-    ("GET", "/v1/users/demo-minji%00/records", "admin"),
-    ("GET", "/v1/users/demo-minji%00/profile", "admin"),
-    ("GET", "/v1/users/demo-minji%00/recommendations?k=2", "admin"),
-    ("GET", "/v1/users/demo-minji%00/onboarding", "admin"),
-}
 NUL_PATHS = [
     ("GET", "/v1/coffees/demo-001%00", "user"),
     ("GET", "/v1/coffees/demo-001%00/stats", "user"),
@@ -310,21 +296,11 @@ NUL_PATHS = [
     ("method", "url", "who"), NUL_PATHS, ids=[f"{m} {u} as {w}" for m, u, w in NUL_PATHS]
 )
 def test_a_nul_byte_in_a_path_or_query_id_is_a_4xx(
-    text_client: TestClient, method: str, url: str, who: str, request: pytest.FixtureRequest
+    text_client: TestClient, method: str, url: str, who: str
 ) -> None:
     """No valid id contains NUL (the id pattern forbids it), so such a path names nothing:
     a 4xx, or what an unknown id gets (an empty list, a cold-start answer) -- never a
     database error (PostgreSQL refuses NUL in text parameters)."""
-    backend = request.node.callspec.params["text_client"]
-    if backend == "postgres" and (method, url, who) in NUL_500_ON_POSTGRES:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="known bug: a NUL byte in a path id reaches PostgreSQL -> DataError "
-                "-> 500 (the store or the API should answer 404/422 for ids the pattern "
-                "forbids)",
-            )
-        )
     key = ADMIN_KEY if who == "admin" else _key(text_client)
     resp = Api(text_client).request(method, url, key)  # fails on any 5xx
     if resp.status_code == 200 and url.endswith("/records"):

@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from taste2vec.api.ratelimit import RateLimiter
+from taste2vec.schema.records import ID_PATTERN
 from taste2vec.service import TasteService
 from taste2vec.store import hash_api_key
 
@@ -58,7 +59,9 @@ def get_principal(
         )
     if bearer is not None and header is not None and bearer.credentials != header:
         raise HTTPException(
-            401, "two different API keys (Authorization and X-API-Key); send one", headers=_CHALLENGE
+            401,
+            "two different API keys (Authorization and X-API-Key); send one",
+            headers=_CHALLENGE,
         )
     key = bearer.credentials if bearer is not None else header
     if not key:
@@ -120,3 +123,13 @@ def check_user(principal: Principal, user_id: str) -> None:
     """A user key may only act on its own user."""
     if not principal.is_admin and principal.user_id != user_id:
         raise HTTPException(403, "this key may only access its own user's data")
+
+
+# Ids in a URL path follow the same pattern as ids in bodies: anything else names nothing
+# and gets a 422 naming the parameter (never reaches the store: PostgreSQL refuses NUL).
+UserIdPath = Annotated[
+    str, Path(min_length=1, max_length=128, pattern=ID_PATTERN, description="A user id.")
+]
+CoffeeIdPath = Annotated[
+    str, Path(min_length=1, max_length=128, pattern=ID_PATTERN, description="A coffee id.")
+]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query
 
-from taste2vec.api.deps import AdminDep, PrincipalDep, ServiceDep
+from taste2vec.api.deps import AdminDep, CoffeeIdPath, PrincipalDep, ServiceDep
 from taste2vec.api.schemas import ImportResult, error_responses
 from taste2vec.api.strict import json_types_of
 from taste2vec.data.generic_csv import read_catalogue_csv
@@ -33,7 +33,7 @@ def list_coffees(
     summary="One coffee",
     responses=error_responses((404, "No coffee with this id.")),
 )
-def get_coffee(coffee_id: str, service: ServiceDep, _: PrincipalDep) -> Coffee:
+def get_coffee(coffee_id: CoffeeIdPath, service: ServiceDep, _: PrincipalDep) -> Coffee:
     coffee = service.store.get_coffee(coffee_id)
     if coffee is None:
         raise HTTPException(404, f"no coffee {coffee_id!r}")
@@ -53,7 +53,7 @@ def get_coffee(coffee_id: str, service: ServiceDep, _: PrincipalDep) -> Coffee:
     ),
 )
 def put_coffee(
-    coffee_id: str,
+    coffee_id: CoffeeIdPath,
     coffee: Annotated[Coffee, json_types_of(Coffee)],
     service: ServiceDep,
     _: AdminDep,
@@ -77,7 +77,7 @@ def put_coffee(
         (404, "No coffee with this id."),
     ),
 )
-def delete_coffee(coffee_id: str, service: ServiceDep, _: AdminDep) -> None:
+def delete_coffee(coffee_id: CoffeeIdPath, service: ServiceDep, _: AdminDep) -> None:
     service.delete_coffee(coffee_id)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
-from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
+from taste2vec.api.deps import PrincipalDep, ServiceDep, UserIdPath, check_user
 from taste2vec.api.schemas import (
     FEEDBACK_EXAMPLE,
     RECORD_EXAMPLE,
@@ -55,7 +55,7 @@ def post_record(
     responses=error_responses((403, "A user key may only read its own user's tastings.")),
 )
 def get_records(
-    user_id: str,
+    user_id: UserIdPath,
     service: ServiceDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

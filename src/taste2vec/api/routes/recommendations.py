@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
+from taste2vec.api.deps import PrincipalDep, ServiceDep, UserIdPath, check_user
 from taste2vec.api.schemas import (
     ProfileOut,
     RecommendationOut,
@@ -40,7 +40,7 @@ def _context(values: dict[str, object]) -> Context | None:
     responses=error_responses((403, "A user key may only read its own recommendations.")),
 )
 async def recommendations(
-    user_id: str,
+    user_id: UserIdPath,
     request: Request,
     service: ServiceDep,
     principal: PrincipalDep,
@@ -105,7 +105,7 @@ async def recommendations(
         (404, "No profile yet: the user has logged no tasting or feedback."),
     ),
 )
-async def profile(user_id: str, service: ServiceDep, principal: PrincipalDep) -> ProfileOut:
+async def profile(user_id: UserIdPath, service: ServiceDep, principal: PrincipalDep) -> ProfileOut:
     check_user(principal, user_id)
     prof = service.profile(user_id)
     if prof is None:

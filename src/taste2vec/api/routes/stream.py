@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from taste2vec.api.deps import PrincipalDep, ServiceDep, check_user
+from taste2vec.api.deps import CoffeeIdPath, PrincipalDep, ServiceDep, UserIdPath, check_user
 from taste2vec.api.schemas import error_responses, inline_json_schema, write_responses
 from taste2vec.api.strict import type_errors
 from taste2vec.config import Settings
@@ -366,7 +366,7 @@ def _reader(request: Request) -> StreamReader:
         (503, "The stream state is not available yet (the service is starting)."),
     ),
 )
-def user_signals(user_id: str, request: Request, principal: PrincipalDep) -> UserSignalsOut:
+def user_signals(user_id: UserIdPath, request: Request, principal: PrincipalDep) -> UserSignalsOut:
     check_user(principal, user_id)
     found = _reader(request).user_signals(user_id)
     if found is None:
@@ -387,7 +387,9 @@ def user_signals(user_id: str, request: Request, principal: PrincipalDep) -> Use
         (503, "The stream state is not available yet (the service is starting)."),
     ),
 )
-def coffee_stats(coffee_id: str, request: Request, principal: PrincipalDep) -> CoffeeStatsOut:
+def coffee_stats(
+    coffee_id: CoffeeIdPath, request: Request, principal: PrincipalDep
+) -> CoffeeStatsOut:
     found = _reader(request).coffee_stats(coffee_id)
     if found is None:
         raise HTTPException(404, f"the stream has no event about coffee {coffee_id!r} yet")

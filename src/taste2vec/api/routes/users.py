@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
 
-from taste2vec.api.deps import AdminDep, PrincipalDep, ServiceDep, check_user
+from taste2vec.api.deps import AdminDep, PrincipalDep, ServiceDep, UserIdPath, check_user
 from taste2vec.api.schemas import UserCreate, UserCreated, UserPublic, error_responses
 from taste2vec.api.strict import json_types_of
 
@@ -41,7 +41,7 @@ def create_user(
         (404, "No such user."),
     ),
 )
-def get_user(user_id: str, service: ServiceDep, principal: PrincipalDep) -> UserPublic:
+def get_user(user_id: UserIdPath, service: ServiceDep, principal: PrincipalDep) -> UserPublic:
     check_user(principal, user_id)
     user = service.store.get_user(user_id)
     if user is None:
