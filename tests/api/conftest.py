@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,11 +37,11 @@ def make_settings(tmp: Path, model_dir: Path, **extra: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
-def api_postgres_url(postgres_server_url: str) -> Iterator[str]:  # noqa: F811
-    """A database of its own for the API tests (the store tests reset theirs per test)."""
-    server = normalise_url(postgres_server_url)
-    name = f"t2v_api_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+@contextmanager
+def fresh_database(server_url: str, suffix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on ``server_url`` (dropped afterwards); its URL."""
+    server = normalise_url(server_url)
+    name = f"t2v_api_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}_{suffix}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -52,16 +54,28 @@ def api_postgres_url(postgres_server_url: str) -> Iterator[str]:  # noqa: F811
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def api_postgres_url(postgres_server_url: str) -> Iterator[str]:  # noqa: F811
+    """A database of its own for the API tests (the store tests reset theirs per test)."""
+    with fresh_database(postgres_server_url, "session") as url:
+        yield url
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def client(
     request: pytest.FixtureRequest, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
     tmp = tmp_path_factory.mktemp("api")
     extra: dict[str, object] = {"max_body_bytes": 65536, "max_batch": 8}
-    if request.param == "postgres":
-        extra["database_url"] = request.getfixturevalue("api_postgres_url")
-    app = create_app(make_settings(tmp, tiny_model_dir, **extra))
-    with TestClient(app) as c:
+    with ExitStack() as stack:
+        if request.param == "postgres":
+            # One database per module: the demo is seeded (and its keys written) only into
+            # an empty store, so a second module on a shared database would find no keys.
+            server = request.getfixturevalue("postgres_server_url")
+            suffix = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]
+            extra["database_url"] = stack.enter_context(fresh_database(server, suffix))
+        app = create_app(make_settings(tmp, tiny_model_dir, **extra))
+        c = stack.enter_context(TestClient(app))
         c.keys = json.loads((tmp / "demo-keys.json").read_text())  # type: ignore[attr-defined]
         yield c
 

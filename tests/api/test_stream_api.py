@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ from tests.api.conftest import ADMIN, auth, make_settings
 from tests.api.test_server_crash import _free_port, _start
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("api")]
-# Event times of the signal tests: later than any demo event, so that none of them is
-# behind the stream's watermark (an event whose every window is final is dead-lettered).
-FUTURE = "2030-01-01"
+# Event times of the signal tests: yesterday (UTC), later than any demo event (the last is
+# 2026-12-02), so that none of them is behind the stream's watermark (an event whose every
+# window is final is dead-lettered), and in the past, as the API's clock rule requires.
+FUTURE = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -174,3 +174,11 @@ def test_schema_docs_match_the_code() -> None:
     assert doc.read_text() == render(), (
         "regenerate: python -m taste2vec.schema.docs > docs/schema.md"
     )
+
+
+def test_range_hint_only_for_fields_under_metrics() -> None:
+    from taste2vec.schema.records import _range_hint
+
+    assert "allowed: 0 to 10" in _range_hint(("metrics", "acidity"))
+    assert _range_hint(("body",)) == ""  # e.g. a request body, not the metric 'body'
+    assert _range_hint(("rating",)) == ""

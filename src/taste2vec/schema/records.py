@@ -279,7 +279,11 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def _range_hint(loc: tuple[int | str, ...]) -> str:
-    name = str(loc[-1]) if loc else ""
+    """A metric's allowed range, for a field under ``metrics`` only (a feedback's
+    ``rating`` or a request's ``body`` is no metric, whatever its name)."""
+    if len(loc) < 2 or loc[-2] != "metrics":
+        return ""
+    name = str(loc[-1])
     if name in METRIC_BY_NAME:
         return f" (allowed: {METRIC_BY_NAME[name].describe_range()})"
     return ""
