@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,3 +196,50 @@ def test_load_rejects_a_different_text_model(tmp_path: Path) -> None:
     other.model_id = "something-else"  # type: ignore[misc]
     with pytest.raises(ArtifactError, match="text model"):
         Taste2Vec.load(tmp_path / "m", text_encoder=other)
+
+
+def test_the_decodable_block_is_read_back_exactly_by_a_linear_map() -> None:
+    """Issue 10: the readings and family evidence survive the unit normalisation."""
+    m = _model()
+    batch = m.featurize(_records() * 4)
+    batch = dataclasses.replace(batch, reading=torch.randn(batch.reading.shape) * 2)
+    emb = m.embed_batch(batch)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    cfg = m.net.cfg
+    readings = batch.reading.clamp(-cfg.reading_clip, cfg.reading_clip).numpy()
+    evidence = m.net.family_evidence(batch.lex_nodes).numpy()
+    decoded_r, decoded_f, notes = m.net.decode(torch.from_numpy(emb))
+    np.testing.assert_allclose(decoded_r.numpy(), readings, atol=1e-4)
+    np.testing.assert_allclose(decoded_f.numpy(), evidence, atol=1e-4)
+    np.testing.assert_allclose(notes.numpy(), batch.text_present.numpy(), atol=1e-4)
+    assert evidence[0].sum() > 0 and evidence[2].sum() == 0  # notes vs no notes
+    # Any linear read-out of the vector (least squares, no knowledge of the layout) too.
+    x = np.hstack([emb, np.ones((len(emb), 1), dtype=np.float32)]).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(x, readings.astype(np.float64), rcond=None)
+    np.testing.assert_allclose(x @ coef, readings, atol=1e-3)
+
+
+def test_heads_start_from_the_block_and_are_functions_of_the_vector() -> None:
+    m = _model()
+    batch = m.featurize(_records())
+    emb = torch.from_numpy(m.embed_batch(batch))
+    z, logits = m.net.heads(emb)
+    readings, evidence, notes = m.net.decode(emb)
+    # untrained: residuals are zero, so the heads equal the decoded block
+    torch.testing.assert_close(z, readings, atol=1e-4, rtol=0)
+    torch.testing.assert_close(logits, evidence * 8 - notes * 4, atol=1e-3, rtol=0)
+    assert float(logits[2].detach().abs().max()) < 1e-3  # no notes: unknown, not absent
+    # predictions on the requested scale
+    cr, _ = m.predict_heads(emb.numpy(), scale="coffeereview")
+    app, _ = m.predict_heads(emb.numpy())
+    assert cr.shape == app.shape == (4, 12)
+
+
+def test_load_refuses_a_format_1_model_with_a_retrain_hint(tmp_path: Path) -> None:
+    m = _model()
+    m.save(tmp_path / "m", {}, {})
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["format_version"] = 1
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match="format 1.*retrain with: taste2vec train"):
+        Taste2Vec.load(tmp_path / "m", text_encoder=m.text_encoder)

@@ -13,7 +13,8 @@ metric units, family probabilities). It is written with export in mind:
   same weights and gate order as ``torch.nn.LSTM``), and the state at the last
   real step is picked with a one-hot product instead of a gather;
 - the vocabulary's ridge reading (a linear map of the TF-IDF row) and the inverse
-  scaling of the sensory head are folded into the graph as constants.
+  scaling of the sensory head (the app scale, as in ``scaler.json``'s top
+  level) are folded into the graph as constants.
 
 Everything else (tokenisation, Korean rendering, lexicon matching, TF-IDF,
 metric standardisation, context encoding) is plain code in
@@ -296,7 +297,8 @@ class EdgeEncoder(nn.Module):
             net.numeric(numeric, numeric_mask),
             self.context(context, context_len),
         ]
-        embedding = nn.functional.normalize(net.fusion(torch.cat(parts, dim=1)), dim=-1)
+        # The learned block, the decodable block (readings, family evidence, notes) and slack.
+        embedding = net.fuse(parts, reading, lex_nodes, text_present)
         z, logits = net.heads(embedding)
         sensory = z * self.get_buffer("sensory_std") + self.get_buffer("sensory_mean")
         return embedding, sensory.clamp(0.0, 10.0), torch.sigmoid(logits)

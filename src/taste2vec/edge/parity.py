@@ -26,6 +26,7 @@ import numpy as np
 
 from taste2vec.edge.runtime import EdgeRuntime
 from taste2vec.edge.spec import TOLERANCES
+from taste2vec.model.scaler import APP_SCALE
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.schema import TasteRecord
 
@@ -74,9 +75,13 @@ def as_edge_record(record: TasteRecord) -> dict[str, Any]:
 def cloud_outputs(
     model: Taste2Vec, records: Sequence[TasteRecord]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The cloud model's embedding, sensory (0-10) and family outputs, own context only."""
+    """The cloud model's embedding, sensory (0-10) and family outputs, own context only.
+
+    The edge runtime is the app: it reads metrics on the app scale (``scaler.json``),
+    so the cloud side does too, whichever data source a gate record came from.
+    """
     histories = [[r.context] if r.context is not None else [] for r in records]
-    emb = model.embed(records, histories)
+    emb = model.embed(records, histories, scale=APP_SCALE)
     sensory, families = model.predict_heads(emb)
     return emb, sensory, families
 

@@ -5,8 +5,11 @@ Three tasks, all on the newest 20 % of reviews (never trained on):
 (a) predict the five attribute scores (aroma, acidity, body, flavor,
     aftertaste) from the tasting text alone, numeric inputs masked as missing:
     R² and MAE against a mean predictor, TF-IDF + ridge, MiniLM + ridge. Two
-    Taste2Vec rows: the model's own sensory head, and a ridge probe fitted on
-    its 128-d text-only embedding (the same protocol as the MiniLM baseline);
+    Taste2Vec rows: the model's own sensory head (on the Coffee Review scale),
+    and a ridge probe fitted on its 128-d text-only embedding (the same
+    protocol as the MiniLM baseline). The probe's training rows get
+    out-of-fold vocabulary readings, as its test rows (unseen notes) do: with
+    in-sample readings the probe would learn to trust an overfitted input;
 (b) cross-modal retrieval: from a review's text, find its numeric profile
     (the five scores, overall rating and Agtron) among the distinct profiles
     of the test reviews: recall@10. Many reviews share an identical profile,
@@ -21,11 +24,12 @@ Three tasks, all on the newest 20 % of reviews (never trained on):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from taste2vec.data.coffeereview import load_reviews, review_to_record
 from taste2vec.evaluation.baselines import (
@@ -49,6 +53,7 @@ from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.schema import METRIC_NAMES, SENSORY_METRICS
 from taste2vec.training.corpus import split_reviews
 
+HEAD_R2_TARGET = 0.45  # issue 10: the sensory head's mean R² from text alone
 TARGETS = ("aroma", "acidity", "body", "flavor", "aftertaste")
 PROFILE = ("aroma", "acidity", "body", "flavor", "aftertaste", "overall", "roast_agtron")
 
@@ -115,11 +120,13 @@ def evaluate(
     )
     test_batch = model.featurize(test_recs)
     z_text = model.embed_batch(test_batch.text_view())
-    z_fit = model.embed_batch(model.featurize(fit_recs).text_view())
+    # The model's reading was fitted on (some of) these rows: give them out-of-fold readings.
+    fit_oof = torch.from_numpy(model.cross_fitted_reading(fit_recs))
+    z_fit = model.embed_batch(replace(model.featurize(fit_recs), reading=fit_oof).text_view())
     z_num = model.embed_batch(test_batch.numeric_view())
 
     # (a) attribute scores from text alone
-    sens, fam_text = model.predict_heads(z_text)
+    sens, fam_text = model.predict_heads(z_text, scale="coffeereview")
     ours = sens[:, [SENSORY_METRICS.index(t) for t in TARGETS]]
     preds = {
         "mean predictor": MeanBaseline().fit(texts_fit, y_fit).predict(texts_test),
@@ -185,19 +192,28 @@ def render_markdown(result: EvaluationResult, command: str) -> str:
     best_base_r2 = max(
         np.mean(v["r2"]) for k, v in result.regression.items() if not k.startswith("Taste2Vec")
     )
+    tfidf_r2 = float(np.mean(result.regression["TF-IDF + ridge"]["r2"]))
     ours_r2 = float(np.mean(result.regression["Taste2Vec (text only)"]["r2"]))
     probe_r2 = float(np.mean(result.regression["Taste2Vec embedding + ridge"]["r2"]))
     best_base_ret = max(
         v for k, v in result.retrieval.items() if not k.startswith(("Taste2Vec", "random"))
     )
     ours_ret = result.retrieval["Taste2Vec (text → numbers)"]
+    tfidf_f1 = result.families["TF-IDF + logistic"]
+    ours_f1 = result.families["Taste2Vec (text)"]
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
     verdict = (
-        f"- (a) mean R² {ours_r2:.3f} vs best baseline {best_base_r2:.3f}: "
-        f"{'beats' if ours_r2 > best_base_r2 else 'does NOT beat'} every baseline "
-        f"(target: beat all). The ridge probe on the Taste2Vec embedding: {probe_r2:.3f}.\n"
-        f"- (b) recall@10 {ours_ret:.3f} vs best baseline {best_base_ret:.3f}: "
-        f"{'beats' if ours_ret > best_base_ret else 'does NOT beat'} every baseline "
-        f"(target: beat all)."
+        f"- (a) sensory head mean R² {ours_r2:.3f} (target ≥ {HEAD_R2_TARGET}: "
+        f"{met(ours_r2 >= HEAD_R2_TARGET)}; best baseline {best_base_r2:.3f}). Ridge probe on "
+        f"the 128-d embedding {probe_r2:.3f} vs TF-IDF + ridge {tfidf_r2:.3f} "
+        f"(target ≥: {met(probe_r2 >= tfidf_r2)}).\n"
+        f"- (b) recall@10 {ours_ret:.3f} vs best baseline {best_base_ret:.3f} "
+        f"(target: ahead of every baseline: {met(ours_ret > best_base_ret)}).\n"
+        f"- (c) family micro-F1 {ours_f1:.3f} vs TF-IDF + logistic {tfidf_f1:.3f} "
+        f"(target ≥: {met(ours_f1 >= tfidf_f1)})."
     )
     return (
         f"## Quality on the Coffee Review time split\n\n"

@@ -32,7 +32,9 @@ from taste2vec.model.network import NetworkConfig, Taste2VecNet
 from taste2vec.model.scaler import MetricScaler
 from taste2vec.model.vocab import SensoryVocabulary
 
-FORMAT_VERSION = 1
+# 2: per-source scalers, the decodable block (readings, family evidence, slack) and
+#    residual heads (issue 10). Format-1 models are refused with a retrain hint.
+FORMAT_VERSION = 2
 REQUIRED_FILES = ("config.json", "model.safetensors", "scaler.json", "vocab.json", "lexicon.json")
 
 
@@ -90,18 +92,22 @@ def read_config(path: Path) -> dict[str, Any]:
     if config.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"model {path} has format {config.get('format_version')}, this taste2vec reads "
-            f"format {FORMAT_VERSION}; retrain with: taste2vec train --out {path}"
+            f"format {FORMAT_VERSION} (format 2 added per-source scales and the decodable "
+            f"block); retrain with: taste2vec train --out {path}"
         )
     return config
 
 
 def load_network(
-    path: Path, ancestry: torch.Tensor
+    path: Path, ancestry: torch.Tensor, node_family: torch.Tensor
 ) -> tuple[Taste2VecNet, MetricScaler, SensoryVocabulary]:
     """Rebuild the network from ``config.json`` and load its weights."""
     config = read_config(path)
-    cfg = NetworkConfig(**config["network"])
-    net = Taste2VecNet(cfg, ancestry)
+    try:
+        cfg = NetworkConfig(**config["network"])
+    except (KeyError, TypeError) as exc:
+        raise ArtifactError(f"network config in {path} is not readable: {exc}; retrain") from exc
+    net = Taste2VecNet(cfg, ancestry, node_family)
     try:
         state = load_file(str(Path(path) / "model.safetensors"))
         net.load_state_dict(state, strict=True)

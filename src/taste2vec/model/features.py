@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from taste2vec.lexicon import Lexicon
-from taste2vec.model.scaler import MetricScaler
+from taste2vec.model.scaler import MetricScaler, record_source
 from taste2vec.model.text import TextEncoder
 from taste2vec.model.vocab import SensoryVocabulary
 from taste2vec.schema import SENSORY_METRICS, Context, LocationType, SocialSetting, TasteRecord
@@ -62,7 +62,7 @@ class FeatureBatch:
     lex_attrs: torch.Tensor  # (B, n_attrs) structure cues (acidity+, body-, ...)
     words: torch.Tensor  # (B, vocab) TF-IDF of the note's words and word pairs
     reading: torch.Tensor  # (B, 12) the vocabulary's ridge reading of the sensory metrics
-    numeric: torch.Tensor  # (B, 20) standardised metrics, 0 where missing
+    numeric: torch.Tensor  # (B, 20) metrics standardised on their source's scale, 0 where missing
     numeric_mask: torch.Tensor  # (B, 20) 1 where observed
     context: torch.Tensor  # (B, L, CONTEXT_DIM) recent contexts, oldest first, right-padded
     context_len: torch.Tensor  # (B,) int64, >= 1
@@ -146,7 +146,9 @@ class Featurizer:
         records: Sequence[TasteRecord],
         histories: Sequence[Sequence[Context]] | None = None,
         progress: bool = False,
+        scale: str | None = None,
     ) -> FeatureBatch:
+        """Features of ``records``; metrics on each record's source scale, or on ``scale``."""
         if histories is not None and len(histories) != len(records):
             raise ValueError("histories must have one entry per record")
         notes = [r.notes for r in records]
@@ -159,6 +161,7 @@ class Featurizer:
         mask = np.zeros_like(values)
         for i, rec in enumerate(records):
             values[i], mask[i] = rec.metrics.to_arrays()
+        sources = [scale or record_source(r) for r in records]
         hist = list(histories) if histories is not None else context_histories(records)
         width = max([1, *(len(h[-MAX_HISTORY:]) for h in hist)])
         ctx = np.zeros((len(records), width, CONTEXT_DIM), dtype=np.float32)
@@ -175,7 +178,7 @@ class Featurizer:
             lex_attrs=torch.from_numpy(attrs),
             words=torch.from_numpy(tfidf),
             reading=torch.from_numpy(self.vocab.read(tfidf, len(SENSORY_METRICS))),
-            numeric=torch.from_numpy(self.scaler.transform(values, mask)),
+            numeric=torch.from_numpy(self.scaler.transform(values, mask, sources)),
             numeric_mask=torch.from_numpy(mask),
             context=torch.from_numpy(ctx),
             context_len=torch.from_numpy(lengths),

@@ -11,10 +11,28 @@ Shapes follow the seed design (text 64 + sensory 64 + numeric 64 + context 32
   mask (so Linear(40, 64) instead of Linear(20, 64)), ending in BatchNorm;
 - context: a 2-layer LSTM over the user's recent contexts, last valid step, 32;
 - heads: sensory intensities (standardised) and flavour-family logits.
+
+The 128-d vector has two blocks (format 2, issue 10):
+
+- a *learned* block (``embed_dim - n_block`` dims): the fusion of the four
+  towers, L2-normalised, scaled to norm ``sqrt(learned_share)``;
+- a *decodable* block: the vocabulary's cross-fitted ridge readings of the 12
+  sensory metrics (clipped to ±``reading_clip``), the lexicon's evidence for
+  each of the 9 flavour families (1 when the notes name one of its nodes) and a
+  notes-present bit (so "no family named" and "no notes" differ), times a fixed
+  ``block_scale``, plus one slack coordinate that makes the whole vector
+  exactly unit-norm.
+
+Because the slack absorbs the remaining norm, the final vector is unit-length
+without dividing the block by a per-record norm, so a fixed linear map
+(:meth:`Taste2VecNet.decode`) reads the block back exactly. The heads start
+from that block and learn a residual from the whole vector; they stay
+functions of the 128-d vector alone.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -42,6 +60,25 @@ class NetworkConfig:
     context_hidden: int = 32
     embed_dim: int = EMBED_DIM
     dropout: float = 0.2
+    n_readings: int = len(SENSORY_COLUMNS)
+    reading_clip: float = 4.0
+    learned_share: float = 0.9  # squared norm of the learned block
+    head_hidden: int = 64  # the sensory head's residual MLP width; 0 = a linear residual
+
+    @property
+    def n_block(self) -> int:
+        """Decodable block width: readings, family evidence, the notes bit and the slack."""
+        return self.n_readings + self.n_families + 2
+
+    @property
+    def learned_dim(self) -> int:
+        return self.embed_dim - self.n_block
+
+    @property
+    def block_scale(self) -> float:
+        """Largest scale at which a maximal block still leaves the slack non-negative."""
+        largest = self.n_readings * self.reading_clip**2 + self.n_families + 1
+        return float(((1.0 - self.learned_share) / largest) ** 0.5)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -143,33 +180,140 @@ class ContextTower(nn.Module):
         return result
 
 
-class Taste2VecNet(nn.Module):
-    """Towers → fusion → 128-d unit vector, plus explanation heads."""
+class SensoryHead(nn.Module):
+    """The decoded readings (per-target gain and bias) plus a residual, zero at start.
 
-    def __init__(self, cfg: NetworkConfig, ancestry: torch.Tensor) -> None:
+    The residual is an MLP (``head_hidden`` wide) or, with ``head_hidden=0``, linear,
+    which makes the whole head a linear function of the vector.
+    """
+
+    def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
+        self.gain = nn.Parameter(torch.ones(cfg.n_readings))
+        self.bias = nn.Parameter(torch.zeros(cfg.n_readings))
+        last = nn.Linear(cfg.head_hidden or cfg.embed_dim, cfg.n_readings)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.residual: nn.Module = (
+            nn.Sequential(nn.Linear(cfg.embed_dim, cfg.head_hidden), nn.GELU(), last)
+            if cfg.head_hidden
+            else last
+        )
+
+    def forward(self, decoded: torch.Tensor, readings: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = readings * self.gain + self.bias + self.residual(decoded)
+        return out
+
+
+class FamilyHead(nn.Module):
+    """Logits from the lexicon's family evidence plus a linear residual.
+
+    At start ``8 * evidence - 4 * notes``: with notes, a named family is likely and an
+    unnamed one unlikely; without notes (evidence unknown, not absent) the logit is
+    left to the bias and residual, which learn what the numbers imply.
+    """
+
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.full((cfg.n_families,), 8.0))
+        self.notes = nn.Parameter(torch.full((cfg.n_families,), -4.0))
+        self.bias = nn.Parameter(torch.zeros(cfg.n_families))
+        self.residual = nn.Linear(cfg.embed_dim, cfg.n_families)
+        nn.init.zeros_(self.residual.weight)
+        nn.init.zeros_(self.residual.bias)
+
+    def forward(
+        self, decoded: torch.Tensor, evidence: torch.Tensor, notes: torch.Tensor
+    ) -> torch.Tensor:
+        out: torch.Tensor = (
+            evidence * self.gain + notes * self.notes + self.bias + self.residual(decoded)
+        )
+        return out
+
+
+class Taste2VecNet(nn.Module):
+    """Towers → fusion → learned block, next to the decodable block; 128-d unit vector."""
+
+    def __init__(
+        self, cfg: NetworkConfig, ancestry: torch.Tensor, node_family: torch.Tensor
+    ) -> None:
+        super().__init__()
+        if cfg.learned_dim < 8 or not 0.0 < cfg.learned_share < 1.0:
+            raise ValueError(f"embed_dim {cfg.embed_dim} too small for the decodable block")
         self.cfg = cfg
+        # node_family[i, f] = 1 when wheel node i belongs to tier-1 family f.
+        self.register_buffer("node_family", node_family.float())
         self.text = TextTower(cfg)
         self.sensory = SensoryTower(cfg, ancestry)
         self.numeric = NumericTower(cfg)
         self.context = ContextTower(cfg)
         fused = cfg.text_out + cfg.sensory_out + cfg.numeric_out + cfg.context_hidden
-        self.fusion = nn.Linear(fused, cfg.embed_dim)
-        self.sensory_head = nn.Sequential(
-            nn.Linear(cfg.embed_dim, 64), nn.GELU(), nn.Linear(64, len(SENSORY_COLUMNS))
-        )
-        self.family_head = nn.Linear(cfg.embed_dim, cfg.n_families)
+        self.fusion = nn.Linear(fused, cfg.learned_dim)
+        self.sensory_head = SensoryHead(cfg)
+        self.family_head = FamilyHead(cfg)
 
     def forward(self, batch: FeatureBatch) -> torch.Tensor:
-        """The L2-normalised 128-d embedding, shape ``(B, embed_dim)``."""
+        """The unit-norm 128-d embedding, shape ``(B, embed_dim)``."""
         parts = [
             self.text(batch.text_emb, batch.text_present),
             self.sensory(batch.lex_nodes, batch.lex_attrs, batch.words, batch.reading),
             self.numeric(batch.numeric, batch.numeric_mask),
             self.context(batch.context, batch.context_len),
         ]
-        return nn.functional.normalize(self.fusion(torch.cat(parts, dim=1)), dim=-1)
+        return self.fuse(parts, batch.reading, batch.lex_nodes, batch.text_present)
+
+    def family_evidence(self, lex_nodes: torch.Tensor) -> torch.Tensor:
+        """1 for each tier-1 family one of whose wheel nodes the notes name."""
+        return ((lex_nodes @ self.get_buffer("node_family")) > 0).to(lex_nodes.dtype)
+
+    def fuse(
+        self,
+        parts: list[torch.Tensor],
+        reading: torch.Tensor,
+        lex_nodes: torch.Tensor,
+        text_present: torch.Tensor,
+    ) -> torch.Tensor:
+        """Tower outputs → ``[learned block, decodable block, slack]``, exactly unit-norm."""
+        cfg = self.cfg
+        learned = nn.functional.normalize(self.fusion(torch.cat(parts, dim=1)), dim=-1)
+        clip = cfg.reading_clip
+        block = torch.cat(
+            [reading.clamp(-clip, clip), self.family_evidence(lex_nodes), text_present], dim=1
+        )
+        block = block * cfg.block_scale
+        rest = 1.0 - cfg.learned_share - (block * block).sum(dim=1, keepdim=True)
+        slack = rest.clamp(min=0.0).sqrt()
+        return torch.cat([learned * cfg.learned_share**0.5, block, slack], dim=1)
+
+    def learned(self, embedding: torch.Tensor) -> torch.Tensor:
+        """The learned block of ``embedding``, as a unit vector."""
+        out: torch.Tensor = embedding[:, : self.cfg.learned_dim] / math.sqrt(self.cfg.learned_share)
+        return out
+
+    def decode(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The readings (standardised units), family evidence and notes bit in ``embedding``.
+
+        A fixed linear map of the vector: exact for every vector :meth:`forward` makes.
+        """
+        cfg = self.cfg
+        start = cfg.learned_dim
+        block = embedding[:, start : start + cfg.n_block - 1] / cfg.block_scale
+        fam_end = cfg.n_readings + cfg.n_families
+        return block[:, : cfg.n_readings], block[:, cfg.n_readings : fam_end], block[:, fam_end:]
 
     def heads(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardised sensory predictions and flavour-family logits."""
-        return self.sensory_head(embedding), self.family_head(embedding)
+        """Standardised sensory predictions and flavour-family logits, from the vector alone."""
+        readings, evidence, notes = self.decode(embedding)
+        cfg = self.cfg
+        # The heads' residuals see every block at unit scale (a fixed rescaling of the vector).
+        decoded = torch.cat(
+            [
+                self.learned(embedding),
+                readings,
+                evidence,
+                notes,
+                embedding[:, -1:] / (1.0 - cfg.learned_share) ** 0.5,
+            ],
+            dim=1,
+        )
+        return self.sensory_head(decoded, readings), self.family_head(decoded, evidence, notes)

@@ -21,9 +21,9 @@ from taste2vec.lexicon import Lexicon, load_lexicon
 from taste2vec.model.artifact import load_network, read_config, read_json, save_artifact
 from taste2vec.model.features import FeatureBatch, Featurizer
 from taste2vec.model.network import SENSORY_COLUMNS, NetworkConfig, Taste2VecNet
-from taste2vec.model.scaler import MetricScaler
+from taste2vec.model.scaler import APP_SCALE, MetricScaler, record_source
 from taste2vec.model.text import HFSentenceEncoder, TextEncoder
-from taste2vec.model.vocab import SensoryVocabulary
+from taste2vec.model.vocab import SensoryVocabulary, cross_fitted_reading
 from taste2vec.schema import METRIC_BY_NAME, SENSORY_METRICS, Context, TasteRecord
 
 
@@ -38,6 +38,27 @@ def ancestry_matrix(lexicon: Lexicon) -> torch.Tensor:
             a[node.index, index[parent]] = 1.0
             parent = lexicon.node(parent).parent
     return a
+
+
+def node_family_matrix(lexicon: Lexicon) -> torch.Tensor:
+    """``M[i, f] = 1`` when wheel node ``i`` belongs to tier-1 family ``f``."""
+    m = torch.zeros(len(lexicon.nodes), len(lexicon.families))
+    for node in lexicon.nodes:
+        m[node.index, lexicon.families.index(node.family)] = 1.0
+    return m
+
+
+def sensory_targets(
+    records: Sequence[TasteRecord], scaler: MetricScaler
+) -> tuple[np.ndarray, np.ndarray]:
+    """The 12 sensory metrics, standardised on each record's own source scale, and their mask."""
+    values = np.zeros((len(records), len(METRIC_BY_NAME)), dtype=np.float32)
+    mask = np.zeros_like(values)
+    for i, rec in enumerate(records):
+        values[i], mask[i] = rec.metrics.to_arrays()
+    z = scaler.transform(values, mask, [record_source(r) for r in records])
+    cols = list(SENSORY_COLUMNS)
+    return z[:, cols], mask[:, cols]
 
 
 @functools.cache
@@ -100,7 +121,8 @@ class Taste2Vec:
             n_families=len(lex.families),
             n_words=vocab.size,
         )
-        return cls(Taste2VecNet(cfg, ancestry_matrix(lex)), scaler, lex, text_encoder, vocab)
+        net = Taste2VecNet(cfg, ancestry_matrix(lex), node_family_matrix(lex))
+        return cls(net, scaler, lex, text_encoder, vocab)
 
     @classmethod
     def load(
@@ -125,7 +147,7 @@ class Taste2Vec:
                 f"model {path} expects text model {config.get('text_model_id')}, but "
                 f"{encoder.model_id} is configured; set T2V_TEXT_MODEL_PATH or retrain"
             )
-        net, scaler, vocab = load_network(path, ancestry_matrix(lex))
+        net, scaler, vocab = load_network(path, ancestry_matrix(lex), node_family_matrix(lex))
         return cls(net, scaler, lex, encoder, vocab, info=config)
 
     def save(self, path: Path | str, data_info: dict[str, Any], metrics: dict[str, Any]) -> None:
@@ -152,8 +174,31 @@ class Taste2Vec:
         records: Sequence[TasteRecord],
         histories: Sequence[Sequence[Context]] | None = None,
         progress: bool = False,
+        scale: str | None = None,
     ) -> FeatureBatch:
-        return self.featurizer(records, histories, progress=progress)
+        """Model inputs; metrics on each record's source scale (see ``scaler.py``) or ``scale``."""
+        return self.featurizer(records, histories, progress=progress, scale=scale)
+
+    def cross_fitted_reading(
+        self, records: Sequence[TasteRecord], folds: int = 5, seed: int = 0
+    ) -> np.ndarray:
+        """Out-of-fold vocabulary readings of ``records`` (n, 12), with the model's alphas.
+
+        For rows the reading may have been fitted on (training rows, or rows a
+        probe is fitted on), so that they look like the readings of unseen notes.
+        A target a row does not observe never used that row, so there it keeps
+        the model's own reading (refitting it on ``records`` alone could not
+        reproduce a target they lack).
+        """
+        rendered = [self.lexicon.render_english(r.notes) for r in records]
+        tfidf = self.vocab.encode(rendered)
+        full = self.vocab.read(tfidf, len(SENSORY_COLUMNS))
+        targets, mask = sensory_targets(records, self.scaler)
+        alpha = self.vocab.reading_alpha
+        if alpha.shape != (len(SENSORY_COLUMNS),):
+            return full
+        oof = cross_fitted_reading(tfidf, targets, mask, folds=folds, seed=seed, alpha=alpha)
+        return np.where(mask > 0, oof, full).astype(np.float32)
 
     @torch.inference_mode()
     def embed_batch(self, batch: FeatureBatch, chunk: int = 512) -> np.ndarray:
@@ -167,16 +212,26 @@ class Taste2Vec:
         self,
         records: Sequence[TasteRecord],
         histories: Sequence[Sequence[Context]] | None = None,
+        scale: str | None = None,
     ) -> np.ndarray:
-        """128-d unit vectors, one row per record. Inputs are never modified."""
-        return self.embed_batch(self.featurize(records, histories))
+        """128-d unit vectors, one row per record. Inputs are never modified.
+
+        Metrics are read on each record's source scale, or on ``scale`` when given.
+        """
+        return self.embed_batch(self.featurize(records, histories, scale=scale))
 
     @torch.inference_mode()
-    def predict_heads(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sensory intensities in metric units (n, 12) and family probabilities (n, 9)."""
+    def predict_heads(
+        self, embeddings: np.ndarray, scale: str = APP_SCALE
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sensory metrics in points on ``scale`` (n, 12) and family probabilities (n, 9).
+
+        ``scale`` is a source in :data:`~taste2vec.model.scaler.SOURCE_SCALES`: the
+        app's 0-10 intensities by default, ``"coffeereview"`` for Coffee Review scores.
+        """
         self.net.eval()
         z, logits = self.net.heads(torch.from_numpy(np.asarray(embeddings, dtype=np.float32)))
-        sensory = self.scaler.inverse(z.numpy(), list(SENSORY_COLUMNS))
+        sensory = self.scaler.inverse(z.numpy(), list(SENSORY_COLUMNS), source=scale)
         return np.clip(sensory, 0.0, 10.0), torch.sigmoid(logits).numpy()
 
     def explain(self, embeddings: np.ndarray) -> list[Explanation]:

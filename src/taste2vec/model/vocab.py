@@ -41,19 +41,26 @@ class SensoryVocabulary:
     """Terms with their IDF weights; ``encode`` gives L2-normalised sublinear TF-IDF rows.
 
     ``reading`` (terms × sensory metrics) and ``reading_bias`` map a note's
-    TF-IDF row to a ridge estimate of each standardised sensory metric: the
-    vocabulary's "lexical sensory reading", fitted in closed form on the
-    training notes (see :func:`fit_reading`).
+    TF-IDF row to a ridge estimate of each standardised sensory metric (each
+    source on its own scale): the vocabulary's "lexical sensory reading", fitted
+    in closed form on the training notes with a per-target penalty chosen by
+    leave-one-out CV, ``reading_alpha`` (see :func:`fit_reading`).
     """
 
     terms: tuple[str, ...]
     idf: np.ndarray
     reading: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     reading_bias: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    reading_alpha: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
 
-    def with_reading(self, weights: np.ndarray, bias: np.ndarray) -> SensoryVocabulary:
+    def with_reading(
+        self, weights: np.ndarray, bias: np.ndarray, alpha: np.ndarray | None = None
+    ) -> SensoryVocabulary:
         return replace(
-            self, reading=weights.astype(np.float32), reading_bias=bias.astype(np.float32)
+            self,
+            reading=weights.astype(np.float32),
+            reading_bias=bias.astype(np.float32),
+            reading_alpha=(np.zeros(0) if alpha is None else np.asarray(alpha, dtype=np.float64)),
         )
 
     def read(self, tfidf: np.ndarray, n_outputs: int) -> np.ndarray:
@@ -98,6 +105,8 @@ class SensoryVocabulary:
             "idf": self.idf.tolist(),
             "reading": self.reading.tolist(),
             "reading_bias": self.reading_bias.tolist(),
+            # per-target ridge penalty (RidgeCV); null where the target had too few rows
+            "reading_alpha": [None if not np.isfinite(a) else float(a) for a in self.reading_alpha],
         }
         path.write_text(json.dumps(payload, ensure_ascii=False))
 
@@ -111,6 +120,10 @@ class SensoryVocabulary:
                 np.asarray(payload["idf"], dtype=np.float32),
                 reading.reshape(len(payload["terms"]), -1) if reading.size else reading,
                 np.asarray(payload["reading_bias"], dtype=np.float32),
+                np.asarray(
+                    [np.nan if a is None else a for a in payload.get("reading_alpha", [])],
+                    dtype=np.float64,
+                ),
             )
         except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
             raise ArtifactError(f"cannot read vocabulary {path}: {exc}; retrain") from exc
@@ -120,25 +133,61 @@ class SensoryVocabulary:
         return cls((), np.zeros(0, dtype=np.float32))
 
 
-READING_ALPHA = 2.0
+READING_ALPHAS: np.ndarray = np.logspace(-2, 3, 12)  # the TF-IDF + ridge baseline's grid
+MIN_READING_ROWS = 10
 
 
-def fit_reading(
-    tfidf: np.ndarray, targets: np.ndarray, mask: np.ndarray, alpha: float = READING_ALPHA
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge weights ``(terms, k)`` and bias ``(k,)`` per target, on observed rows with words."""
+def choose_alphas(
+    tfidf: np.ndarray, targets: np.ndarray, mask: np.ndarray, alphas: np.ndarray = READING_ALPHAS
+) -> np.ndarray:
+    """Per-target ridge penalty chosen by efficient leave-one-out CV (``RidgeCV``).
+
+    Targets with fewer than ``MIN_READING_ROWS`` observed rows with words get
+    ``nan`` (their reading stays unfitted, i.e. 0).
+    """
     from scipy import sparse  # type: ignore[import-untyped]
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import RidgeCV
 
     x = sparse.csr_matrix(tfidf)
     has_words = tfidf.any(axis=1)
-    weights = np.zeros((tfidf.shape[1], targets.shape[1]), dtype=np.float32)
-    bias = np.zeros(targets.shape[1], dtype=np.float32)
+    chosen = np.full(targets.shape[1], np.nan)
     for j in range(targets.shape[1]):
         rows = (mask[:, j] > 0) & has_words
-        if rows.sum() < 10:
+        if rows.sum() < MIN_READING_ROWS:
             continue
-        model = Ridge(alpha=alpha, solver="sparse_cg").fit(x[rows], targets[rows, j])
+        chosen[j] = float(RidgeCV(alphas=alphas).fit(x[rows], targets[rows, j]).alpha_)
+    return chosen
+
+
+def fit_reading(
+    tfidf: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray,
+    alpha: float | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge weights ``(terms, k)`` and bias ``(k,)`` per target, on observed rows with words.
+
+    ``alpha``: one penalty, one per target (``nan`` = leave that target unfitted),
+    or ``None`` to choose them by :func:`choose_alphas`.
+    """
+    from scipy import sparse
+    from sklearn.linear_model import Ridge
+
+    k = targets.shape[1]
+    alphas = (
+        choose_alphas(tfidf, targets, mask)
+        if alpha is None
+        else np.broadcast_to(np.asarray(alpha, dtype=np.float64), (k,))
+    )
+    x = sparse.csr_matrix(tfidf)
+    has_words = tfidf.any(axis=1)
+    weights = np.zeros((tfidf.shape[1], k), dtype=np.float32)
+    bias = np.zeros(k, dtype=np.float32)
+    for j in range(k):
+        rows = (mask[:, j] > 0) & has_words
+        if rows.sum() < MIN_READING_ROWS or not np.isfinite(alphas[j]):
+            continue
+        model = Ridge(alpha=float(alphas[j]), solver="sparse_cg").fit(x[rows], targets[rows, j])
         weights[:, j] = model.coef_
         bias[j] = model.intercept_
     return weights, bias
@@ -150,14 +199,19 @@ def cross_fitted_reading(
     mask: np.ndarray,
     folds: int = 5,
     seed: int = 0,
-    alpha: float = READING_ALPHA,
+    alpha: float | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Out-of-fold readings for the training rows, so the network never sees in-sample fits."""
+    """Out-of-fold readings for these rows, so nothing downstream sees an in-sample fit.
+
+    ``alpha`` as in :func:`fit_reading`; ``None`` chooses the per-target alphas
+    once on all rows (the same alphas the full fit uses) and reuses them per fold.
+    """
+    alphas = choose_alphas(tfidf, targets, mask) if alpha is None else alpha
     rng = np.random.default_rng(seed)
     fold_of = rng.integers(0, folds, size=tfidf.shape[0])
     out = np.zeros(targets.shape, dtype=np.float32)
     for f in range(folds):
         held = fold_of == f
-        w, b = fit_reading(tfidf[~held], targets[~held], mask[~held], alpha)
+        w, b = fit_reading(tfidf[~held], targets[~held], mask[~held], alphas)
         out[held] = tfidf[held] @ w + b
     return np.where(tfidf.any(axis=1, keepdims=True), out, 0.0).astype(np.float32)

@@ -3,7 +3,10 @@
 Sources, in order:
 
 - the bundled demo catalogue and demo tastings (always; written by us, MIT);
-- the bundled CQI cupping records (MIT), whose text view is a metadata sentence;
+- the bundled CQI cupping records (MIT), as numbers-only records: their "notes"
+  are a metadata sentence ("Washed Bourbon from Huila, Colombia.", built by
+  ``cqi.describe``), not tasting text, so they must not train the text view,
+  the family labels ("Bourbon" → whiskey) or the word vocabulary;
 - Coffee Review, when a data directory is configured (read from ``../shared``,
   never bundled), split by time: the oldest 70 % train, the next 10 % validate,
   the newest 20 % are held out for ``taste2vec evaluate`` and never trained on.
@@ -82,7 +85,10 @@ def build_corpus(
         bundled += demo
         corpus.sources["demo"] = len(demo)
     if include_cqi:
-        cqi = [cqi_to_record(row) for _, row in load_cqi().iterrows()]
+        # The metadata sentence is not tasting text: CQI trains the numbers only.
+        cqi = [
+            cqi_to_record(row).model_copy(update={"notes": ""}) for _, row in load_cqi().iterrows()
+        ]
         bundled += cqi
         corpus.sources["cqi"] = len(cqi)
     for rec in bundled:

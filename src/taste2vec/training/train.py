@@ -1,9 +1,16 @@
 """``taste2vec train``: fit the Taste2Vec network on a corpus of records.
 
+Supervision (issue 10): every metric is standardised on its own source's scale
+(``scaler.py``); CQI records train the numbers only (their "notes" are a
+metadata sentence, see ``corpus.py``). The vocabulary's sensory reading is a
+per-target ``RidgeCV`` on the training notes; training rows see its
+out-of-fold readings, inference the full fit. Those readings and the lexicon's
+family evidence form the decodable block of the vector (``network.py``).
+
 The objective has three parts (see ARCHITECTURE.md, "Learning signals"):
 
-1. cross-modal agreement: InfoNCE between the notes view (text + lexicon,
-   numeric masked) and the numeric view (numbers only) of the same record;
+1. cross-modal agreement: InfoNCE between the learned blocks of the notes view
+   (text + lexicon, numeric masked) and the numbers view of the same record;
 2. sensory regression: the sensory head predicts every observed sensory metric
    from the full, the notes-only and the numbers-only embedding;
 3. flavour families: the family head predicts which wheel families the notes
@@ -11,7 +18,11 @@ The objective has three parts (see ARCHITECTURE.md, "Learning signals"):
 
 Inputs are randomly dropped (each metric with p=0.3, the notes with p=0.15) in
 the full view, so the model learns to cope with partial records. Training is
-deterministic under ``seed`` and stops early on validation loss.
+deterministic under ``seed``. The epoch count is chosen on validation: the
+notes-only sensory MSE plus family BCE on the Coffee Review validation rows
+(all validation rows when there are none). Then, with ``refit`` (the default),
+the scaler, vocabulary, reading and network are fitted again from scratch on
+train + validation for exactly that many epochs.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,10 +41,15 @@ from taste2vec.errors import ModelError
 from taste2vec.lexicon import Lexicon, load_lexicon
 from taste2vec.model.features import FeatureBatch
 from taste2vec.model.network import SENSORY_COLUMNS
-from taste2vec.model.scaler import MetricScaler
-from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.model.scaler import MetricScaler, record_source
+from taste2vec.model.taste2vec import Taste2Vec, node_family_matrix, sensory_targets
 from taste2vec.model.text import TextEncoder
-from taste2vec.model.vocab import SensoryVocabulary, cross_fitted_reading, fit_reading
+from taste2vec.model.vocab import (
+    SensoryVocabulary,
+    choose_alphas,
+    cross_fitted_reading,
+    fit_reading,
+)
 from taste2vec.schema import TasteRecord
 from taste2vec.training.corpus import Corpus
 from taste2vec.training.losses import info_nce, masked_bce, masked_mse
@@ -55,6 +71,8 @@ class TrainConfig:
     contrastive_weight: float = 1.0
     family_weight: float = 0.5
     seed: int = 13
+    refit: bool = True  # after choosing the epoch count, refit on train + validation
+    select_source: str = "coffeereview"  # validation rows that choose the epoch
 
 
 @dataclass
@@ -63,22 +81,24 @@ class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int
     seconds: float
+    refit: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         best = self.history[self.best_epoch - 1] if self.history else {}
-        return {"best_epoch": self.best_epoch, "best": best, "seconds": round(self.seconds, 1)}
+        out = {
+            "best_epoch": self.best_epoch,
+            "best": best,
+            "seconds": round(self.seconds, 1),
+            "history": self.history,
+        }
+        if self.refit:
+            out["refit"] = self.refit
+        return out
 
 
 def family_targets(batch: FeatureBatch, node_family: torch.Tensor) -> torch.Tensor:
     """1 for each flavour family whose nodes the notes mention."""
     return ((batch.lex_nodes @ node_family) > 0).float()
-
-
-def _node_family(lexicon: Lexicon) -> torch.Tensor:
-    m = torch.zeros(len(lexicon.nodes), len(lexicon.families))
-    for node in lexicon.nodes:
-        m[node.index, lexicon.families.index(node.family)] = 1.0
-    return m
 
 
 def _dropout_view(batch: FeatureBatch, cfg: TrainConfig, gen: torch.Generator) -> FeatureBatch:
@@ -115,7 +135,10 @@ def compute_loss(
     has_text = batch.text_present
     both = (has_text.view(-1) > 0) & (batch.numeric_mask.sum(dim=1) >= 3)
     terms = {
-        "contrastive": info_nce(z_text[both], z_num[both], cfg.temperature),
+        # InfoNCE on the learned block: the decodable block is fixed by the inputs.
+        "contrastive": info_nce(
+            net.learned(z_text[both]), net.learned(z_num[both]), cfg.temperature
+        ),
         "sensory_text": masked_mse(net.heads(z_text)[0], target, smask * has_text),
         "sensory_full": masked_mse(net.heads(z_full)[0], target, smask),
         "sensory_num": masked_mse(net.heads(z_num)[0], target, smask),
@@ -142,23 +165,50 @@ def train(
     lexicon: Lexicon | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Fit a new model on ``corpus.train``, early-stopping on ``corpus.val``."""
+    """Choose the epoch count on ``corpus.val``, then (``cfg.refit``) refit on train + val."""
     cfg = cfg or TrainConfig()
     if len(corpus.train) < 8:
         raise ModelError(f"need at least 8 training records, got {len(corpus.train)}")
     started = time.perf_counter()
+    lex = lexicon or load_lexicon()
+    model, history, best_epoch = _fit(corpus.train, corpus.val, cfg, text_encoder, lex, progress)
+    refit: dict[str, Any] = {}
+    if cfg.refit and corpus.val and best_epoch > 0:
+        records = [*corpus.train, *corpus.val]
+        model, refit_history, _ = _fit(
+            records, [], replace(cfg, epochs=best_epoch), text_encoder, lex, progress
+        )
+        refit = {
+            "records": len(records),
+            "epochs": best_epoch,
+            "final": refit_history[-1] if refit_history else {},
+        }
+    model.info["train"] = asdict(cfg)
+    return TrainResult(model, history, best_epoch, time.perf_counter() - started, refit)
+
+
+def _fit(
+    train_recs: list[TasteRecord],
+    val_recs: list[TasteRecord],
+    cfg: TrainConfig,
+    text_encoder: TextEncoder,
+    lex: Lexicon,
+    progress: bool,
+) -> tuple[Taste2Vec, list[dict[str, float]], int]:
+    """One training run from scratch; early-stopped on ``val_recs`` unless it is empty."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)  # noqa: NPY002 - legacy global seed, for any library using it
-    scaler = _fit_scaler(corpus.train)
-    lex = lexicon or load_lexicon()
-    vocab = SensoryVocabulary.fit(lex.render_english(r.notes) for r in corpus.train)
-    oof_reading, vocab = _with_reading(corpus.train, scaler, vocab, lex, cfg.seed)
+    scaler = _fit_scaler(train_recs)
+    vocab = SensoryVocabulary.fit(lex.render_english(r.notes) for r in train_recs if r.notes)
+    oof_reading, vocab = _with_reading(train_recs, scaler, vocab, lex, cfg.seed)
     model = Taste2Vec.create(scaler, text_encoder, lex, vocab)
-    model.info["train"] = asdict(cfg)
     # Training rows see out-of-fold readings, never the in-sample ridge fit.
-    train_b = replace(model.featurize(corpus.train, progress=progress), reading=oof_reading)
-    val_b = model.featurize(corpus.val, progress=progress) if corpus.val else None
-    node_family = _node_family(model.lexicon)
+    train_b = replace(model.featurize(train_recs, progress=progress), reading=oof_reading)
+    val_b = model.featurize(val_recs, progress=progress) if val_recs else None
+    if val_b is not None:
+        chosen = [i for i, r in enumerate(val_recs) if record_source(r) == cfg.select_source]
+        select_b = val_b.index(torch.tensor(chosen)) if chosen else val_b
+    node_family = node_family_matrix(model.lexicon)
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
@@ -183,13 +233,20 @@ def train(
             n_batches += 1
         row = {f"train_{k}": v / max(n_batches, 1) for k, v in totals.items()}
         row["epoch"] = epoch
-        val_loss = row["train_total"]
-        if val_b is not None:
-            vterms = evaluate_loss(model, val_b, node_family, cfg)
-            row.update({f"val_{k}": v for k, v in vterms.items()})
-            val_loss = vterms["total"]
+        if val_b is None:
+            history.append(row)
+            best_epoch = epoch
+            continue
+        vterms = evaluate_loss(model, val_b, node_family, cfg)
+        row.update({f"val_{k}": v for k, v in vterms.items()})
+        sterms = evaluate_loss(model, select_b, node_family, cfg)
+        # The selection criterion: what the text view gets right on the chosen source.
+        val_loss = sterms["sensory_text"] + sterms["family_text"]
+        row["select_sensory_text"] = sterms["sensory_text"]
+        row["select_family_text"] = sterms["family_text"]
+        row["select"] = val_loss
         history.append(row)
-        bar.set_postfix(train=f"{row['train_total']:.3f}", val=f"{val_loss:.3f}")
+        bar.set_postfix(train=f"{row['train_total']:.3f}", select=f"{val_loss:.3f}")
         if val_loss < best - 1e-4:
             best, best_epoch, stale = val_loss, epoch, 0
             best_state = copy.deepcopy(model.net.state_dict())
@@ -201,7 +258,7 @@ def train(
     if best_state is not None:
         model.net.load_state_dict(best_state)
     model.net.eval()
-    return TrainResult(model, history, best_epoch, time.perf_counter() - started)
+    return model, history, best_epoch
 
 
 @torch.no_grad()
@@ -227,17 +284,17 @@ def _with_reading(
     lexicon: Lexicon,
     seed: int,
 ) -> tuple[torch.Tensor, SensoryVocabulary]:
-    """Fit the vocabulary's sensory reading; return out-of-fold readings for ``records``."""
+    """Fit the vocabulary's sensory reading (per-target RidgeCV alphas) on ``records``.
+
+    Returns the out-of-fold readings of ``records`` (same alphas) and the
+    vocabulary with the full fit. Targets are on each record's own source scale.
+    """
     tfidf = vocab.encode([lexicon.render_english(r.notes) for r in records])
-    values = np.zeros((len(records), 20), dtype=np.float32)
-    mask = np.zeros_like(values)
-    for i, rec in enumerate(records):
-        values[i], mask[i] = rec.metrics.to_arrays()
-    cols = list(SENSORY_COLUMNS)
-    targets, tmask = scaler.transform(values, mask)[:, cols], mask[:, cols]
-    weights, bias = fit_reading(tfidf, targets, tmask)
-    oof = cross_fitted_reading(tfidf, targets, tmask, seed=seed)
-    return torch.from_numpy(oof), vocab.with_reading(weights, bias)
+    targets, tmask = sensory_targets(records, scaler)
+    alphas = choose_alphas(tfidf, targets, tmask)
+    weights, bias = fit_reading(tfidf, targets, tmask, alphas)
+    oof = cross_fitted_reading(tfidf, targets, tmask, seed=seed, alpha=alphas)
+    return torch.from_numpy(oof), vocab.with_reading(weights, bias, alphas)
 
 
 def _fit_scaler(records: list[TasteRecord]) -> MetricScaler:
@@ -245,4 +302,4 @@ def _fit_scaler(records: list[TasteRecord]) -> MetricScaler:
     mask = np.zeros_like(values)
     for i, rec in enumerate(records):
         values[i], mask[i] = rec.metrics.to_arrays()
-    return MetricScaler.fit(values, mask)
+    return MetricScaler.fit_by_source(values, mask, [record_source(r) for r in records])
