@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
@@ -308,24 +307,26 @@ def test_non_string_is_a_type_error(lex: Lexicon) -> None:
         lex.extract(None)  # type: ignore[arg-type]
 
 
-def test_loading_and_extraction_are_fast() -> None:
+def test_a_lexicon_built_afresh_extracts_what_the_shared_one_does(lex: Lexicon) -> None:
+    """Building from the package data is deterministic (no timing asserted here: the rules
+    keep timing out of unit tests; the shared machines are noisy)."""
     from importlib import resources
 
     data = resources.files("taste2vec.lexicon").joinpath("data")
     wheel = data.joinpath("wheel_nodes.csv").read_text(encoding="utf-8")
     synonyms = data.joinpath("synonyms.json").read_text(encoding="utf-8")
     re.purge()
-    start = time.perf_counter()
     fresh = build_lexicon(wheel, synonyms)
-    assert time.perf_counter() - start < 0.5
     sentences = [
         "Juicy blackberry and dark chocolate with a long, syrupy finish.",
         "자몽의 쌉쌀한 산미와 꿀 같은 단맛이 인상적이다.",
         "No bitterness at all, just milk chocolate and a hint of hazelnut.",
     ]
-    start = time.perf_counter()
-    for _ in range(200):
-        for sentence in sentences:
-            fresh.extract(sentence)
-    per_sentence = (time.perf_counter() - start) / 600
-    assert per_sentence < 0.5e-3  # measured about 0.06 ms; generous for slow CI machines
+
+    def found(lexicon: Lexicon, sentence: str) -> list[tuple[str, float, int, int]]:
+        return [(d.node.path, d.weight, d.start, d.end) for d in lexicon.extract(sentence)]
+
+    for sentence in sentences:
+        got = found(fresh, sentence)
+        assert got  # every sentence names at least one descriptor
+        assert got == found(lex, sentence)
