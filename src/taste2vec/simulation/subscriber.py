@@ -89,6 +89,11 @@ class SimulatedSubscriber:
         """Noiseless utility of every coffee, in catalogue order."""
         return self._utility(catalogue.family_matrix, catalogue.sensory_z_matrix)
 
+    def _response(self, coffee: SimulatedCoffee, rng: np.random.Generator) -> float:
+        """The noisy response on the rating scale: 3 + utility + noise + the rater's bias."""
+        t = self.tastes
+        return 3.0 + self.true_utility(coffee) + float(rng.normal(0.0, t.noise)) + t.rating_bias
+
     def feedback(
         self,
         coffee: SimulatedCoffee,
@@ -99,7 +104,7 @@ class SimulatedSubscriber:
     ) -> Feedback:
         """One noisy reaction to ``coffee`` (see the module docstring for the rules)."""
         t = self.tastes
-        y = 3.0 + self.true_utility(coffee) + rng.normal(0.0, t.noise) + t.rating_bias
+        y = self._response(coffee, rng)
         skip_p = SKIP_BASE + SKIP_SLOPE / (1.0 + math.exp(y - 3.0))
         draw_skip, draw_kind = rng.random(2)
         rating: int | None = None
@@ -127,8 +132,7 @@ class SimulatedSubscriber:
         timestamp: datetime = EPOCH,
     ) -> Feedback:
         """A 1-5 rating of ``coffee`` when asked for one (onboarding): never skipped."""
-        t = self.tastes
-        y = 3.0 + self.true_utility(coffee) + rng.normal(0.0, t.noise) + t.rating_bias
+        y = self._response(coffee, rng)
         return Feedback(
             id=feedback_id or f"{self.user_id}-{coffee.id}",
             user=self.user_id,
