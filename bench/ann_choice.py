@@ -159,14 +159,14 @@ def data_sets(model_dir: Path, n_queries: int, seed: int) -> dict[str, tuple[Any
         from taste2vec.data.demo import load_demo_catalogue
         from taste2vec.model.taste2vec import Taste2Vec
         from taste2vec.recommend.catalogue import embed_coffees
-        from taste2vec.recommend.synthetic import synthetic_catalogue
+        from taste2vec.sim.recommend.synthetic import synthetic_catalogue
 
         model = Taste2Vec.load(model_dir)
         out["demo catalogue (embedded)"] = (embed_coffees(model, load_demo_catalogue()), None)
         data_dir = Settings().data_dir
         if data_dir is not None:
             from taste2vec.data.coffeereview import load_reviews
-            from taste2vec.simulation import catalogue_from_reviews
+            from taste2vec.sim.subscribers import catalogue_from_reviews
 
             cat = catalogue_from_reviews(load_reviews(data_dir))
             out["Coffee Review (embedded)"] = (embed_coffees(model, cat.coffees), None)

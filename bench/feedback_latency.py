@@ -3,7 +3,7 @@
     .venv/bin/python bench/feedback_latency.py [--model artifacts/model] [--n 10000]
 
 Builds a :class:`~taste2vec.recommend.engine.RecommendationEngine` over a synthetic catalogue
-(:func:`~taste2vec.recommend.synthetic.synthetic_catalogue`: the demo coffees varied, embedded
+(:func:`~taste2vec.sim.recommend.synthetic.synthetic_catalogue`: the demo coffees varied, embedded
 once), gives a user 20 feedback, then times ``--iters`` rounds of: apply one new feedback
 with the O(d) incremental update, then ``recommend`` top 10 excluding what the user has
 seen (the feedback is visible in that answer). Baseline: a ``recommend`` call alone, timed
@@ -25,8 +25,8 @@ import torch
 from taste2vec.evaluation.report import markdown_table, update_section
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.recommend.engine import RecommendationEngine
-from taste2vec.recommend.synthetic import synthetic_catalogue
 from taste2vec.schema import Feedback, FeedbackSignal
+from taste2vec.sim.recommend.synthetic import synthetic_catalogue
 
 TARGET_MS = 100.0
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

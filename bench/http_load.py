@@ -34,8 +34,8 @@ from pathlib import Path
 import httpx
 
 from taste2vec.evaluation.report import markdown_table, update_section
-from taste2vec.recommend.synthetic import synthetic_catalogue
 from taste2vec.service.demo import seed_demo
+from taste2vec.sim.recommend.synthetic import synthetic_catalogue
 from taste2vec.store import create_store
 
 POST_LUA = """

@@ -2,15 +2,15 @@
 
     .venv/bin/python bench/recommend_quality.py [--data-dir ../shared/datasets] [--users 200]
 
-Runs :func:`taste2vec.simulation.evaluate` (protocol in its docstring) with the baselines
+Runs :func:`taste2vec.sim.subscribers.evaluate` (protocol in its docstring) with the baselines
 on the bundled demo catalogue and, when the research data directory exists, on the Coffee
 Review catalogue (one coffee per roaster and name). The subscribers are simulated: their
-hidden tastes are explicit and documented in :mod:`taste2vec.simulation`, and only their
+hidden tastes are explicit and documented in :mod:`taste2vec.sim.subscribers`, and only their
 feedback reaches the recommenders. Writes the ``recommend_quality`` section of
 ``bench/RESULTS.md``.
 
 When a trained model exists at ``--model`` (default ``artifacts/model``), the Taste2Vec
-recommender (:class:`~taste2vec.recommend.taste2vec_recommender.Taste2VecRecommender`) is
+recommender (:class:`~taste2vec.sim.recommend.taste2vec_recommender.Taste2VecRecommender`) is
 evaluated next to the baselines: ``taste2vec`` is what the service runs (the per-user
 Bayesian linear model over the coffees' features with the crowd's prior,
 :mod:`taste2vec.recommend.bayes`), ``taste2vec (vector)`` the earlier closed-form taste
@@ -33,15 +33,15 @@ from taste2vec.data.coffeereview import load_reviews
 from taste2vec.data.demo import load_demo_catalogue
 from taste2vec.errors import MissingExtraError
 from taste2vec.evaluation.report import update_section
-from taste2vec.recommend.baselines import (
+from taste2vec.recommend.protocol import Recommender
+from taste2vec.sim.recommend.baselines import (
     ALSRecommender,
     ContentRidgeRecommender,
     ItemKNNRecommender,
     PopularityRecommender,
     RandomRecommender,
 )
-from taste2vec.recommend.protocol import Recommender
-from taste2vec.simulation import (
+from taste2vec.sim.subscribers import (
     ONBOARDING_SLICE,
     HarnessConfig,
     QualityResults,
@@ -58,7 +58,7 @@ def taste2vec_recommenders(model_dir: Path) -> tuple[list[Recommender], list[str
     if not (model_dir / "config.json").exists():
         return [], [f"taste2vec skipped: no trained model at {model_dir} (run `make train`)."]
     from taste2vec.model.taste2vec import Taste2Vec
-    from taste2vec.recommend.taste2vec_recommender import Taste2VecRecommender
+    from taste2vec.sim.recommend.taste2vec_recommender import Taste2VecRecommender
 
     model = Taste2Vec.load(model_dir)
     return [
@@ -172,7 +172,7 @@ def main() -> None:
         f"{'' if args.users == HarnessConfig.n_users else f' --users {args.users}'}"
         f"{'' if args.seed == HarnessConfig.seed else f' --seed {args.seed}'}`. "
         "The subscribers are "
-        "simulated (`taste2vec.simulation`): hidden tastes over flavour families and sensory "
+        "simulated (`taste2vec.sim.subscribers`): hidden tastes over flavour families and sensory "
         "dimensions (acidity, sweetness, bitterness, body, aftertaste and roast darkness, "
         "each with an ideal point and a tolerance), noisy feedback on real catalogue coffees "
         "revealed in random order; recommenders see only the feedback. Relevant = the "

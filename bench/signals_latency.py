@@ -161,7 +161,7 @@ def _serve(src: str | None, tmp: Path, label: str, model: Path) -> tuple[Any, in
     keys = tmp / f"{label}-keys.json"
     seed = (
         "import pathlib\n"
-        "from taste2vec.recommend.synthetic import synthetic_catalogue\n"
+        "from taste2vec.sim.recommend.synthetic import synthetic_catalogue\n"
         "from taste2vec.service.demo import seed_demo\n"
         "from taste2vec.store import create_store\n"
         f"s = create_store({db!r}); seed_demo(s, pathlib.Path({str(keys)!r}))\n"

@@ -3,7 +3,7 @@
     .venv/bin/python bench/stream_log.py [--n 200000] [--batch 1000] [--backends sqlite,kafka]
 
 For each backend, appends ``--n`` encoded synthetic events
-(:func:`taste2vec.stream.generate.generate`: realistic mix, half the tastings with a
+(:func:`taste2vec.sim.stream.generate.generate`: realistic mix, half the tastings with a
 128-d vector) in batches of ``--batch`` to a fresh log with 8 partitions, then times a
 bare consumer loop: one group member polls (500 at a time) until it has every entry, no
 parsing. That loop is the ceiling the stream worker (target >= 20k events/s per worker
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from taste2vec.evaluation.report import markdown_table, update_section
-from taste2vec.stream.generate import generate
+from taste2vec.sim.stream.generate import generate
 from taste2vec.stream.log import EventLog, SQLiteLog
 
 PARTITIONS = 8

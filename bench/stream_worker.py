@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/stream_worker.py [--events 100000] [--lag-seconds 20] [--no-kafka]
 
-Throughput: the same generated events (:func:`taste2vec.stream.generate.generate`, 1,000
+Throughput: the same generated events (:func:`taste2vec.sim.stream.generate.generate`, 1,000
 users, 5-minute disorder) are appended to a fresh log; then, in the same run and on the
 same log, (1) the baseline -- a bare consumer loop that polls every entry and does
 nothing with it -- and (2) one :class:`StreamWorker` (parse, dedup, windows, keyed state,
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from taste2vec.evaluation.report import markdown_table, update_section
-from taste2vec.stream.generate import generate
+from taste2vec.sim.stream.generate import generate
 from taste2vec.stream.log import EventLog, SQLiteLog, partition_for
 from taste2vec.stream.state import StreamReader
 from taste2vec.stream.worker import StreamWorker

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.log import open_log
-from taste2vec.stream.reference import batch_aggregate
 from tests.adversarial.conftest import (
     ADMIN_KEY,
     BACKENDS,

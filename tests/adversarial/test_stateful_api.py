@@ -47,8 +47,8 @@ from hypothesis.stateful import (
 
 from taste2vec.schema import TasteRecord
 from taste2vec.schema.records import Metrics
+from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.events import Event, FeedbackGiven, TastingLogged, parse_event
-from taste2vec.stream.reference import batch_aggregate
 from tests.adversarial.conftest import (
     ADMIN_KEY,
     BACKENDS,

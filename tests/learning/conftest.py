@@ -48,7 +48,7 @@ def fb(
 def sim_data(catalogue: list[Coffee]):  # type: ignore[no-untyped-def]
     """SIMULATED feedback: (stream in time order, ValidationSet of held-out reactions)."""
     from taste2vec.learning.validation import ValidationSet
-    from taste2vec.simulation import (
+    from taste2vec.sim.subscribers import (
         HarnessConfig,
         catalogue_from_coffees,
         make_subscribers,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from taste2vec.data.demo import demo_feedback, load_demo_catalogue
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.recommend.protocol import Recommender, check_recommendations
-from taste2vec.recommend.taste2vec_recommender import Taste2VecRecommender
-from taste2vec.simulation import HarnessConfig, catalogue_from_coffees, evaluate
+from taste2vec.sim.recommend.taste2vec_recommender import Taste2VecRecommender
+from taste2vec.sim.subscribers import HarnessConfig, catalogue_from_coffees, evaluate
 
 
 def test_contract_on_demo_data(rec_model: Taste2Vec) -> None:

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from taste2vec.errors import MissingExtraError
-from taste2vec.recommend.baselines import (
+from taste2vec.schema import Coffee, Feedback, FeedbackSignal
+from taste2vec.sim.recommend.baselines import (
     ALSRecommender,
     ItemKNNRecommender,
     PopularityRecommender,
     RandomRecommender,
     preference_table,
 )
-from taste2vec.schema import Coffee, Feedback, FeedbackSignal
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 CATALOGUE = [Coffee(id=c, name=c) for c in ("a", "b", "c", "d", "e", "f")]

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from taste2vec.data.demo import load_demo_catalogue
-from taste2vec.recommend.baselines import ContentRidgeRecommender
 from taste2vec.recommend.bayes import BayesConfig, fit_crowd_prior, posterior_mean
 from taste2vec.recommend.engine import RecommendationEngine
 from taste2vec.recommend.features import archetype_coffees
 from taste2vec.recommend.protocol import check_recommendations
 from taste2vec.recommend.user_state import UserVectorConfig
 from taste2vec.schema import Coffee, Feedback, FeedbackSignal
+from taste2vec.sim.recommend.baselines import ContentRidgeRecommender
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 Make = Callable[..., RecommendationEngine]

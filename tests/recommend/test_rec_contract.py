@@ -8,13 +8,13 @@ from collections.abc import Callable
 import pytest
 
 from taste2vec.data.demo import demo_feedback, load_demo_catalogue
-from taste2vec.recommend.baselines import (
+from taste2vec.recommend.protocol import Recommender, check_recommendations
+from taste2vec.sim.recommend.baselines import (
     ALSRecommender,
     ItemKNNRecommender,
     PopularityRecommender,
     RandomRecommender,
 )
-from taste2vec.recommend.protocol import Recommender, check_recommendations
 
 
 def _als() -> Recommender:

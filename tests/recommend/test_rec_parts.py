@@ -6,8 +6,8 @@ import numpy as np
 
 from taste2vec.recommend.catalogue import coffee_record
 from taste2vec.recommend.explain import CoffeeFacts, SimilarItem, coffee_facts, reason_text
-from taste2vec.recommend.synthetic import synthetic_catalogue
 from taste2vec.schema import Coffee
+from taste2vec.sim.recommend.synthetic import synthetic_catalogue
 
 
 def test_reason_text() -> None:

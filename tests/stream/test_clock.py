@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.log import SQLiteLog
 from taste2vec.stream.log.base import LogEntry, partition_for
-from taste2vec.stream.reference import batch_aggregate
 from taste2vec.stream.state import StreamReader
 from taste2vec.stream.windows import to_us
 from taste2vec.stream.worker import run_to_end

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from taste2vec.errors import MissingExtraError, SchemaError
+from taste2vec.sim.stream.generate import generate, write_jsonl
 from taste2vec.stream.events import BoxRated, FeedbackGiven, parse_event
 from taste2vec.stream.flink import (
     JOB_SCRIPT,
@@ -37,7 +38,6 @@ from taste2vec.stream.flink import (
     run_flink,
     run_flink_job,
 )
-from taste2vec.stream.generate import generate, write_jsonl
 from taste2vec.stream.log import SQLiteLog
 from taste2vec.stream.state import StreamReader
 from taste2vec.stream.worker import run_to_end

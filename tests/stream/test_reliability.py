@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from taste2vec.stream.generate import generate
+from taste2vec.sim.stream.generate import generate
+from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.log import SQLiteLog
-from taste2vec.stream.reference import batch_aggregate
 from taste2vec.stream.state import StreamReader
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from taste2vec.stream.generate import generate
-from taste2vec.stream.reference import batch_aggregate
+from taste2vec.sim.stream.generate import generate
+from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.state import StreamReader
 from tests.stream.conftest import FAST_CONSUMER, PARTITIONS, kafka_log
 

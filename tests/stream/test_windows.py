@@ -67,8 +67,8 @@ def test_watermark_finality_and_lateness() -> None:
 
 
 def test_disorder_within_the_bound_is_never_late() -> None:
+    from taste2vec.sim.stream.generate import generate
     from taste2vec.stream.events import parse_event
-    from taste2vec.stream.generate import generate
 
     max_t = None
     for _, value in generate(2000, seed=5, disorder_s=300):

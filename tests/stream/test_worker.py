@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from taste2vec.sim.stream.generate import generate, read_jsonl, write_jsonl
+from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.events import parse_event
-from taste2vec.stream.generate import generate, read_jsonl, write_jsonl
 from taste2vec.stream.log import SQLiteLog
-from taste2vec.stream.reference import batch_aggregate
 from taste2vec.stream.signals import CHURN_COEFFICIENTS, churn_risk
 from taste2vec.stream.state import StateStore, StreamReader
 from taste2vec.stream.worker import StreamWorker, run_to_end

@@ -3,7 +3,7 @@
 :func:`measure_personalisation` runs the whole slow path end to end, deterministically
 under ``config.seed``:
 
-1. ``n_users`` simulated subscribers (:mod:`taste2vec.simulation`) each react to
+1. ``n_users`` simulated subscribers (:mod:`taste2vec.sim.subscribers`) each react to
    ``feedback_per_user`` coffees of the catalogue, in their own random order.
 2. Each user's reactions are split in time: the oldest form the **stream** the learner
    sees, the next ``validation_share`` are the gate's :class:`ValidationSet`, the newest
@@ -55,7 +55,7 @@ from taste2vec.learning.objective import latest_preferences
 from taste2vec.learning.validation import RankingScore, ValidationSet, pairwise_auc
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.schema import Coffee, Feedback
-from taste2vec.simulation import (
+from taste2vec.sim.subscribers import (
     HarnessConfig,
     SimCatalogue,
     SimulatedSubscriber,
@@ -243,7 +243,7 @@ def _truth_auc(
     """Mean per-user AUC of the hidden relevant coffees against the rest, unseen only.
 
     The labels are the simulator's noiseless ground truth
-    (:func:`~taste2vec.simulation.relevant_items`), so this is far less noisy than held-out
+    (:func:`~taste2vec.sim.subscribers.relevant_items`), so this is far less noisy than held-out
     feedback; the user vector is the same closed form, built from the user's context.
     """
     row = {cid: i for i, cid in enumerate(catalogue.ids)}

@@ -2,7 +2,8 @@
 
 Protocol (:func:`evaluate`), deterministic under ``config.seed``:
 
-1. Draw ``config.n_users`` subscribers (:func:`~taste2vec.simulation.tastes.generate_population`)
+1. Draw ``config.n_users`` subscribers
+   (:func:`~taste2vec.sim.subscribers.tastes.generate_population`)
    with opaque ids ``sim-00000``, ``sim-00001``, ...
 2. **Exploration policy: random coffees.** Each subscriber tastes coffees in their own
    random order of the catalogue and reacts once to each (:meth:`SimulatedSubscriber.feedback`).
@@ -12,7 +13,7 @@ Protocol (:func:`evaluate`), deterministic under ``config.seed``:
 3. For each checkpoint ``n`` in ``config.checkpoints``, each recommender is fitted on the
    catalogue and all revealed feedback of all users, then asked for each user's top ``k``
    excluding the coffees that user reacted to. Scores are against
-   :func:`~taste2vec.simulation.subscriber.relevant_items` minus those coffees; users left
+   :func:`~taste2vec.sim.subscribers.subscriber.relevant_items` minus those coffees; users left
    with no relevant coffee are not scored (``users scored`` in the table).
 4. **Cold start:** a random ``config.cold_share`` of the users reveal nothing while the
    others reveal ``config.cold_warm_feedback`` each; only the cold users are scored.
@@ -39,10 +40,10 @@ import numpy as np
 from taste2vec.errors import SchemaError
 from taste2vec.recommend.protocol import Recommender, check_recommendations
 from taste2vec.schema import Feedback
-from taste2vec.simulation.catalogue import SimCatalogue
-from taste2vec.simulation.ranking import ndcg_at_k, recall_at_k
-from taste2vec.simulation.subscriber import EPOCH, SimulatedSubscriber, relevant_items
-from taste2vec.simulation.tastes import generate_population
+from taste2vec.sim.subscribers.catalogue import SimCatalogue
+from taste2vec.sim.subscribers.ranking import ndcg_at_k, recall_at_k
+from taste2vec.sim.subscribers.subscriber import EPOCH, SimulatedSubscriber, relevant_items
+from taste2vec.sim.subscribers.tastes import generate_population
 
 __all__ = [
     "COLD_SLICE",

@@ -4,7 +4,7 @@ A subscriber's :class:`Tastes` are the simulator's ground truth and never leave 
 
 - ``family_weights``: one weight in [-1, 1] per flavour-wheel family (positive = liked,
   negative = disliked, near 0 = indifferent).
-- ``ideal``: the ideal point on :data:`~taste2vec.simulation.catalogue.SENSORY_DIMS`, in
+- ``ideal``: the ideal point on :data:`~taste2vec.sim.subscribers.catalogue.SENSORY_DIMS`, in
   catalogue-standardised units (0 = the catalogue mean, 1 = one standard deviation above).
 - ``tolerance``: per sensory dimension, how far from the ideal a coffee may be before it
   costs one unit of distance (larger = cares less about that dimension).
@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from taste2vec.errors import SchemaError
-from taste2vec.simulation.catalogue import SENSORY_DIMS
+from taste2vec.sim.subscribers.catalogue import SENSORY_DIMS
 
 __all__ = [
     "ARCHETYPES",

@@ -13,7 +13,7 @@ import pytest
 
 from taste2vec.errors import SchemaError
 from taste2vec.schema import Feedback, FeedbackSignal, RoastLevel
-from taste2vec.simulation import (
+from taste2vec.sim.subscribers import (
     ARCHETYPES,
     HarnessConfig,
     SimCatalogue,
@@ -147,7 +147,7 @@ def test_hidden_tastes_are_not_reachable_from_feedback(demo_catalogue: SimCatalo
         for obj in _reachable(fb):
             assert not isinstance(obj, Tastes | SimulatedSubscriber | np.ndarray | np.generic)
     blob = pickle.dumps(events)
-    assert b"taste2vec.simulation" not in blob and b"numpy" not in blob
+    assert b"taste2vec.sim" not in blob and b"numpy" not in blob
     # ids are opaque: nothing about the archetype, the utility or the coffee's vectors
     names = {a.name for a in ARCHETYPES} | {"random", "fruity", "chocolate", "balanced"}
     for fb in events:
@@ -159,7 +159,7 @@ def test_roast_alone_moves_a_dark_roast_lovers_utility(demo_catalogue: SimCatalo
     """Hidden tastes depend on roast too: same notes and metrics, only the roast label differs."""
     from taste2vec.data.demo import load_demo_catalogue
     from taste2vec.schema import Metrics
-    from taste2vec.simulation import catalogue_from_coffees
+    from taste2vec.sim.subscribers import catalogue_from_coffees
 
     base = load_demo_catalogue()
     twin = base[0].model_copy(update={"metrics": Metrics(acidity=5, body=5)})

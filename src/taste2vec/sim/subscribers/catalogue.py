@@ -14,7 +14,7 @@ Each catalogue coffee becomes a :class:`SimulatedCoffee`:
   points live on this scale, so "likes bright coffees" means "above this catalogue's mean".
 
 Only public catalogue information goes in here; subscribers' hidden tastes live in
-:mod:`taste2vec.simulation.tastes`. Build a catalogue with :func:`catalogue_from_coffees`
+:mod:`taste2vec.sim.subscribers.tastes`. Build a catalogue with :func:`catalogue_from_coffees`
 (for instance the bundled :func:`~taste2vec.data.demo.load_demo_catalogue`) or
 :func:`catalogue_from_reviews` (Coffee Review, deduplicated by roaster and name).
 """

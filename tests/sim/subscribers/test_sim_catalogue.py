@@ -10,8 +10,8 @@ import pytest
 
 from taste2vec.errors import DataError
 from taste2vec.schema import Coffee, Metrics, RoastLevel
-from taste2vec.simulation import SENSORY_DIMS, SimCatalogue, catalogue_from_coffees
-from taste2vec.simulation.catalogue import (
+from taste2vec.sim.subscribers import SENSORY_DIMS, SimCatalogue, catalogue_from_coffees
+from taste2vec.sim.subscribers.catalogue import (
     FamilyLexicon,
     catalogue_from_reviews,
     darkness_from_agtron,

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 import pytest
 
 from taste2vec.errors import ModelError, SchemaError
-from taste2vec.recommend.baselines import (
+from taste2vec.recommend.protocol import Recommender
+from taste2vec.schema import Coffee, Feedback
+from taste2vec.sim.recommend.baselines import (
     ItemKNNRecommender,
     PopularityRecommender,
     RandomRecommender,
 )
-from taste2vec.schema import Coffee, Feedback
-from taste2vec.simulation import (
+from taste2vec.sim.subscribers import (
     COLD_SLICE,
     ONBOARDING_SLICE,
     HarnessConfig,
@@ -43,7 +44,7 @@ class Spy:
 
 
 def test_harness_runs_and_metrics_are_in_range(demo_catalogue: SimCatalogue) -> None:
-    recs = [RandomRecommender(), PopularityRecommender(), ItemKNNRecommender()]
+    recs: list[Recommender] = [RandomRecommender(), PopularityRecommender(), ItemKNNRecommender()]
     results = evaluate(recs, demo_catalogue, SMALL)
     slices = ["n=0", "n=5", "n=20", COLD_SLICE, ONBOARDING_SLICE]
     assert [(r.slice, r.recommender) for r in results.rows] == [
@@ -62,7 +63,11 @@ def test_harness_runs_and_metrics_are_in_range(demo_catalogue: SimCatalogue) -> 
 
 def test_harness_is_deterministic(demo_catalogue: SimCatalogue) -> None:
     def run() -> object:
-        recs = [RandomRecommender(), PopularityRecommender(), ItemKNNRecommender()]
+        recs: list[Recommender] = [
+            RandomRecommender(),
+            PopularityRecommender(),
+            ItemKNNRecommender(),
+        ]
         return evaluate(recs, demo_catalogue, SMALL).rows
 
     assert run() == run()

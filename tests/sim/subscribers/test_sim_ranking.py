@@ -7,7 +7,7 @@ import math
 import pytest
 
 from taste2vec.errors import SchemaError
-from taste2vec.simulation import ndcg_at_k, recall_at_k
+from taste2vec.sim.subscribers import ndcg_at_k, recall_at_k
 
 
 def test_ndcg_matches_a_hand_computed_example() -> None:

@@ -14,7 +14,7 @@ objects leave the simulator: the hidden tastes never reach a model.
 - :mod:`.evaluate` and :mod:`.report`: the harness and its markdown table.
 
 >>> from taste2vec.data.demo import load_demo_catalogue
->>> from taste2vec.recommend.baselines import PopularityRecommender
+>>> from taste2vec.sim.recommend.baselines import PopularityRecommender
 >>> catalogue = catalogue_from_coffees(load_demo_catalogue(), name="demo")
 >>> config = HarnessConfig(n_users=20, checkpoints=(0, 5))
 >>> results = evaluate([PopularityRecommender()], catalogue, config)
@@ -24,14 +24,14 @@ True
 
 from __future__ import annotations
 
-from taste2vec.simulation.catalogue import (
+from taste2vec.sim.subscribers.catalogue import (
     SENSORY_DIMS,
     SimCatalogue,
     SimulatedCoffee,
     catalogue_from_coffees,
     catalogue_from_reviews,
 )
-from taste2vec.simulation.evaluate import (
+from taste2vec.sim.subscribers.evaluate import (
     COLD_SLICE,
     ONBOARDING_SLICE,
     HarnessConfig,
@@ -42,10 +42,10 @@ from taste2vec.simulation.evaluate import (
     onboarding_answers,
     reveal_feedback,
 )
-from taste2vec.simulation.ranking import ndcg_at_k, recall_at_k
-from taste2vec.simulation.report import render_markdown
-from taste2vec.simulation.subscriber import SimulatedSubscriber, relevant_items
-from taste2vec.simulation.tastes import (
+from taste2vec.sim.subscribers.ranking import ndcg_at_k, recall_at_k
+from taste2vec.sim.subscribers.report import render_markdown
+from taste2vec.sim.subscribers.subscriber import SimulatedSubscriber, relevant_items
+from taste2vec.sim.subscribers.tastes import (
     ARCHETYPES,
     Tastes,
     archetype_tastes,

@@ -1,4 +1,4 @@
-"""Markdown rendering of :class:`~taste2vec.simulation.evaluate.QualityResults`.
+"""Markdown rendering of :class:`~taste2vec.sim.subscribers.evaluate.QualityResults`.
 
 Every table is titled "SIMULATED subscribers": the users are drawn by the simulator, not
 real people, and the numbers say how recommenders compare on that simulation only.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from taste2vec.simulation.evaluate import COLD_SLICE, ONBOARDING_SLICE, QualityResults
+from taste2vec.sim.subscribers.evaluate import COLD_SLICE, ONBOARDING_SLICE, QualityResults
 
 __all__ = ["render_markdown"]
 

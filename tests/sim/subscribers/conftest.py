@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from taste2vec.data.demo import load_demo_catalogue
-from taste2vec.simulation import SimCatalogue, catalogue_from_coffees
-from taste2vec.simulation.catalogue import FamilyLexicon
+from taste2vec.sim.subscribers import SimCatalogue, catalogue_from_coffees
+from taste2vec.sim.subscribers.catalogue import FamilyLexicon
 
 FAMILIES = ("Fruity", "Floral", "Roasted", "Nutty/Cocoa")
 

@@ -1,6 +1,6 @@
 """SIMULATED subscribers: utility of a coffee, noisy feedback, and the ground truth.
 
-**Utility.** For a person with hidden :class:`~taste2vec.simulation.tastes.Tastes` and a
+**Utility.** For a person with hidden :class:`~taste2vec.sim.subscribers.tastes.Tastes` and a
 coffee with family shares ``f`` and standardised sensory values ``z``::
 
     affinity = family_weights · f                                  in [-1, 1]
@@ -42,8 +42,8 @@ import numpy as np
 import numpy.typing as npt
 
 from taste2vec.schema import Feedback, FeedbackSignal
-from taste2vec.simulation.catalogue import SimCatalogue, SimulatedCoffee
-from taste2vec.simulation.tastes import Tastes
+from taste2vec.sim.subscribers.catalogue import SimCatalogue, SimulatedCoffee
+from taste2vec.sim.subscribers.tastes import Tastes
 
 __all__ = [
     "EPOCH",

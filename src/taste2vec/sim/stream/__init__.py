@@ -1,0 +1,2 @@
+"""Stream test tooling: the batch oracle (:mod:`.reference`) and the event generator
+(:mod:`.generate`)."""
