@@ -163,7 +163,7 @@ def check_parity(
 def held_out_records(data_dir: Any, n: int = 200) -> list[TasteRecord]:
     """``n`` evenly spaced reviews from Coffee Review's held-out newest 20 % (never trained on)."""
     from taste2vec.data.coffeereview import load_reviews, review_to_record
-    from taste2vec.training.corpus import split_reviews
+    from taste2vec.data.split import split_reviews
 
     reviews = load_reviews(data_dir)
     test = split_reviews(reviews).test

@@ -1,13 +1,15 @@
 """Evaluation of taste2vec against baselines on a time-based split.
 
-Building blocks live in submodules: :mod:`.split` (time-based train/val/test
-split), :mod:`.metrics` (R², MAE, recall@k, MRR, multi-label F1) and
+Building blocks live in submodules: :mod:`.metrics` (R², MAE, recall@k, MRR,
+multi-label F1) and
 :mod:`.baselines` (mean, TF-IDF and embedding ridge/logistic baselines). The
-``taste2vec evaluate`` orchestration is built on top of them.
+``taste2vec evaluate`` orchestration is built on top of them. The time-based
+train/val/test split is :mod:`taste2vec.data.split` (shared with training; re-exported here).
 """
 
 from __future__ import annotations
 
+from taste2vec.data.split import SplitIndices, time_split
 from taste2vec.evaluation.baselines import (
     EmbeddingLogistic,
     EmbeddingRidge,
@@ -26,7 +28,6 @@ from taste2vec.evaluation.metrics import (
     recall_at_k_from_scores,
     unique_candidates,
 )
-from taste2vec.evaluation.split import SplitIndices, time_split
 
 __all__ = [
     "EmbeddingLogistic",

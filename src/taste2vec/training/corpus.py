@@ -23,17 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from taste2vec.data.coffeereview import load_reviews, review_to_record
 from taste2vec.data.cqi import cqi_to_record, load_cqi
 from taste2vec.data.demo import demo_records, demo_tastings
-from taste2vec.evaluation.split import SplitIndices, time_split
+from taste2vec.data.split import split_reviews
 from taste2vec.schema import TasteRecord
 
 log = logging.getLogger(__name__)
-TEST_FRACTION = 0.2
-VAL_FRACTION = 0.1
 
 
 @dataclass
@@ -60,11 +56,6 @@ class Corpus:
             "sources": self.sources,
             "split": self.split,
         }
-
-
-def split_reviews(reviews: pd.DataFrame) -> SplitIndices:
-    """The one time split of Coffee Review used by training and evaluation."""
-    return time_split(reviews["review_date"], TEST_FRACTION, VAL_FRACTION)
 
 
 def _is_val(record_id: str) -> bool:

@@ -1,4 +1,4 @@
-"""Time-based train / validation / test split for the evaluation.
+"""Time-based train / validation / test split, shared by training and evaluation.
 
 Reviews are ordered by date (a stable sort, so reviews of the same date keep
 their original order) and cut into three consecutive blocks: the oldest rows
@@ -12,6 +12,11 @@ can truthfully print ``train ≤ 2021-06-30 < test``. Coffee Review dates have
 month resolution, so this moves a cut by at most half a month of reviews. Pass
 ``keep_ties_together=False`` for exact block sizes (then a boundary date may
 appear on both sides, and :meth:`SplitIndices.describe` prints ``≤``).
+
+:func:`split_reviews` is the one split of Coffee Review: the oldest 70 % train, the next
+10 % validate, the newest 20 % are held out. Training (``taste2vec.training.corpus``),
+evaluation (``taste2vec evaluate``) and the edge parity gate all call it, so they agree on
+which reviews were never trained on. It lives here, below both, so neither imports the other.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import pandas as pd
 
 from taste2vec.errors import DataError, SchemaError
 
-__all__ = ["SplitIndices", "time_split"]
+__all__ = ["TEST_FRACTION", "VAL_FRACTION", "SplitIndices", "split_reviews", "time_split"]
+
+TEST_FRACTION = 0.2
+VAL_FRACTION = 0.1
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 if TYPE_CHECKING:  # pandas classes are not subscriptable at run time
@@ -180,3 +188,8 @@ def time_split(
         val_end=stamps[test_cut - 1] if len(val) else None,
         test_start=stamps[test_cut],
     )
+
+
+def split_reviews(reviews: pd.DataFrame) -> SplitIndices:
+    """The one time split of Coffee Review used by training and evaluation (module docstring)."""
+    return time_split(reviews["review_date"], TEST_FRACTION, VAL_FRACTION)

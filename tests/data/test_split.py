@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from taste2vec.data.split import time_split
 from taste2vec.errors import DataError, SchemaError, Taste2VecError
-from taste2vec.evaluation.split import time_split
 
 
 def _shuffled_days(n: int, seed: int = 0) -> tuple[list[pd.Timestamp], np.ndarray]:
