@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from taste2vec.data.coffeereview import load_reviews, review_to_record
+from taste2vec.data.split import split_reviews
 from taste2vec.evaluation.baselines import (
     EmbeddingLogistic,
     EmbeddingRidge,
@@ -51,7 +52,6 @@ from taste2vec.evaluation.metrics import (
 from taste2vec.evaluation.report import markdown_table
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.schema import METRIC_NAMES, SENSORY_METRICS
-from taste2vec.training.corpus import split_reviews
 
 HEAD_R2_TARGET = 0.45  # issue 10: the sensory head's mean R² from text alone
 TARGETS = ("aroma", "acidity", "body", "flavor", "aftertaste")
