@@ -28,6 +28,9 @@ TABLES = {
     "coffee_embeddings",
     "outbox",
     "user_onboarding",
+    "ui_accounts",
+    "ui_sessions",
+    "ui_login_failures",
 }
 
 

@@ -34,6 +34,7 @@ from taste2vec.model.artifact import weights_version
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.service import TasteService, seed_demo
 from taste2vec.store import create_store
+from taste2vec.ui import mount as mount_ui
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models,
     ):
         app.include_router(module.router)
+    mount_ui(app)  # the web UI at / (taste2vec.ui)
     app.add_middleware(Metrics, registry=registry)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

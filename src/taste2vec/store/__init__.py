@@ -21,6 +21,7 @@ with its default ``synchronous_commit=on``.
 
 from __future__ import annotations
 
+from taste2vec.store._accounts import Account, UiSession
 from taste2vec.store._migrate import alembic_config, migrate
 from taste2vec.store._outbox import OutboxEntry
 from taste2vec.store._store import Store, create_store
@@ -36,6 +37,7 @@ from taste2vec.store._types import (
 from taste2vec.store._users import hash_api_key
 
 __all__ = [
+    "Account",
     "PROFILE_DIM",
     "AddResult",
     "ApiKeyInfo",
@@ -43,6 +45,7 @@ __all__ = [
     "Profile",
     "Role",
     "Store",
+    "UiSession",
     "UpsertCounts",
     "User",
     "alembic_config",

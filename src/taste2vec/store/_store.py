@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
+from taste2vec.store._accounts import AccountsMixin
 from taste2vec.store._catalogue import CatalogueMixin
 from taste2vec.store._engine import make_engine
 from taste2vec.store._events import EventsMixin
@@ -17,10 +18,18 @@ from taste2vec.store._users import UsersMixin
 from taste2vec.store._vectors import VectorsMixin
 
 
-class Store(UsersMixin, CatalogueMixin, EventsMixin, VectorsMixin, OutboxMixin, OnboardingMixin):
+class Store(
+    UsersMixin,
+    CatalogueMixin,
+    EventsMixin,
+    VectorsMixin,
+    OutboxMixin,
+    OnboardingMixin,
+    AccountsMixin,
+):
     """The operational store: users, API keys, catalogue, tastings, feedback, profiles,
-    coffee embeddings, the app-event outbox and onboarding answers, in SQLite (embedded)
-    or PostgreSQL.
+    coffee embeddings, the app-event outbox, onboarding answers and the web UI's accounts
+    and sessions, in SQLite (embedded) or PostgreSQL.
 
     Thread-safe: it holds one engine and opens a short session per call, so the
     API may call it from a thread pool. Every method takes and returns the

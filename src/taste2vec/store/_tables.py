@@ -213,3 +213,43 @@ class OnboardingRow(Base):
     user_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("users.id"), primary_key=True)
     families: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccountRow(Base):
+    """A web UI sign-in: a user name, its password hash (argon2) and role. A taster's
+    account name is their user id (``user_id``); an admin account may have none."""
+
+    __tablename__ = "ui_accounts"
+    __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)
+
+    name: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(ID_LEN), ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UiSessionRow(Base):
+    """A signed-in browser. Only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "ui_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(HASH_LEN), primary_key=True)
+    account: Mapped[str] = mapped_column(
+        String(ID_LEN), ForeignKey("ui_accounts.name", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(HASH_LEN))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LoginFailureRow(Base):
+    """Failed sign-ins per key (``name:<user name>`` or ``addr:<client address>``): how many
+    since the last success and when the last one was (the sign-in slows down on them)."""
+
+    __tablename__ = "ui_login_failures"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
