@@ -6,14 +6,14 @@ renders a template; the charts come from :mod:`taste2vec.ui.charts`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from taste2vec.api.deps import UserIdPath
 from taste2vec.errors import NotFoundError, SchemaError
 from taste2vec.schema import SENSORY_METRICS, FeedbackSignal
+from taste2vec.schema.records import ID_PATTERN
 from taste2vec.service.taster import TasterView
 from taste2vec.store import UiSession
 from taste2vec.ui import charts
@@ -25,6 +25,8 @@ from taste2vec.ui.templating import fragment, lang_of, render
 
 router = APIRouter(prefix="/u/{user_id}", include_in_schema=False)
 RECS_K = 8
+# The same rule as the API's path ids: anything else names nobody (422, never the store).
+UserIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 TIMELINE_METRICS = ("acidity", "sweetness", "bitterness", "body")
 
 
