@@ -1,7 +1,7 @@
 """Batch encode throughput: records/s through the whole Taste2Vec pipeline on this machine.
 
 Baseline: the frozen MiniLM text encoder alone on the same texts in the same
-run (the floor set by the transformer). Target (ARCHITECTURE.md): >= 500
+run (the floor set by the transformer). Target: >= 500
 records/s on 2 cores. Texts are made unique so no cache can help.
 
     .venv/bin/python bench/encode.py --model artifacts/model [--n 1000]

@@ -7,7 +7,7 @@ Builds a :class:`~taste2vec.recommend.engine.RecommendationEngine` over a synthe
 once), gives a user 20 feedback, then times ``--iters`` rounds of: apply one new feedback
 with the O(d) incremental update, then ``recommend`` top 10 excluding what the user has
 seen (the feedback is visible in that answer). Baseline: a ``recommend`` call alone, timed
-in the same run, interleaved. Target (ARCHITECTURE.md): feedback visible within 100 ms.
+in the same run, interleaved. Target: feedback visible within 100 ms.
 Also checks, each round, that the incremental vector equals the batch closed form.
 Writes the ``feedback_latency`` section of ``bench/RESULTS.md``.
 """

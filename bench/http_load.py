@@ -10,7 +10,7 @@ drives it with ``wrk`` (Debian package) at 10 and 50 concurrent connections:
 - ``POST /v1/records`` (authenticated, unique ids, committed before the reply).
 
 Then measures batch ``POST /v1/embed`` throughput (64 unique records per call)
-next to the same records embedded in-process. Targets (ARCHITECTURE.md): at 10
+next to the same records embedded in-process. Targets (issue 11): at 10
 clients, recommendation p99 <= 15 ms; at 50 clients, recommendation throughput
 >= 60 % of the floor. Load generator and server share the machine's 2 cores.
 

@@ -7,7 +7,7 @@ per-target ``RidgeCV`` on the training notes; training rows see its
 out-of-fold readings, inference the full fit. Those readings and the lexicon's
 family evidence form the decodable block of the vector (``network.py``).
 
-The objective has three parts (see ARCHITECTURE.md, "Learning signals"):
+The objective has three parts:
 
 1. cross-modal agreement: InfoNCE between the learned blocks of the notes view
    (text + lexicon, numeric masked) and the numbers view of the same record;
