@@ -116,11 +116,18 @@ def evaluate(
             help="Without a data directory, print the model's validation metrics and exit 0.",
         ),
     ] = False,
+    family_gold: Annotated[
+        Path | None,
+        typer.Option(
+            help="Hand-labelled flavour families (review ids + labels) to score (c) against; "
+            "default tests/data/family_gold.csv when it exists.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model against baselines on the time-split Coffee Review data."""
     from taste2vec.evaluation.report import update_section
+    from taste2vec.evaluation.run import DEFAULT_FAMILY_GOLD, render_markdown
     from taste2vec.evaluation.run import evaluate as run_evaluation
-    from taste2vec.evaluation.run import render_markdown
     from taste2vec.model.taste2vec import Taste2Vec
 
     try:
@@ -133,8 +140,14 @@ def evaluate(
                 "evaluation needs the Coffee Review data, which is never bundled: set "
                 "T2V_DATA_DIR or --data-dir to a folder holding coffeereview/"
             )
+        if family_gold is not None and not family_gold.is_file():
+            raise DataError(f"--family-gold {family_gold}: no such file")
+        if family_gold is None and DEFAULT_FAMILY_GOLD.is_file():
+            family_gold = DEFAULT_FAMILY_GOLD
         loaded = Taste2Vec.load(model or settings.model_dir, settings)
-        result = run_evaluation(loaded, settings.data_dir, progress=not as_json)
+        result = run_evaluation(
+            loaded, settings.data_dir, progress=not as_json, family_gold=family_gold
+        )
     except Taste2VecError as exc:
         raise _fail(exc) from exc
     command = "taste2vec evaluate --model " + str(model or settings.model_dir)
