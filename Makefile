@@ -15,6 +15,10 @@ FLINK_STAMP := $(FLINK_VENV)/.installed
 EDGE_VENV ?= .venv-edge
 EDGE_STAMP := $(EDGE_VENV)/.installed
 
+# The web UI's browser tests (tests/ui) inject axe-core (MPL-2.0), fetched from npm once.
+AXE_VERSION ?= 4.14.1
+AXE := .cache/axe-core/package/axe.min.js
+
 .PHONY: run test lint bench install train evaluate clean format edge-venv export soak
 
 install: $(STAMP)
@@ -44,6 +48,10 @@ $(EDGE_STAMP): pyproject.toml
 
 edge-venv: $(EDGE_STAMP)
 
+$(AXE):
+	mkdir -p .cache/axe-core
+	cd .cache/axe-core && npm pack --silent axe-core@$(AXE_VERSION) && tar xzf axe-core-$(AXE_VERSION).tgz
+
 # Edge bundles (TFLite and ONNX, fp32 and int8), gated on parity, into artifacts/edge/.
 export: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/taste2vec export --format all --model $(MODEL_DIR)
@@ -64,7 +72,8 @@ run: $(STAMP) $(MODEL_DIR)/config.json
 
 test: export T2V_FLINK_PYTHON ?= $(abspath $(FLINK_VENV))/bin/python
 test: export T2V_EDGE_CONVERTER_PYTHON ?= $(abspath $(EDGE_VENV))/bin/python
-test: $(STAMP) $(FLINK_STAMP) $(EDGE_STAMP)
+test: $(STAMP) $(FLINK_STAMP) $(EDGE_STAMP) $(AXE)
+	command -v chromium >/dev/null || apt-get install -y chromium fonts-noto-cjk
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The adversarial suite's long profile (docs/limits.md): random seeds for SOAK_SECONDS, split

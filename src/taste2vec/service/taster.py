@@ -144,22 +144,25 @@ class TasterView:
                 break
         return list(seen.values())
 
-    def react(self, user: str, coffee: str, signal: FeedbackSignal, request: str | None) -> None:
+    def react(self, user: str, coffee: str, signal: FeedbackSignal, request: str | None) -> str:
         """A like or dislike from the recommendations list: the feedback (validated and
-        stored as by ``POST /v1/feedback``) and its ``recommendation_clicked`` event."""
+        stored as by ``POST /v1/feedback``) and its ``recommendation_clicked`` event, whose
+        event id it returns."""
         now = datetime.now(UTC)
+        event_id = f"ui-click-{uuid4().hex}"
         self.service.add_feedback(
             Feedback(id=f"ui-{uuid4().hex}", user=user, coffee=coffee, signal=signal)
         )
         self.service.add_event(
             RecommendationClicked(
-                event_id=f"ui-click-{uuid4().hex}",
+                event_id=event_id,
                 user=user,
                 event_time=now,
                 coffee=coffee,
                 request=request,
             )
         )
+        return event_id
 
 
 def _checkpoints(n: int, points: int) -> set[int]:

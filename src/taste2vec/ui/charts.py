@@ -83,7 +83,7 @@ def wheel(
     probs = dict(families)
     best = {name for name, _ in sorted(families, key=lambda fp: -fp[1])[:top]}
     peak = max(probs.values(), default=0.0) or 1.0
-    cx, cy, inner, outer = 160.0, 160.0, 40.0, 140.0
+    cx, cy, inner, outer = 210.0, 160.0, 36.0, 112.0
     n = len(order)
     body: list[str] = []
     for i, name in enumerate(order):
@@ -110,7 +110,7 @@ def wheel(
             f'stroke="#ffffff"><title>{label}: {probs.get(name, 0.0):.0%}</title></path>'
         )
         mid = (a0 + a1) / 2
-        tx, ty = cx + (outer + 2) * math.cos(mid), cy + (outer + 2) * math.sin(mid)
+        tx, ty = cx + (outer + 14) * math.cos(mid), cy + (outer + 14) * math.sin(mid)
         anchor = "middle" if abs(tx - cx) < 20 else ("start" if tx > cx else "end")
         weight = ' font-weight="bold"' if name in best else ""
         text = f"{label} {probs.get(name, 0.0):.0%}" if name in best else label
@@ -118,7 +118,7 @@ def wheel(
             f'<text x="{_f(tx)}" y="{_f(ty + 4)}" text-anchor="{anchor}" font-size="11" '
             f'fill="{INK}"{weight}>{text}</text>'
         )
-    return _svg(320, 320, title, body, "chart wheel")
+    return _svg(420, 320, title, body, "chart wheel")
 
 
 def coffee_map(
@@ -168,10 +168,12 @@ def coffee_map(
             )
     if you is not None:
         px, py = sx(you[0]), sy(you[1])
+        left = px > w * 0.6  # the label goes on the side with room
         body.append(
             f'<circle class="you" cx="{_f(px)}" cy="{_f(py)}" r="9" fill="none" '
-            f'stroke="#1f4e79" stroke-width="3"/><text x="{_f(px + 12)}" y="{_f(py + 4)}" '
-            f'font-size="12" font-weight="bold" fill="{INK}">{escape(labels["you"])}</text>'
+            f'stroke="#1f4e79" stroke-width="3"/><text x="{_f(px - 12 if left else px + 12)}" '
+            f'y="{_f(py + 4)}" text-anchor="{"end" if left else "start"}" font-size="12" '
+            f'font-weight="bold" fill="{INK}">{escape(labels["you"])}</text>'
         )
     return _svg(int(w), int(h), title, body)
 

@@ -185,7 +185,7 @@ async def react(request: Request, user_id: UserIdPath, session: CsrfSessionDep) 
         return HTMLResponse("bad reaction", status_code=422)
     v = view(request)
     try:
-        v.react(
+        clicked = v.react(
             user_id,
             coffee,
             FeedbackSignal(str(signal)),
@@ -194,7 +194,11 @@ async def react(request: Request, user_id: UserIdPath, session: CsrfSessionDep) 
     except (NotFoundError, SchemaError, ValueError) as exc:
         return HTMLResponse(str(exc), status_code=422)
     if request.headers.get("x-requested-with") == "fetch":
-        context = {**_recs_context(request, user_id), "csrf": session.csrf_token}
+        context = {
+            **_recs_context(request, user_id),
+            "csrf": session.csrf_token,
+            "clicked": clicked,
+        }
         return HTMLResponse(fragment(request, "_recs.html", **context))
     return RedirectResponse(f"/u/{user_id}/recommendations", status_code=303)
 
