@@ -208,8 +208,9 @@ def lines(
         )
     for i, label in enumerate(x_labels):
         if n <= 6 or i in (0, n - 1) or i % max(1, n // 4) == 0:
+            anchor = "start" if i == 0 and n > 1 else ("end" if i == n - 1 and n > 1 else "middle")
             body.append(
-                f'<text x="{_f(sx(i))}" y="{_f(h - bottom + 14)}" text-anchor="middle" '
+                f'<text x="{_f(sx(i))}" y="{_f(h - bottom + 14)}" text-anchor="{anchor}" '
                 f'font-size="10" fill="{MUTED}">{escape(label)}</text>'
             )
     for k, (name, values) in enumerate(series.items()):
