@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from taste2vec.store._base import StoreBase, check_id, ensure_user_in
 from taste2vec.store._engine import upsert_stmt
@@ -92,7 +92,7 @@ class AccountsMixin(StoreBase):
 
     def count_accounts(self) -> int:
         with self._read() as session:
-            return len(session.scalars(select(AccountRow.name)).all())
+            return session.scalar(select(func.count()).select_from(AccountRow)) or 0
 
     def create_ui_session(self, account: str, ttl: timedelta) -> tuple[str, str]:
         """A new session for ``account``: ``(cookie token, CSRF token)``; the token is
