@@ -344,6 +344,8 @@ def bundle_members(
         "stopwords": sorted(STOPWORDS),
         "min_chars": 2,
         "width": max(model.vocab.size, 1),
+        # append the lexicon's canonical rendering before tokenising (features.word_texts)
+        "descriptor_terms": model.vocab.descriptor_terms,
     }
     return {
         meta["model_file"]: model_bytes,
@@ -388,12 +390,25 @@ def build_bundle(
     meta = metadata(model, fmt, model_version, graph_info)
     members = with_checksums(bundle_members(model, model_dir, meta, model_bytes))
     runtime = EdgeRuntime(BundleFiles(members, f"<{fmt} staging>"))
-    report = check_parity(runtime, model, gate_records, gate_source, catalogue)
+    report = check_parity(runtime, reference_model(model), gate_records, gate_source, catalogue)
     meta["parity"] = report.to_dict()
     members = with_checksums({**members, METADATA_FILE: _json(meta)})
     if not report.passed:
         raise ParityError(report)
     return members, report
+
+
+def reference_model(model: Taste2Vec) -> Taste2Vec:
+    """``model`` with the fp32 torch text encoder: bundles are gated against the reference.
+
+    With ``T2V_TEXT_BACKEND=onnx-int8`` the cloud's own text vectors are int8; gating an
+    fp32 bundle against them would hold it to the int8 path's error instead of its own.
+    """
+    encoder = model.text_encoder
+    if not isinstance(encoder, HFSentenceEncoder) or encoder.backend == "torch":
+        return model
+    fp32 = HFSentenceEncoder(path=encoder.path, max_tokens=MAX_TOKENS)
+    return Taste2Vec(model.net, model.scaler, model.lexicon, fp32, model.vocab, model.info)
 
 
 def _json(data: dict[str, Any]) -> bytes:

@@ -7,7 +7,14 @@ model is opened with ``local_files_only=True`` and ``HF_HUB_OFFLINE=1``.
 
 Embeddings are mean-pooled over tokens and L2-normalised, as
 sentence-transformers does for this model. Repeated notes are served from a
-cache: in memory, and optionally in a SQLite file keyed by model id and text.
+cache: in memory, and optionally in a SQLite file keyed by model id, backend
+and text.
+
+Two backends run the same weights: ``torch`` (fp32, the reference the model is
+trained and the edge bundles are gated against) and ``onnx-int8``
+(:mod:`taste2vec.model.text_onnx`, the fast batch path). Either way new notes
+are tokenised together, sorted by token count and run in batches padded only to
+their own longest note.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from tqdm.auto import tqdm
 from taste2vec.errors import ModelError
 
 MAX_TOKENS = 512
+TEXT_BACKENDS = ("torch", "onnx-int8")
 # Part of the model id (and so of every cache key): bump it when pooling changes.
 POOLING = "mean-v2"
 
@@ -101,9 +109,14 @@ class HFSentenceEncoder:
         self,
         path: Path | None = None,
         cache_path: Path | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_tokens: int = MAX_TOKENS,
+        backend: str = "torch",
     ) -> None:
+        if backend not in TEXT_BACKENDS:
+            raise ModelError(
+                f"unknown text backend {backend!r}; choose one of {', '.join(TEXT_BACKENDS)}"
+            )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self.path = Path(path) if path is not None else default_text_model_path()
@@ -126,13 +139,23 @@ class HFSentenceEncoder:
         self.model: Any = AutoModel.from_pretrained(str(self.path), local_files_only=True)
         self.model.eval()
         self.dim = int(self.model.config.hidden_size)
+        # The model id names the weights (a trained model records it); the cache id also
+        # names the backend, so fp32 and int8 vectors of one note never mix in a cache.
         self.model_id = f"{self.path.name}:{_dir_fingerprint(self.path)}:{POOLING}"
-        self.batch_size = batch_size
+        self.backend = backend
+        self.cache_id = self.model_id if backend == "torch" else f"{self.model_id}:{backend}"
+        self._onnx: Any = None
+        if backend == "onnx-int8":
+            from taste2vec.model.text_onnx import ONNX_BATCH, OnnxInt8Text
+
+            folder = cache_path.parent if cache_path is not None else None
+            self._onnx = OnnxInt8Text(self.model, self.model_id, folder)
+        self.batch_size = batch_size or (ONNX_BATCH if self._onnx is not None else 32)
         self._memory: dict[str, np.ndarray] = {}
         self._disk = _EmbeddingCache(cache_path) if cache_path is not None else None
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.model_id}\0{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.cache_id}\0{text}".encode()).hexdigest()
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Embed ``texts``; empty strings give zero vectors. Shape ``(len(texts), dim)``."""
@@ -156,35 +179,46 @@ class HFSentenceEncoder:
         return out
 
     def _run(self, items: list[tuple[str, str]], progress: bool) -> dict[str, np.ndarray]:
-        # Sort by length so each batch pads little.
-        items = sorted(items, key=lambda kv: len(kv[1]))
+        # Tokenise once, sort by token count, and pad each batch to its own longest note.
+        encodings = self.tokenizer.encode_batch([t for _, t in items])
+        order = sorted(range(len(items)), key=lambda i: len(encodings[i].ids))
         result: dict[str, np.ndarray] = {}
         bar = tqdm(
             total=len(items), desc="text tower", unit="note", disable=not progress, leave=False
         )
-        with torch.inference_mode():
-            for start in range(0, len(items), self.batch_size):
-                chunk = items[start : start + self.batch_size]
-                vecs = self.embed_tokens([t for _, t in chunk])
-                for (key, _), vec in zip(chunk, vecs, strict=True):
-                    result[key] = vec
-                bar.update(len(chunk))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            vecs = self._forward(*_pad([encodings[i] for i in chunk]))
+            for i, vec in zip(chunk, vecs, strict=True):
+                result[items[i][0]] = vec
+            bar.update(len(chunk))
         bar.close()
         return result
 
-    @torch.inference_mode()
     def embed_tokens(self, texts: Sequence[str]) -> np.ndarray:
-        """Run the transformer on a batch (no cache)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
-        for row, enc in enumerate(encodings):
-            ids[row, : len(enc.ids)] = enc.ids
-            mask[row, : len(enc.ids)] = enc.attention_mask
-        ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
-        hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
-        return mean_pool(hidden, mask_t).numpy()
+        """Run the encoder on one batch (no cache, no sorting)."""
+        return self._forward(*_pad(self.tokenizer.encode_batch(list(texts))))
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self._onnx is not None:
+            out: np.ndarray = self._onnx.run(ids, mask)
+            return out
+        with torch.inference_mode():
+            ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+            hidden = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+            pooled: np.ndarray = mean_pool(hidden, mask_t).numpy()
+            return pooled
+
+
+def _pad(encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and attention mask, right-padded with 0 to the batch's longest encoding."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    for row, enc in enumerate(encodings):
+        ids[row, : len(enc.ids)] = enc.ids
+        mask[row, : len(enc.ids)] = enc.attention_mask
+    return ids, mask
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
