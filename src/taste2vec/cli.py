@@ -533,6 +533,37 @@ def flink_job(
         err.print(f"{len(result.dead_letters)} dead letters (invalid lines){where}")
 
 
+@app.command("ui-account")
+def ui_account(
+    name: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An operator account (the console), no user.")
+    ] = False,
+    user_id: Annotated[
+        str | None,
+        typer.Option("--user-id", help="The user a taster account acts as (default: NAME)."),
+    ] = None,
+) -> None:
+    """Create a web UI account or set its password (T2V_UI_PASSWORD, else prompted).
+
+    The password is stored as an argon2 hash in the store at T2V_DATABASE_URL.
+    """
+    from taste2vec.service.accounts import Accounts
+    from taste2vec.store import Role, create_store
+
+    password = os.environ.get("T2V_UI_PASSWORD") or typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    role: Role = "admin" if admin else "user"
+    try:
+        with create_store(Settings().database_url) as store:
+            Accounts(store).set_password(name, password, role, None if admin else (user_id or name))
+    except ValueError as exc:  # a bad name, user id or password length (SchemaError too)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print(f"web UI account {name!r} ({role}) saved")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()
