@@ -33,7 +33,7 @@ function initPreview() {
     const url = "/ui/api/hear?text=" + encodeURIComponent(notes.value);
     try {
       const response = await fetch(url, { credentials: "same-origin" });
-      if (!response.ok || mine !== seq) return;
+      if (!response.ok || response.redirected || mine !== seq) return;
       const body = await response.json();
       const ko = box.dataset.lang === "ko";
       const names = body.items.map((h) => (ko ? h.name_ko : h.name));
@@ -68,6 +68,10 @@ function initReactions() {
         headers: { "X-Requested-With": "fetch", "X-CSRF-Token": csrfOf(form) },
         credentials: "same-origin",
       });
+      if (response.redirected) {  // signed out meanwhile: go where the server says
+        window.location.assign(response.url);
+        return;
+      }
       if (!response.ok) throw new Error(String(response.status));
       box.innerHTML = await response.text();
       const first = box.querySelector("button");
