@@ -24,6 +24,7 @@ from taste2vec.stream.events import RecommendationClicked
 
 TIMELINE_POINTS = 8
 PREVIEW_MAX = 12
+TIMELINE_CACHE_SIZE = 10_000  # users whose timeline is kept (cleared when full)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,8 @@ class TasterView:
             if vec is not None:
                 out.append(TimelinePoint(time, i + 1, engine.profile(vec)))
         with self._lock:
+            if len(self._timelines) >= TIMELINE_CACHE_SIZE:
+                self._timelines.clear()
             self._timelines[user] = (key, out)
         return out
 
