@@ -216,6 +216,7 @@ def test_the_checker_finds_every_kind_of_upward_import() -> None:
         (Path("newthing/x.py"), "from taste2vec.schema import Coffee\n", "in no layer"),
         (Path("store/_x.py"), "from ._base import StoreBase\n", None),
     ],
+    ids=["same-layer", "downward", "sim-imports-anything", "unplaced-unit", "own-package"],
 )
 def test_the_rules(rel: Path, source: str, expected: str | None) -> None:
     found = check_source(rel, source)
