@@ -69,6 +69,10 @@ PENDING: dict[tuple[str, str], str] = {
         "the personalisation measurement is bench tooling; it moves to taste2vec.sim "
         "when learning/ is free (issue 11, package hygiene)"
     ),
+    ("model/text_onnx.py", "taste2vec.edge.graph"): (
+        "the int8 text backend builds its graph with edge.graph.MiniLM (a plain BERT); "
+        "MiniLM moves down into model/ when edge/graph.py is free, and edge imports it"
+    ),
 }
 
 
