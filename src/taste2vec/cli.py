@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -370,8 +371,18 @@ def serve(
     model: ModelOpt = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default T2V_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default T2V_PORT, 8000).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes on this port (uvicorn workers). They share the store and "
+            "the event log like any replicas; with the embedded stream worker on, one "
+            "process consumes and the others stand by.",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API and its docs (/docs) with uvicorn."""
+    """Serve the HTTP API, its docs (/docs) and the web UI (/) with uvicorn."""
     import uvicorn
 
     from taste2vec.api import create_app
@@ -392,7 +403,19 @@ def serve(
         f"serving on http://{settings.host}:{settings.port} (API docs at /docs); "
         f"demo keys: {settings.model_dir.parent / 'demo-keys.json'}"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return
+    # Each worker process builds its own app from the environment: pass the overrides on.
+    os.environ["T2V_MODEL_DIR"] = str(settings.model_dir)
+    uvicorn.run(
+        "taste2vec.api.app:create_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+    )
 
 
 @app.command()

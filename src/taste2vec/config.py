@@ -78,6 +78,15 @@ class Settings(BaseSettings):
         "swaps in a new version only when it ranks held-out feedback better.",
     )
     learner_lr: float = Field(default=3e-4, gt=0, le=1, description="Its AdamW learning rate.")
+    follow_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often each service process compares the store's catalogue and "
+        "feedback revisions with what it holds in memory (index rebuild, crowd statistics "
+        "refit), so that replicas sharing one store stay in step. Users' taste states are "
+        "checked on every read.",
+    )
     event_log_url: str | None = Field(
         default=None,
         description="The event log the service publishes its events to: "

@@ -26,9 +26,13 @@ def test_health_ready_metrics_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["coffees"] >= 90
+    loops = ready["loops"]  # every background loop, under the one supervisor
+    assert {"follower", "outbox-relay", "event-buffer", "stream-worker"} <= set(loops)
+    assert all(loop["state"] == "running" for loop in loops.values())
     client.get("/v1/coffees", headers=ADMIN)
     metrics = client.get("/metrics").text
     assert "t2v_http_requests_total" in metrics and 'route="/v1/coffees"' in metrics
+    assert 't2v_loop_up{loop="follower"} 1.0' in metrics
     spec = client.get("/openapi.json").json()
     assert "/v1/users/{user_id}/recommendations" in spec["paths"]
     post = spec["paths"]["/v1/records"]["post"]

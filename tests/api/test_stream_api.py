@@ -300,7 +300,7 @@ def test_a_new_users_events_show_up_in_their_signals(client: TestClient) -> None
     assert signals["user"] == "stream-kim" and signals["n_events"] == 4
     assert signals["rating"]["count"] == 2 and signals["lab_sessions_total"] == 1
     assert signals["subscription_status"] == "paused"
-    assert signals["taste_vector"] is not None and len(signals["taste_vector"]) == 128
+    assert signals["tastings_vector"] is not None and len(signals["tastings_vector"]) == 128
     assert 0 <= signals["churn_risk"] <= 1
     admin_view = _signals(client, "stream-kim", ADMIN)
     assert admin_view is not None and admin_view["n_events"] == 4

@@ -153,7 +153,7 @@ def test_reader_api_shapes(tmp_path: Path) -> None:
     assert r.user_signals("nobody") is None and r.coffee_stats("nothing") is None
     s = r.user_signals("u00000")
     assert s is not None
-    assert len(s["taste_vector"]) == 128 and s["n_taste_vectors"] > 0
+    assert len(s["tastings_vector"]) == 128 and s["n_tastings_vectors"] > 0
     assert 0.0 <= s["churn_risk"] <= 1.0 and s["churn_rule"] == "rule-v1"
     assert s["rating"]["count"] > 0 and 1 <= s["rating"]["mean"] <= 5
     assert s["days_since_last_engagement"] >= 0

@@ -33,6 +33,7 @@ from taste2vec.config import Settings
 from taste2vec.model.artifact import weights_version
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.service import TasteService, seed_demo
+from taste2vec.service.stream import start_stream
 from taste2vec.store import create_store
 from taste2vec.ui import mount as mount_ui
 
@@ -70,17 +71,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.online_learning,
                 settings.learner_lr,
                 max_clock_skew_s=settings.max_clock_skew_s,
+                follow_interval_s=settings.follow_interval_s,
+                registry=app.state.registry,
             )
             app.state.service = service
             app.state.model_version = weights_version(settings.model_dir)
-            stop_stream = stream.start_stream(app, settings, service)
+            try:
+                handle = start_stream(settings, service)
+            except BaseException:
+                service.close()
+                raise
+            app.state.stream_reader = handle.reader
             # The catalogue snapshot is hundreds of thousands of long-lived objects; a full
             # garbage collection walking them stalled requests for ~200 ms (measured), so
             # move everything alive now out of the collector's generations.
             gc.collect()
             gc.freeze()
             yield
-            stop_stream()
+            app.state.stream_reader = None
+            handle.stop()
             service.close()
         finally:
             store.close()

@@ -44,7 +44,7 @@ class BackgroundLearner:
         every_n: int = 64,
         every_s: float = 60.0,
         gate_every: int = 1,
-        name: str = "t2v-online-learner",
+        name: str = "online-learner",
     ) -> None:
         if every_n < 1 or every_s <= 0 or gate_every < 1:
             raise ValueError("every_n and gate_every must be >= 1 and every_s > 0")
@@ -65,6 +65,7 @@ class BackgroundLearner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._runs = 0
 
     # ------------------------------------------------------------------ caller side
     def observe(self, feedback: Feedback) -> None:
@@ -76,22 +77,30 @@ class BackgroundLearner:
         except Exception:  # pragma: no cover - deque.append does not fail in practice
             log.exception("could not queue feedback for the online learner")
 
+    def wake(self) -> None:
+        """End the current wait (a supervisor calls it when it stops the loop)."""
+        self._wake.set()
+
     @property
     def running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        """True while :meth:`run` works (on the thread :meth:`start` made, or a
+        supervisor's)."""
+        return self._runs > 0
 
     def start(self) -> None:
-        """Start the worker (a no-op when it already runs)."""
+        """Run :meth:`run` on a thread of its own (a no-op when it already runs); a
+        service runs it under its supervisor instead."""
         with self._start_lock:
-            if self.running:
+            if self._thread is not None and self._thread.is_alive():
                 return
             self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread = threading.Thread(
+                target=self.run, args=(self._stopping,), name=f"t2v-{self.name}", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float | None = 10.0) -> bool:
-        """Stop the worker; True when it ended within ``timeout`` seconds."""
+        """Stop the thread :meth:`start` started; True when it ended within ``timeout``."""
         self._stopping.set()
         self._wake.set()
         thread = self._thread
@@ -119,14 +128,23 @@ class BackgroundLearner:
             if self.learner.observe(self._queue.popleft()):
                 self._since_update += 1
 
-    def _run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """The worker loop, until ``stop`` is set. An update that fails is logged, counted
+        and thrown away here (the live model is never at risk), so this never raises."""
+        self._runs += 1
+        try:
+            self._loop(stop)
+        finally:
+            self._runs -= 1
+
+    def _loop(self, stop: threading.Event) -> None:
         torch.set_num_threads(1)
         self.torch_threads = torch.get_num_threads()
         last_update = time.monotonic()
-        while not self._stopping.is_set():
+        while not stop.is_set():
             self._wake.wait(timeout=min(self.every_s, 1.0))
             self._wake.clear()
-            while not self._stopping.is_set():  # one update per every_n queued reactions
+            while not stop.is_set():  # one update per every_n queued reactions
                 try:
                     self._drain()
                     full = self._since_update >= self.every_n

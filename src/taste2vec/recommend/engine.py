@@ -107,6 +107,21 @@ def feedback_stats(feedback: Iterable[Feedback]) -> FeedbackStats:
     return FeedbackStats(sums, counts)
 
 
+def _top_k(scores: FloatArray, mask: npt.NDArray[np.bool_], k: int) -> list[int]:
+    """The (up to) ``k`` indices where ``mask`` holds, best score first, ties to the lower
+    index: a partition then a sort of the few kept, not a sort of the catalogue."""
+    idx = np.flatnonzero(mask)
+    if k <= 0 or len(idx) == 0:
+        return []
+    vals = scores[idx]
+    if len(idx) > k:
+        kth = np.partition(vals, len(vals) - k)[len(vals) - k]  # the k-th largest
+        keep = vals >= kth  # ties with it included, so the tie-break below is exact
+        idx, vals = idx[keep], vals[keep]
+    order = np.lexsort((idx, -vals))[:k]
+    return [int(j) for j in idx[order]]
+
+
 def _positive(value: float) -> tuple[bool, int | None]:
     """``(is positive, rating)`` for a ``liked`` entry: ints are 1-5 ratings, floats prefs."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -391,20 +406,25 @@ class RecommendationEngine:
             past = [r.context for r in sorted(history, key=lambda r: r.timestamp) if r.context]
             x_ctx = snap.context_taste((*past[-7:], context))
             scores = scores + self.context_weight * (snap.taste @ x_ctx)
-        cos = (
-            snap.taste @ normalise(np.asarray(user_vec, dtype=np.float64).reshape(-1))
-            if user_vec is not None
-            else np.zeros(len(snap.coffees))
-        )
-        allowed = np.array([c.id not in exclude for c in snap.coffees], dtype=bool)
-        order = np.lexsort((np.arange(len(scores)), -scores))
-        picked = [int(j) for j in order if allowed[j] and snap.in_stock[j]][:k]
+        allowed = np.ones(len(scores), dtype=bool)
+        for coffee in exclude:  # O(excluded), not O(catalogue)
+            if (j := snap.pos.get(coffee)) is not None:
+                allowed[j] = False
+        picked = _top_k(scores, allowed & snap.in_stock, k)
         if len(picked) < k:  # in-stock coffees ran out: fill from the whole catalogue
-            taken = set(picked)
-            picked += [int(j) for j in order if allowed[j] and j not in taken][: k - len(picked)]
+            allowed[picked] = False
+            picked += _top_k(scores, allowed, k - len(picked))
+        query = None if user_vec is None else normalise(np.asarray(user_vec, np.float64).ravel())
         positives = self._positives(snap, liked)
         return [
-            self._explain(snap, j, float(scores[j]), float(cos[j]), float(bonus[j]), positives)
+            self._explain(
+                snap,
+                j,
+                float(scores[j]),
+                0.0 if query is None else float(snap.taste[j] @ query),
+                float(bonus[j]),
+                positives,
+            )
             for j in picked
         ]
 

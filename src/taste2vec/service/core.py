@@ -1,11 +1,22 @@
 """``TasteService``: everything the API does, without HTTP.
 
-Writes go to the store first and are acknowledged only once committed. Each
-user's closed-form taste state is cached in memory: a new feedback updates it
-in O(d) right after the commit (the instant learning path), a new tasting is
-embedded into it, and a user not in the cache is rebuilt from the stored
-history. The crowd's per-coffee statistics (cold-start query and item prior)
-are refreshed every ``STATS_EVERY`` feedback.
+Writes go to the store first and are acknowledged only once committed.
+
+Any number of service processes may share one store (replicas, ``--workers N``): nothing
+a process keeps in memory is the truth, only a cache checked against the store.
+
+* Each user's closed-form taste state is cached with the user's revision
+  (:meth:`~taste2vec.store.Store.user_revision`, one indexed read), and every read compares
+  it with the store's: a feedback or tasting stored by another process makes it stale,
+  and the state is rebuilt from the stored history. A write through this process updates
+  the cached state in O(d) right after the commit (the instant learning path) and moves
+  its revision to what the store must now hold; a write by someone else in between shows
+  up as a mismatch on the next read.
+* The catalogue index and the crowd's statistics (cold-start query, item prior, the
+  linear model's prior) follow the store through the :class:`~taste2vec.service.follower.
+  Follower` loop, off the request path.
+* Background loops (follower, online learner, outbox relay, event buffer, stream worker)
+  run under one :class:`~taste2vec.service.runtime.Supervisor` (``runtime``).
 
 Every stored tasting and feedback also queues its app event in the store's
 outbox (same transaction); :meth:`TasteService.start_publishing` starts the
@@ -24,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import numpy as np
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from taste2vec.errors import ConflictError, NotFoundError
@@ -43,19 +55,43 @@ from taste2vec.recommend.engine import (
 from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
+from taste2vec.service.follower import Follower
 from taste2vec.service.relay import EventBuffer, OutboxRelay
-from taste2vec.store import AddResult, Store, UpsertCounts
+from taste2vec.service.runtime import Backoff, Supervisor
+from taste2vec.store import (
+    AddResult,
+    CatalogueRevision,
+    FeedbackRevision,
+    Store,
+    UpsertCounts,
+    UserRevision,
+)
 from taste2vec.stream.events import Event, RecommendationShown
 from taste2vec.stream.log.base import EventLog
 
 log = logging.getLogger(__name__)
 HISTORY = 50  # tastings per user that shape the taste vector and the context history
-STATS_EVERY = 50
+STATS_EVERY = 50  # new feedback rows that make the follower refit the crowd's statistics
 EMIT_INTERVAL_S = 0.25  # service-emitted events reach the outbox in one write per interval
 
 
+class _Cached:
+    """A user's cached taste state and the store revision it reflects."""
+
+    __slots__ = ("revision", "state")
+
+    def __init__(self, revision: UserRevision, state: UserState) -> None:
+        self.revision = revision
+        self.state = state
+
+
 class TasteService:
-    """Thread-safe facade over the store, the model and the recommendation engine."""
+    """Thread-safe facade over the store, the model and the recommendation engine.
+
+    ``follow_interval_s``: run the :class:`~taste2vec.service.follower.Follower` (catalogue
+    and crowd statistics follow the store) every that many seconds; ``None`` (tests that
+    drive one process) leaves them to :meth:`rebuild` and :meth:`refresh_stats`.
+    """
 
     def __init__(
         self,
@@ -64,23 +100,31 @@ class TasteService:
         online_learning: bool = False,
         learner_lr: float = 3e-4,
         max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
+        follow_interval_s: float | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.store = store
         self.max_clock_skew_s = max_clock_skew_s
         self.holder = ModelHolder(model)
+        self.runtime = Supervisor(Backoff(0.05, 5.0), registry=registry)
+        self.catalogue_revision: CatalogueRevision = store.catalogue_revision()
         coffees = self._all_coffees()
         self.engine = RecommendationEngine(model, coffees)
         self.names: dict[str, str] = {c.id: c.name for c in coffees}
-        self._states: dict[str, UserState] = {}
+        self._states: dict[str, _Cached] = {}
         self._writers: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
-        self._since_stats = 0
+        self.crowd_revision: FeedbackRevision = (0, 0)
         self.refresh_stats()
         self.background: BackgroundLearner | None = None
         self.relay: OutboxRelay | None = None
         self.emitted: EventBuffer | None = None
+        self.follower: Follower | None = None
         self.holder.subscribe(self._on_swap)
+        if follow_interval_s is not None:
+            self.follower = Follower(self, follow_interval_s, STATS_EVERY)
+            self.runtime.add(self.follower, start=True)
         if online_learning:
             self._start_learner(coffees, learner_lr)
 
@@ -99,7 +143,7 @@ class TasteService:
         for fb in feedback:
             learner.observe(fb)  # held-out reactions are refused by the learner
         self.background = BackgroundLearner(learner)
-        self.background.start()
+        self.runtime.add(self.background, start=True)
 
     def _on_swap(self, live: Versioned) -> None:
         """A promoted model: rebuild the catalogue index for it and drop cached states."""
@@ -107,9 +151,13 @@ class TasteService:
         self.rebuild(background=False)
 
     def close(self) -> None:
-        if self.background is not None:
-            self.background.stop(timeout=30)
-        self.stop_publishing()
+        """Stop every background loop, in reverse start order."""
+        self.runtime.stop(timeout=30)
+        self.relay = self.emitted = None
+
+    def stop_loop(self, name: str) -> None:
+        """Stop one background loop (a no-op when none has that name)."""
+        self.runtime.remove(name)
 
     # ------------------------------------------------------------------ publishing
     def start_publishing(
@@ -122,19 +170,22 @@ class TasteService:
         published rows older than ``retention`` pruned every 10 minutes when given) and
         the buffer for service-emitted events. :meth:`close` stops both."""
         if self.relay is None:
-            self.relay = OutboxRelay(
+            relay = OutboxRelay(
                 self.store, event_log, self.enrich_events, interval_s, retention=retention
-            ).start()
-            self.emitted = EventBuffer(self.store, self.relay.notify, EMIT_INTERVAL_S).start()
+            )
+            emitted = EventBuffer(self.store, relay.notify, EMIT_INTERVAL_S)
+            self.runtime.add(relay, on_stop=relay.finish, start=True)
+            self.runtime.add(emitted, on_stop=emitted.finish, start=True)
+            self.relay, self.emitted = relay, emitted
         return self.relay
 
     def stop_publishing(self) -> None:
-        if self.emitted is not None:
-            self.emitted.stop()  # flushes into the outbox first ...
-            self.emitted = None
-        if self.relay is not None:
-            self.relay.stop()  # ... so the relay's last pass publishes them
-            self.relay = None
+        """Stop the event buffer (it flushes into the outbox first), then the relay (its
+        last pass publishes them)."""
+        self.emitted = None
+        self.runtime.remove("event-buffer")
+        self.relay = None
+        self.runtime.remove("outbox-relay")
 
     def _queued(self) -> None:
         if self.relay is not None:
@@ -215,9 +266,10 @@ class TasteService:
 
     def refresh_stats(self) -> None:
         """Recompute the crowd's per-coffee preferences and the taste model's prior from
-        every stored feedback."""
+        every stored feedback (the follower calls it when enough new feedback arrived)."""
+        revision = self.store.feedback_revision()  # before reading: a later row re-triggers
         self.engine.set_crowd(self.store.all_feedback())
-        self._since_stats = 0
+        self.crowd_revision = revision
 
     # ------------------------------------------------------------------ catalogue
     def _all_coffees(self) -> list[Coffee]:
@@ -240,9 +292,11 @@ class TasteService:
         def run() -> None:
             with self._rebuild_lock:
                 try:
+                    revision = self.store.catalogue_revision()  # before reading, as above
                     coffees = self._all_coffees()
                     self.engine.rebuild(self.model, coffees)
                     self.names = {c.id: c.name for c in coffees}
+                    self.catalogue_revision = revision
                     with self._lock:
                         self._states.clear()
                 except Exception:  # a failed rebuild keeps serving the old snapshot
@@ -265,11 +319,19 @@ class TasteService:
         if result.created:
             self._queued()
             with self._lock:
-                state = self._states.get(record.user)
+                cached = self._states.get(record.user)
                 writer = self._writers[record.user]
-            if state is not None:
+            if cached is not None:
                 with writer:  # a model call: outside the shared lock, one writer per user
-                    self.engine.add_tastings(state, [record])
+                    self.engine.add_tastings(cached.state, [record])
+                    n_fb, last_fb, n_rec, last_rec, onboarded = cached.revision
+                    cached.revision = (
+                        n_fb,
+                        last_fb,
+                        n_rec + 1,
+                        max(last_rec, result.seq or 0),
+                        onboarded,
+                    )
         return result
 
     def add_feedback(self, feedback: Feedback) -> AddResult[Feedback]:
@@ -278,16 +340,19 @@ class TasteService:
         if result.created:
             self._queued()
             with self._lock:
-                state = self._states.get(feedback.user)
+                cached = self._states.get(feedback.user)
                 writer = self._writers[feedback.user]
-                self._since_stats += 1
-            if state is not None:
+            if cached is not None:
                 with writer:
-                    self.engine.update(state, feedback)
-            with self._lock:
-                stale = self._since_stats >= STATS_EVERY
-            if stale:
-                self.refresh_stats()
+                    self.engine.update(cached.state, feedback)
+                    n_fb, last_fb, n_rec, last_rec, onboarded = cached.revision
+                    cached.revision = (
+                        n_fb + 1,
+                        max(last_fb, result.seq or 0),
+                        n_rec,
+                        last_rec,
+                        onboarded,
+                    )
             if self.background is not None:
                 self.background.observe(feedback)
         return result
@@ -297,17 +362,24 @@ class TasteService:
         return self.store.records_for_user(user, limit=HISTORY)
 
     def _user_state(self, user: str) -> UserState:
-        """The user's in-memory state; rebuilt from the store for a user not cached."""
+        """The user's state: the cached one when its revision is the store's, else rebuilt
+        from the stored history (another process wrote, or the user is not cached)."""
+        revision = self.store.user_revision(user)
         with self._lock:
             cached = self._states.get(user)
-            if cached is not None:
-                return cached
+        if cached is not None and cached.revision == revision:
+            return cached.state
         # Everything the API accepted counts: times up to the allowed skew ahead included.
         now = datetime.now(UTC) + timedelta(seconds=self.max_clock_skew_s)
         state = self.engine.state(self.store.feedback_for_user(user), self.history(user), now)
         self.engine.onboard(state, self.store.onboarding_families(user))
+        # Rows stored after ``revision`` was read may be in ``state`` already: the next read
+        # then finds a newer revision and rebuilds once more, never serves a stale state.
         with self._lock:
-            return self._states.setdefault(user, state)
+            current = self._states.get(user)
+            if current is None or current is cached:
+                self._states[user] = _Cached(revision, state)
+        return state
 
     def _state(self, user: str) -> tuple[np.ndarray | None, set[str], list[tuple[str, float]]]:
         """The user's vector, the coffees they reacted to, and their positive reactions."""
@@ -362,12 +434,10 @@ class TasteService:
         created = False
         for fb in answers:
             created = self.add_feedback(fb).created or created
-        if families is not None:
-            created = self.store.set_onboarding_families(user, families) or created
-            with self._lock:
-                state = self._states.get(user)
-            if state is not None:
-                self.engine.onboard(state, families)
+        if families is not None and self.store.set_onboarding_families(user, families):
+            created = True
+            with self._lock:  # rebuilt (with the stored answer) at the next read
+                self._states.pop(user, None)
         return created
 
     def profile(self, user: str) -> Profile | None:

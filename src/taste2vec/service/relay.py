@@ -13,11 +13,12 @@ relays on one PostgreSQL store (two service replicas) may both publish a row;
 the stream worker deduplicates by ``event_id``, so aggregates count every
 event once. Nothing is ever dropped: a row stays unpublished until an append
 containing it has succeeded. When the log is down (a Kafka broker restart) the
-relay logs the error and retries with exponential backoff (``interval_s`` up
-to ``max_backoff_s``). Writers in the process :meth:`~OutboxRelay.notify` the relay, which
-then publishes at once; otherwise it polls every ``interval_s``, slowing to
-``idle_interval_s`` while the polls find nothing (for writers it is not told about:
-another replica, a CLI import).
+relay's pass raises, and its supervisor (:mod:`taste2vec.service.runtime`, the one
+retry policy of the service) logs it and runs the relay again after an exponential
+backoff (``interval_s`` up to ``max_backoff_s`` when the relay runs on its own). Writers
+in the process :meth:`~OutboxRelay.notify` the relay, which then publishes at once;
+otherwise it polls every ``interval_s``, slowing to ``idle_interval_s`` while the polls
+find nothing (for writers it is not told about: another replica, a CLI import).
 
 Retention: with ``retention`` set, the relay also calls
 :meth:`~taste2vec.store.Store.prune_outbox` when idle, at most every
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from taste2vec.errors import SchemaError
+from taste2vec.service.runtime import Backoff, Supervisor
 from taste2vec.store import OutboxEntry, Store
 from taste2vec.stream.events import Event, encode_event, parse_event
 from taste2vec.stream.log.base import EventLog
@@ -77,8 +79,8 @@ class RelayStats:
 
 
 class OutboxRelay:
-    """Publishes the store's outbox to ``log`` from a background thread; see the module
-    docstring for the delivery guarantees.
+    """A :class:`~taste2vec.service.runtime.Loop` that publishes the store's outbox to
+    ``log``; see the module docstring for the delivery guarantees.
 
     >>> # relay = OutboxRelay(store, open_log(url), enrich=service.enrich_events).start()
     >>> # ...; relay.stop()
@@ -96,6 +98,7 @@ class OutboxRelay:
         prune_every_s: float = 600.0,
         idle_interval_s: float = 0.25,
     ) -> None:
+        self.name = "outbox-relay"
         self.store = store
         self.log = log
         self.enrich = enrich
@@ -107,30 +110,35 @@ class OutboxRelay:
         self.prune_every_s = prune_every_s
         self._next_prune = 0.0  # monotonic; the first idle moment after start prunes
         self.stats = RelayStats()
-        self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one publishing pass at a time
-        self._thread: threading.Thread | None = None
+        self._supervisor: Supervisor | None = None
 
     # ------------------------------------------------------------------ control
     def start(self) -> OutboxRelay:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="t2v-outbox-relay", daemon=True)
-            self._thread.start()
+        """Run on a supervisor of its own (a service adds the relay to its supervisor
+        instead, with :meth:`finish` as the stop hook)."""
+        if self._supervisor is None:
+            self._supervisor = Supervisor(Backoff(self.interval_s, self.max_backoff_s))
+            self._supervisor.add(self, start=True)
         return self
 
     def notify(self) -> None:
         """Something was just queued: publish now instead of at the next interval."""
         self._wake.set()
 
+    wake = notify  # the supervisor wakes a loop it stops
+
     def stop(self, timeout: float = 10.0, drain_s: float = 2.0) -> None:
-        """Stop the thread, after trying for up to ``drain_s`` to publish what is queued
-        (what is left is published at the next start)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        """Stop the loop started by :meth:`start`, then :meth:`finish`."""
+        if self._supervisor is not None:
+            self._supervisor.stop(timeout)
+            self._supervisor = None
+        self.finish(drain_s)
+
+    def finish(self, drain_s: float = 2.0) -> None:
+        """Try for up to ``drain_s`` to publish what is queued (what is left is published at
+        the next start)."""
         deadline = time.monotonic() + drain_s
         try:
             while time.monotonic() < deadline and self.publish_once() > 0:
@@ -140,7 +148,7 @@ class OutboxRelay:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._supervisor is not None and self._supervisor.running(self.name)
 
     # ------------------------------------------------------------------ work
     def publish_once(self) -> int:
@@ -191,29 +199,18 @@ class OutboxRelay:
             self.stats.prune_failures += 1
             log.warning("outbox relay: pruning failed (%s: %s)", type(exc).__name__, exc)
 
-    def _run(self) -> None:
-        failures = 0
+    def run(self, stop: threading.Event) -> None:
+        """Publish until ``stop`` is set; raises when a pass fails (the supervisor retries
+        with backoff; the rows stay unpublished)."""
         delay = self.interval_s
-        while not self._stop.is_set():
+        while not stop.is_set():
             self._wake.clear()  # before reading: a notify from now on ends the next wait
             try:
                 n = self.publish_once()
             except Exception as exc:
-                failures += 1
                 self.stats.failures += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                backoff = min(self.max_backoff_s, self.interval_s * 2**failures)
-                log.warning(
-                    "outbox relay: publishing failed (%s); retrying in %.2f s (attempt %d)",
-                    self.stats.last_error,
-                    backoff,
-                    failures,
-                )
-                self._stop.wait(backoff)
-                continue
-            if failures:
-                log.info("outbox relay: publishing again after %d failed attempts", failures)
-                failures = 0
+                raise
             if n >= self.batch:
                 continue  # a backlog: keep going without waiting
             self._maybe_prune()
@@ -276,6 +273,7 @@ class EventBuffer:
         max_pending: int = 100_000,
         max_backoff_s: float = 5.0,
     ) -> None:
+        self.name = "event-buffer"
         self.store = store
         self.on_written = on_written
         self.interval_s = interval_s
@@ -286,13 +284,14 @@ class EventBuffer:
         self._max = max_pending
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._supervisor: Supervisor | None = None
 
     def start(self) -> EventBuffer:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="t2v-event-buffer", daemon=True)
-            self._thread.start()
+        """Run on a supervisor of its own (a service adds the buffer to its supervisor
+        instead, with :meth:`finish` as the stop hook)."""
+        if self._supervisor is None:
+            self._supervisor = Supervisor(Backoff(self.interval_s, self.max_backoff_s))
+            self._supervisor.add(self, start=True)
         return self
 
     def put(self, event: Event) -> None:
@@ -326,24 +325,21 @@ class EventBuffer:
         return len(batch)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        """Stop the loop started by :meth:`start`, then :meth:`finish`."""
+        if self._supervisor is not None:
+            self._supervisor.stop(timeout)
+            self._supervisor = None
+        self.finish()
+
+    def finish(self) -> None:
+        """Write what is still queued (logged, not raised, when the store is down)."""
         try:
             self.flush()
         except Exception as exc:
             log.warning("event buffer: %d events not written at stop: %s", len(self._pending), exc)
 
-    def _run(self) -> None:
-        failures = 0
-        while not self._stop.wait(self.interval_s if not failures else self._backoff(failures)):
-            try:
-                self.flush()
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                log.warning("event buffer: writing to the outbox failed (%s); will retry", exc)
-
-    def _backoff(self, failures: int) -> float:
-        return float(min(self.max_backoff_s, self.interval_s * 2**failures))
+    def run(self, stop: threading.Event) -> None:
+        """Flush every ``interval_s`` until ``stop`` is set; raises when a write fails (the
+        events stay queued and the supervisor retries with backoff)."""
+        while not stop.wait(self.interval_s):
+            self.flush()

@@ -24,6 +24,7 @@ from __future__ import annotations
 from taste2vec.store._accounts import Account, UiSession
 from taste2vec.store._migrate import alembic_config, migrate
 from taste2vec.store._outbox import OutboxEntry
+from taste2vec.store._revisions import CatalogueRevision, FeedbackRevision, UserRevision
 from taste2vec.store._store import Store, create_store
 from taste2vec.store._types import (
     PROFILE_DIM,
@@ -41,6 +42,8 @@ __all__ = [
     "PROFILE_DIM",
     "AddResult",
     "ApiKeyInfo",
+    "CatalogueRevision",
+    "FeedbackRevision",
     "OutboxEntry",
     "Profile",
     "Role",
@@ -48,6 +51,7 @@ __all__ = [
     "UiSession",
     "UpsertCounts",
     "User",
+    "UserRevision",
     "alembic_config",
     "create_store",
     "hash_api_key",

@@ -36,7 +36,6 @@ from taste2vec.store._base import (
     ensure_user_in,
     payload_hash,
     require_coffees,
-    returned,
 )
 from taste2vec.store._engine import upsert_stmt
 from taste2vec.store._outbox import stage_event
@@ -76,8 +75,12 @@ def _add(
     if values["coffee_id"] is not None:
         require_coffees(session, [values["coffee_id"]])
     insert = upsert_stmt(session, table).values(**values)
-    if returned(session, insert.on_conflict_do_nothing(index_elements=["id"]).returning(table.seq)):
-        return AddResult(created=True, record=obj)
+    seq = session.scalar(
+        insert.on_conflict_do_nothing(index_elements=["id"]).returning(table.seq),
+        execution_options={"synchronize_session": False},
+    )
+    if seq is not None:
+        return AddResult(created=True, record=obj, seq=int(seq))
     # Lost a race with a concurrent add of the same id (PostgreSQL): compare with theirs.
     stored = session.scalars(select(table).where(table.id == values["id"])).one()
     return _check_stored(stored, values, obj, model, what)

@@ -14,6 +14,7 @@ from taste2vec.store._events import EventsMixin
 from taste2vec.store._migrate import migrate_engine
 from taste2vec.store._onboarding import OnboardingMixin
 from taste2vec.store._outbox import OutboxMixin
+from taste2vec.store._revisions import RevisionsMixin
 from taste2vec.store._users import UsersMixin
 from taste2vec.store._vectors import VectorsMixin
 
@@ -25,11 +26,13 @@ class Store(
     VectorsMixin,
     OutboxMixin,
     OnboardingMixin,
+    RevisionsMixin,
     AccountsMixin,
 ):
     """The operational store: users, API keys, catalogue, tastings, feedback, profiles,
     coffee embeddings, the app-event outbox, onboarding answers and the web UI's accounts
-    and sessions, in SQLite (embedded) or PostgreSQL.
+    and sessions, in SQLite (embedded) or PostgreSQL; plus revisions, the fingerprints
+    that service replicas compare their caches with.
 
     Thread-safe: it holds one engine and opens a short session per call, so the
     API may call it from a thread pool. Every method takes and returns the

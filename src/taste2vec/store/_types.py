@@ -46,10 +46,12 @@ class ApiKeyInfo:
 @dataclass(frozen=True, slots=True)
 class AddResult(Generic[T]):
     """Outcome of an idempotent add: ``created`` is False when the id was already stored
-    with the same content; ``record`` is the stored object either way."""
+    with the same content; ``record`` is the stored object either way; ``seq`` is the new
+    row's arrival number (None for a repeat, and for rows without one)."""
 
     created: bool
     record: T
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 One :class:`PartitionState` holds everything the worker derives from one partition:
 
 - per user (every user lives on exactly one partition, the log is keyed by user):
-  :class:`UserState` -- the rolling taste vector, rating stats and the raw facts behind
+  :class:`UserActivity` -- the rolling taste vector, rating stats and the raw facts behind
   the subscription signals (derived at read time by :mod:`taste2vec.stream.signals`);
 - per coffee and per experiment arm: *partials* (:class:`CoffeePartial`, lists of ints for
   arms) -- this partition's share; readers sum the partials of all partitions;
@@ -145,7 +145,7 @@ def decode_vector(data: str | list[float]) -> list[float]:
     return list(struct.unpack(f"<{len(raw) // 8}d", raw))
 
 
-class UserState:
+class UserActivity:
     """One user's state; signals are derived from it by :func:`signals.user_signals`."""
 
     __slots__ = (
@@ -245,7 +245,7 @@ class UserState:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> UserState:
+    def from_json(cls, data: dict[str, Any]) -> UserActivity:
         u = cls()
         for name, value in data.items():
             if name in ("r_days", "lab_days"):
@@ -256,7 +256,7 @@ class UserState:
         return u
 
 
-_USER_PLAIN = tuple(n for n in UserState.__slots__ if n not in ("vec", "r_days", "lab_days"))
+_USER_PLAIN = tuple(n for n in UserActivity.__slots__ if n not in ("vec", "r_days", "lab_days"))
 
 
 class CoffeePartial:
@@ -304,7 +304,7 @@ class PartitionState:
         self.max_append_us: int | None = None  # the log's clock: latest append time seen
         self.drained = False
         self.counters = dict.fromkeys(COUNTERS, 0)
-        self.users: dict[str, UserState] = {}
+        self.users: dict[str, UserActivity] = {}
         self.coffees: dict[str, CoffeePartial] = {}
         self.arms: dict[str, list[int]] = {}
         self.seen: dict[str, int] = {}  # event_id -> event time (us)
@@ -430,7 +430,7 @@ class PartitionState:
         uid = ev.user
         u = self.users.get(uid)
         if u is None:
-            u = self.users[uid] = UserState()
+            u = self.users[uid] = UserActivity()
         self.dirty_users.add(uid)
         u.n_events += 1
         if u.first_us is None or t < u.first_us:
@@ -503,7 +503,7 @@ class PartitionState:
         adds = (1, 0 if rating is None else 1, rating or 0, lab)
         self._pane("user_weekly", USER_WEEKLY, uid, t, wm, adds)
 
-    def _subscription(self, u: UserState, ev: Any, kind: str, t: int) -> None:
+    def _subscription(self, u: UserActivity, ev: Any, kind: str, t: int) -> None:
         before = u.contrib()
         exp, arm = ev.experiment, ev.arm
         if exp is not None and arm is not None and exp not in u.arms:
@@ -691,5 +691,5 @@ __all__ = [
     "Changes",
     "CoffeePartial",
     "PartitionState",
-    "UserState",
+    "UserActivity",
 ]

@@ -33,7 +33,7 @@ from taste2vec.stream.aggregates import (
     COFFEE_FIELDS,
     LAB_DAYS,
     TREND_DAYS,
-    UserState,
+    UserActivity,
 )
 from taste2vec.stream.windows import DAY_US, iso
 
@@ -110,7 +110,7 @@ def as_of(max_event_us: int | None, max_append_us: int | None) -> int | None:
     return min(max_event_us, max_append_us)
 
 
-def user_signals(user: str, u: UserState, as_of_us: int) -> dict[str, Any]:
+def user_signals(user: str, u: UserActivity, as_of_us: int) -> dict[str, Any]:
     """A user's signals as of ``as_of_us`` (event time). Keys are stable (the API serves them)."""
     as_of_day = as_of_us // DAY_US
     ref = u.last_engagement if u.last_engagement is not None else u.first_us
@@ -126,8 +126,8 @@ def user_signals(user: str, u: UserState, as_of_us: int) -> dict[str, Any]:
         "n_events": u.n_events,
         "first_event": None if u.first_us is None else iso(u.first_us),
         "last_event": None if u.last_us is None else iso(u.last_us),
-        "taste_vector": taste,
-        "n_taste_vectors": u.n_vec,
+        "tastings_vector": taste,
+        "n_tastings_vectors": u.n_vec,
         "rating": rating_stats(u.r_n, u.r_sum, u.r_sq),
         "rating_trend_per_week": trend_per_week(u.r_days, u.r_last),
         "n_feedback": u.n_feedback,

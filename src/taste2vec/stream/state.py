@@ -53,12 +53,13 @@ from pathlib import Path
 from typing import Any
 
 from taste2vec.errors import StoreError
+from taste2vec.stream._sqlite import connect, transaction
 from taste2vec.stream.aggregates import (
     FIELDS,
     Changes,
     CoffeePartial,
     PartitionState,
-    UserState,
+    UserActivity,
     dumps,
     dumps_ints,
 )
@@ -95,15 +96,8 @@ _SCHEMA = (
 
 
 def _connect(path: Path, upgrade: bool = False) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-    )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    conn = connect(path, BUSY_TIMEOUT_S)
+    with transaction(conn):
         for statement in _SCHEMA:
             conn.execute(statement)
         row = conn.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
@@ -115,10 +109,6 @@ def _connect(path: Path, upgrade: bool = False) -> sqlite3.Connection:
             )
         elif upgrade and row[0] != _FORMAT:  # the writer will store format-2 values
             conn.execute("UPDATE meta SET value = ? WHERE name = 'format'", (_FORMAT,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return conn
 
 
@@ -269,7 +259,7 @@ class StateStore:
             ):
                 data = json.loads(value)
                 if kind == "user":
-                    ps.users[key] = UserState.from_json(data)
+                    ps.users[key] = UserActivity.from_json(data)
                 elif kind == "coffee":
                     ps.coffees[key] = CoffeePartial.from_json(data)
                 else:
@@ -360,7 +350,9 @@ class StateStore:
             )
         return writes
 
-    def _stage(self, writes: list[_PartitionWrite]) -> tuple[_tx, list[int], list[_PartitionWrite]]:
+    def _stage(
+        self, writes: list[_PartitionWrite]
+    ) -> tuple[transaction, list[int], list[_PartitionWrite]]:
         """``BEGIN IMMEDIATE``, the fencing checks and every write, without the
         ``COMMIT``; returns the open transaction, the fenced partitions and the writes
         that passed (nothing is settled until :meth:`_finish`)."""
@@ -387,7 +379,9 @@ class StateStore:
             raise
         return tx, fenced, written
 
-    def _finish(self, tx: _tx, fenced: list[int], written: list[_PartitionWrite]) -> list[int]:
+    def _finish(
+        self, tx: transaction, fenced: list[int], written: list[_PartitionWrite]
+    ) -> list[int]:
         """``COMMIT`` a staged checkpoint (any thread; touches no PartitionState), then
         record the new offsets and forget the fenced partitions."""
         tx.__exit__(None, None, None)
@@ -463,30 +457,9 @@ def _write(conn: sqlite3.Connection, w: _PartitionWrite) -> None:
     )
 
 
-class _tx:  # noqa: N801 - used like a function: ``with _tx(conn):``
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error), errors as StoreError."""
-
-    def __init__(self, conn: sqlite3.Connection, immediate: bool = True) -> None:
-        self.conn = conn
-        self.begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-
-    def __enter__(self) -> None:
-        try:
-            self.conn.execute(self.begin)
-        except sqlite3.Error as exc:
-            raise StoreError(f"stream state: {exc}") from exc
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as err:
-                self.conn.execute("ROLLBACK")
-                raise StoreError(f"stream state commit failed: {err}") from err
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"stream state: {exc}") from exc
+def _tx(conn: sqlite3.Connection, immediate: bool = True) -> transaction:
+    """A stream-state transaction: SQLite errors come out as StoreError."""
+    return transaction(conn, immediate, what="stream state")
 
 
 class StreamReader:
@@ -542,7 +515,7 @@ class StreamReader:
         if not rows:
             return None
         ref = as_of_us if as_of_us is not None else self.as_of_us()
-        state = UserState.from_json(json.loads(rows[0][0]))
+        state = UserActivity.from_json(json.loads(rows[0][0]))
         return user_signals(user, state, ref if ref is not None else 0)
 
     def coffee_stats(self, coffee: str) -> dict[str, Any] | None:
@@ -668,7 +641,7 @@ class StreamReader:
         counter totals. Two runs over the same log must give equal snapshots."""
         ref = as_of_us if as_of_us is not None else self.as_of_us()
         users = {
-            key: user_signals(key, UserState.from_json(json.loads(v)), ref or 0)
+            key: user_signals(key, UserActivity.from_json(json.loads(v)), ref or 0)
             for key, v in self._query(
                 "SELECT key, value FROM keyed WHERE kind = 'user' ORDER BY key"
             )

@@ -9,19 +9,14 @@ per-user signals and per-coffee stats these routes read.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from taste2vec.api.deps import CoffeeIdPath, PrincipalDep, ServiceDep, UserIdPath, check_user
 from taste2vec.api.schemas import error_responses, inline_json_schema, write_responses
 from taste2vec.api.strict import type_errors
-from taste2vec.config import Settings
 from taste2vec.errors import ConflictError, SchemaError
 from taste2vec.service import TasteService
 from taste2vec.store import AddResult
@@ -38,9 +33,7 @@ from taste2vec.stream.events import (
     SubscriptionStarted,
     parse_event,
 )
-from taste2vec.stream.log import EventLog, open_log
 from taste2vec.stream.state import StreamReader
-from taste2vec.stream.worker import StreamWorker
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["events and signals"])
@@ -260,8 +253,8 @@ class UserSignalsOut(BaseModel):
                     "n_events": 14,
                     "first_event": "2026-11-01T08:00:00Z",
                     "last_event": "2026-11-25T09:05:00Z",
-                    "taste_vector": None,
-                    "n_taste_vectors": 6,
+                    "tastings_vector": None,
+                    "n_tastings_vectors": 6,
                     "rating": {"count": 5, "mean": 4.2, "variance": 0.56},
                     "rating_trend_per_week": 0.3,
                     "n_feedback": 8,
@@ -287,11 +280,13 @@ class UserSignalsOut(BaseModel):
     n_events: int
     first_event: str | None
     last_event: str | None
-    taste_vector: list[float] | None = Field(
+    tastings_vector: list[float] | None = Field(
         description="Time-decayed mean of the 128-d vectors of the user's tastings "
-        "(half-life 30 days); null before a tasting with a vector."
+        "(half-life 30 days): what they have been drinking. Not the recommender's taste "
+        "model, which also learns from feedback (GET /v1/users/{id}/profile). Null before "
+        "a tasting with a vector."
     )
-    n_taste_vectors: int
+    n_tastings_vectors: int
     rating: RatingStats
     rating_trend_per_week: float | None = Field(
         description="Slope of the daily mean rating over the last 28 days, points per week."
@@ -394,99 +389,3 @@ def coffee_stats(
     if found is None:
         raise HTTPException(404, f"the stream has no event about coffee {coffee_id!r} yet")
     return CoffeeStatsOut.model_validate(found)
-
-
-# --------------------------------------------------------------------------- lifecycle
-EMBEDDED_CHECKPOINT_S = 0.2  # the embedded worker's checkpoint interval: signals lag by ~this
-# Checkpoints holding only the service's own recommendation_shown events (nobody waits for
-# them; they come with every answer) wait this long instead: fewer state and log fsyncs.
-EMBEDDED_LAZY_CHECKPOINT_S = 1.0
-EMBEDDED_LAZY_TYPES = frozenset({"recommendation_shown"})
-
-
-def _embedded_worker(event_log: EventLog, state_path: Path, skew_s: float) -> StreamWorker:
-    return StreamWorker(
-        event_log,
-        state_path,
-        max_clock_skew_s=skew_s,
-        checkpoint_interval_s=EMBEDDED_CHECKPOINT_S,
-        lazy_types=EMBEDDED_LAZY_TYPES,
-        lazy_interval_s=EMBEDDED_LAZY_CHECKPOINT_S,
-    )
-
-
-class EmbeddedWorker:
-    """The stream worker in a thread of the service; restarted with backoff if it fails."""
-
-    def __init__(self, event_log: EventLog, state_path: Path, skew_s: float) -> None:
-        self.event_log = event_log
-        self.state_path = state_path
-        self.skew_s = skew_s
-        self._stop = threading.Event()
-        # created here so the state file exists before the first read
-        self._first = _embedded_worker(event_log, state_path, skew_s)
-        self._thread = threading.Thread(target=self._run, name="t2v-stream-worker", daemon=True)
-
-    def start(self) -> EmbeddedWorker:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        worker: StreamWorker | None = self._first
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                if worker is None:
-                    worker = _embedded_worker(self.event_log, self.state_path, self.skew_s)
-                worker.run(self._stop)
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("embedded stream worker failed; restarting (attempt %d)", failures)
-                self._stop.wait(min(5.0, 0.1 * 2**failures))
-            finally:
-                if worker is not None:
-                    try:
-                        worker.close()
-                    except Exception:
-                        log.exception("closing the embedded stream worker failed")
-                    worker = None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-
-def start_stream(app: FastAPI, settings: Settings, service: TasteService) -> Callable[[], None]:
-    """Open the event log, start publishing the outbox to it and, with
-    ``settings.stream_worker``, the embedded stream worker; open the reader the signal
-    routes use. Returns the function that stops it all."""
-    event_log = open_log(settings.event_log_url_value())
-    state_path = settings.stream_state_path()
-    worker: EmbeddedWorker | None = None
-    try:
-        retention = timedelta(hours=settings.outbox_retention_hours)
-        service.start_publishing(event_log, retention=retention)
-        if settings.stream_worker:
-            worker = EmbeddedWorker(event_log, state_path, settings.max_clock_skew_s).start()
-        reader = StreamReader(state_path)
-        app.state.stream_reader = reader
-    except BaseException:
-        if worker is not None:
-            worker.stop()
-        service.stop_publishing()
-        event_log.close()
-        raise
-
-    def stop() -> None:
-        try:
-            service.stop_publishing()  # publishes what is queued, while the log is open
-            if worker is not None:
-                worker.stop()
-        finally:
-            if getattr(app.state, "stream_reader", None) is reader:
-                app.state.stream_reader = None
-            reader.close()
-            event_log.close()
-
-    return stop

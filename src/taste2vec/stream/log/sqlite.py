@@ -34,27 +34,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 from taste2vec.errors import SchemaError, StoreError
+from taste2vec.stream._sqlite import connect, transaction
 from taste2vec.stream.log.base import LogEntry, RebalanceCallback, partition_for
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction that takes the database's write lock up front."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
 
 DEFAULT_PARTITIONS = 8
 MAX_KEY_BYTES = 1_000
@@ -96,13 +82,7 @@ def validate_entries(entries: Sequence[tuple[str, bytes]]) -> None:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
-    return conn
+    return connect(path, BUSY_TIMEOUT_MS / 1000)
 
 
 class SQLiteLog:
@@ -127,7 +107,7 @@ class SQLiteLog:
 
     def _init_schema(self, partitions: int | None) -> int:
         conn = self._conn
-        with _immediate(conn):
+        with transaction(conn):
             for statement in _SCHEMA:
                 conn.execute(statement)
             stored = dict(conn.execute("SELECT name, value FROM meta").fetchall())
@@ -173,7 +153,7 @@ class SQLiteLog:
             self._check_open()
             conn = self._conn
             try:
-                with _immediate(conn):
+                with transaction(conn):
                     nxt: dict[int, int] = {}
                     for partition in {p for p, _, _ in placed}:
                         row = conn.execute(
@@ -391,7 +371,7 @@ class SQLiteConsumer:
         rows = [(self.group, p, o) for p, o in offsets.items()]
         conn = self._conn
         try:
-            with _immediate(conn):
+            with transaction(conn):
                 conn.executemany(
                     "INSERT INTO group_offsets (group_id, partition, offset) VALUES (?, ?, ?)"
                     " ON CONFLICT (group_id, partition) DO UPDATE SET offset = excluded.offset",

@@ -1,0 +1,112 @@
+"""The service's part of the stream layer: publish the outbox to the event log, run the
+embedded stream worker, and open the reader the signal routes use.
+
+Everything here runs under the service's :class:`~taste2vec.service.runtime.Supervisor`;
+the API only calls :func:`start_stream` at start-up and the function it returns at
+shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from taste2vec.config import Settings
+from taste2vec.service.core import TasteService
+from taste2vec.stream.log import EventLog, open_log
+from taste2vec.stream.state import StreamReader
+from taste2vec.stream.worker import StreamWorker
+
+__all__ = ["EmbeddedWorker", "StreamHandle", "start_stream"]
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_CHECKPOINT_S = 0.2  # the embedded worker's checkpoint interval: signals lag by ~this
+# Checkpoints holding only the service's own recommendation_shown events (nobody waits for
+# them; they come with every answer) wait this long instead: fewer state and log fsyncs.
+EMBEDDED_LAZY_CHECKPOINT_S = 1.0
+EMBEDDED_LAZY_TYPES = frozenset({"recommendation_shown"})
+
+
+class EmbeddedWorker:
+    """The stream worker as a supervised loop: each run opens a worker, runs it until the
+    stop flag is set (or it fails: the supervisor runs it again after a backoff) and
+    closes it."""
+
+    name = "stream-worker"
+
+    def __init__(self, event_log: EventLog, state_path: Path, skew_s: float) -> None:
+        self.event_log = event_log
+        self.state_path = state_path
+        self.skew_s = skew_s
+        # created here so the state file exists before the first read
+        self._first: StreamWorker | None = self._worker()
+
+    def _worker(self) -> StreamWorker:
+        return StreamWorker(
+            self.event_log,
+            self.state_path,
+            max_clock_skew_s=self.skew_s,
+            checkpoint_interval_s=EMBEDDED_CHECKPOINT_S,
+            lazy_types=EMBEDDED_LAZY_TYPES,
+            lazy_interval_s=EMBEDDED_LAZY_CHECKPOINT_S,
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        worker, self._first = self._first or self._worker(), None
+        try:
+            worker.run(stop)
+        finally:
+            try:
+                worker.close()
+            except Exception:
+                log.exception("closing the embedded stream worker failed")
+
+    def close(self) -> None:
+        """Close a worker that never ran."""
+        if self._first is not None:
+            self._first.close()
+            self._first = None
+
+
+@dataclass
+class StreamHandle:
+    """What :func:`start_stream` opened; :meth:`stop` undoes it."""
+
+    reader: StreamReader
+    stop: Callable[[], None]
+
+
+def start_stream(settings: Settings, service: TasteService) -> StreamHandle:
+    """Open the event log, start publishing the outbox to it and, with
+    ``settings.stream_worker``, the embedded stream worker (both under the service's
+    supervisor); open the reader the signal routes use."""
+    event_log = open_log(settings.event_log_url_value())
+    state_path = settings.stream_state_path()
+    worker: EmbeddedWorker | None = None
+    try:
+        retention = timedelta(hours=settings.outbox_retention_hours)
+        service.start_publishing(event_log, retention=retention)
+        if settings.stream_worker:
+            worker = EmbeddedWorker(event_log, state_path, settings.max_clock_skew_s)
+            service.runtime.add(worker, on_stop=worker.close, start=True)
+        reader = StreamReader(state_path)
+    except BaseException:
+        service.stop_loop(EmbeddedWorker.name)
+        service.stop_publishing()
+        event_log.close()
+        raise
+
+    def stop() -> None:
+        try:
+            service.stop_publishing()  # publishes what is queued, while the log is open
+            service.stop_loop(EmbeddedWorker.name)
+        finally:
+            reader.close()
+            event_log.close()
+
+    return StreamHandle(reader, stop)

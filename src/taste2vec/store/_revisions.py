@@ -1,0 +1,75 @@
+"""Revisions: cheap fingerprints of shared state that service replicas compare with
+what they hold in memory.
+
+A replica caches each user's taste state and the catalogue's index; any replica (or a CLI
+import) may change the rows behind them. Rather than a counter that every write path must
+remember to bump, a revision is computed from the rows themselves in one indexed read:
+
+* :meth:`RevisionsMixin.user_revision`: per user, the count and largest ``seq`` of their
+  feedback and tastings, and when their onboarding answer last changed. Counts catch a
+  row committed late with a smaller ``seq`` (PostgreSQL allocates ``seq`` before commit);
+  rows are never updated or deleted, so equal revisions mean equal rows.
+* :meth:`RevisionsMixin.catalogue_revision`: the number of coffees and the latest
+  ``updated_at`` (an upsert or a stock change moves it, a delete changes the count).
+* :meth:`RevisionsMixin.feedback_revision`: the number of feedback rows and the largest
+  ``seq`` (when the crowd's statistics are worth refitting).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, text
+
+from taste2vec.store._base import StoreBase
+from taste2vec.store._tables import CoffeeRow, FeedbackRow
+
+# Built once: constructing the equivalent ORM select per call cost more than running it.
+_USER_REVISION = text(
+    "SELECT"
+    " (SELECT count(*) FROM feedback WHERE user_id = :u),"
+    " (SELECT coalesce(max(seq), 0) FROM feedback WHERE user_id = :u),"
+    " (SELECT count(*) FROM tasting_records WHERE user_id = :u),"
+    " (SELECT coalesce(max(seq), 0) FROM tasting_records WHERE user_id = :u),"
+    " (SELECT updated_at FROM user_onboarding WHERE user_id = :u)"
+)
+
+UserRevision = tuple[int, int, int, int, datetime | None]
+"""(feedback count, largest feedback seq, tasting count, largest tasting seq, onboarding
+update time)."""
+CatalogueRevision = tuple[int, datetime | None]
+FeedbackRevision = tuple[int, int]
+
+
+class RevisionsMixin(StoreBase):
+    """Fingerprints of users' histories, the catalogue and the feedback table."""
+
+    def user_revision(self, user_id: str) -> UserRevision:
+        """The fingerprint of everything that shapes ``user_id``'s taste state (one read:
+        four index range scans and a primary-key lookup, on every recommendation)."""
+        with self._read() as session:
+            row = session.execute(_USER_REVISION, {"u": user_id}).one()
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3]), _utc(row[4])
+
+    def catalogue_revision(self) -> CatalogueRevision:
+        """``(number of coffees, latest updated_at)``."""
+        stmt = select(func.count(), func.max(CoffeeRow.updated_at))
+        with self._read() as session:
+            count, latest = session.execute(stmt).one()
+        return int(count), _utc(latest)
+
+    def feedback_revision(self) -> FeedbackRevision:
+        """``(number of feedback rows, largest seq)``."""
+        stmt = select(func.count(), func.coalesce(func.max(FeedbackRow.seq), 0))
+        with self._read() as session:
+            count, last = session.execute(stmt).one()
+        return int(count), int(last)
+
+
+def _utc(value: object) -> datetime | None:
+    """Raw reads bypass the column type: SQLite hands back naive UTC text, PostgreSQL an
+    aware datetime."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
