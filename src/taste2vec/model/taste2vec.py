@@ -62,14 +62,16 @@ def sensory_targets(
 
 
 @functools.cache
-def _shared_encoder(path: Path | None, cache_path: Path | None) -> HFSentenceEncoder:
-    return HFSentenceEncoder(path=path, cache_path=cache_path)
+def _shared_encoder(
+    path: Path | None, cache_path: Path | None, backend: str = "torch"
+) -> HFSentenceEncoder:
+    return HFSentenceEncoder(path=path, cache_path=cache_path, backend=backend)
 
 
 def text_encoder_for(settings: Settings) -> TextEncoder:
     """The process-wide text encoder for these settings (loaded once, cached)."""
     cache = settings.cache_dir / "text-embeddings.sqlite" if settings.cache_dir else None
-    return _shared_encoder(settings.text_model_path, cache)
+    return _shared_encoder(settings.text_model_path, cache, settings.text_backend)
 
 
 @dataclass(frozen=True)
