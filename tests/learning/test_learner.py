@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
 from taste2vec.learning.holder import ModelHolder
@@ -84,12 +83,6 @@ def test_gate_rejects_noisy_tied_and_broken_candidates(
     assert learner.holder.version == 0 and learner.holder.get() is live
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="since the format-2 model (decodable block, ad5d646) no fine-tuning step beats the "
-    "tiny model's held-out AUC, so nothing is promoted (promotions == 0); the gate itself is "
-    "checked by the other tests. Open: docs/model.md, online learner",
-)
 def test_gate_only_ever_promotes_strictly_better_models(
     tiny_model: Taste2Vec, catalogue: list[Coffee], sim_data
 ) -> None:  # type: ignore[no-untyped-def]
