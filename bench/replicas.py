@@ -77,15 +77,16 @@ def _rounds(
     latencies: list[float] = []
     retried = 0
     for i in range(n):
-        coffee = _top(reader, user)[0]
-        body = {"id": f"{tag}-{i}", "user": user, "coffee": coffee, "signal": "disliked"}
+        user_i = f"{user}-{i // 20}"  # 20 dislikes per user: the demo catalogue is small
+        coffee = _top(reader, user_i)[0]
+        body = {"id": f"{tag}-{i}", "user": user_i, "coffee": coffee, "signal": "disliked"}
         resp = writer.post("/v1/feedback", json=body)
         assert resp.status_code == 201, resp.text
         acked = time.perf_counter()
         reads = 0
         while True:
             reads += 1
-            if coffee not in _top(reader, user):
+            if coffee not in _top(reader, user_i):
                 break
             if time.perf_counter() - acked > 30:
                 raise SystemExit(f"round {i}: {coffee} still served 30 s after the dislike")
@@ -163,9 +164,9 @@ def main() -> None:
         f"catalogue, {args.rounds} rounds each; time from A's 201 to B's answer without "
         f"the disliked coffee (one HTTP read when visible at once). Load average at the "
         f"end: {load:.1f}.\n\n{table}\n\n"
-        f"Reproduce: `.venv/bin/python bench/replicas.py --rounds {args.rounds}`"
-        + (" --database-url <postgresql url>`" if backend == "PostgreSQL" else "")
-        + "\n"
+        f"Reproduce: `.venv/bin/python bench/replicas.py --rounds {args.rounds}"
+        + (" --database-url <postgresql url>" if backend == "PostgreSQL" else "")
+        + "`\n"
     )
     update_section(args.results, f"replicas-{backend.lower()}", body)
 

@@ -125,3 +125,49 @@ def test_the_follower_carries_catalogue_changes_and_crowd_statistics_across(
     a.add_feedback(_rated("crowd-2", "crowd-2", "demo-001", 5))
     follower.sync_once()
     assert b.crowd_revision == b.store.feedback_revision() and follower.refits == 1
+
+
+def test_every_replica_follows_a_model_retrained_into_the_shared_directory(
+    tiny_model_dir: Path, minilm: HFSentenceEncoder, tmp_path: Path
+) -> None:
+    import shutil
+
+    import torch
+
+    from taste2vec.service.model_source import ModelSource
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    store = create_store(f"sqlite:///{tmp_path / 'store.db'}")
+    seed_demo(store, tmp_path / "keys.json")
+
+    def load(path: Path) -> Taste2Vec:
+        return Taste2Vec.load(path, text_encoder=minilm)
+
+    services = [
+        TasteService(store, load(model_dir), model_source=ModelSource(model_dir, load))
+        for _ in range(2)
+    ]
+    try:
+        first = services[0].model_version
+        assert first is not None and services[1].model_version == first
+        assert not any(s.reload_model() for s in services)  # nothing changed
+
+        retrained = load(model_dir)  # stands for `taste2vec train --out <model_dir>`
+        with torch.no_grad():
+            for param in retrained.net.parameters():
+                param.add_(0.01)
+        retrained.save(model_dir, {"note": "test"}, {})
+
+        for service in services:
+            follower = Follower(service, interval_s=0.01)
+            follower.sync_once()
+            assert follower.reloads == 1
+            assert service.model_version not in (None, first)
+            assert service.holder.version == 1  # swapped in, index rebuilt
+        assert services[0].model_version == services[1].model_version
+        assert _top(services[0], "any-user") == _top(services[1], "any-user")
+    finally:
+        for service in services:
+            service.close()
+        store.close()

@@ -30,9 +30,9 @@ from taste2vec.api.routes import (
     users,
 )
 from taste2vec.config import Settings
-from taste2vec.model.artifact import weights_version
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.service import TasteService, seed_demo
+from taste2vec.service.model_source import ModelSource
 from taste2vec.service.stream import start_stream
 from taste2vec.store import create_store
 from taste2vec.ui import mount as mount_ui
@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             if settings.seed_demo and seed_demo(store, demo_keys_file(settings)):
                 log.info("demo data loaded; keys in %s", demo_keys_file(settings))
-            model = Taste2Vec.load(settings.model_dir, settings)
+            source = ModelSource(settings.model_dir, lambda path: Taste2Vec.load(path, settings))
+            model = source.load()
             service = TasteService(
                 store,
                 model,
@@ -73,9 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_clock_skew_s=settings.max_clock_skew_s,
                 follow_interval_s=settings.follow_interval_s,
                 registry=app.state.registry,
+                model_source=source,
             )
             app.state.service = service
-            app.state.model_version = weights_version(settings.model_dir)
             try:
                 handle = start_stream(settings, service)
             except BaseException:

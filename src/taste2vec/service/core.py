@@ -56,6 +56,7 @@ from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
 from taste2vec.service.follower import Follower
+from taste2vec.service.model_source import ModelSource
 from taste2vec.service.relay import EventBuffer, OutboxRelay
 from taste2vec.service.runtime import Backoff, Supervisor
 from taste2vec.store import (
@@ -89,8 +90,9 @@ class TasteService:
     """Thread-safe facade over the store, the model and the recommendation engine.
 
     ``follow_interval_s``: run the :class:`~taste2vec.service.follower.Follower` (catalogue
-    and crowd statistics follow the store) every that many seconds; ``None`` (tests that
-    drive one process) leaves them to :meth:`rebuild` and :meth:`refresh_stats`.
+    and crowd statistics follow the store, and the model its ``model_source``) every that
+    many seconds; ``None`` (tests that drive one process) leaves them to :meth:`rebuild`,
+    :meth:`refresh_stats` and :meth:`reload_model`.
     """
 
     def __init__(
@@ -102,8 +104,11 @@ class TasteService:
         max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
         follow_interval_s: float | None = None,
         registry: CollectorRegistry | None = None,
+        model_source: ModelSource | None = None,
     ) -> None:
         self.store = store
+        self.model_source = model_source
+        self.model_version: str | None = None if model_source is None else model_source.version
         self.max_clock_skew_s = max_clock_skew_s
         self.holder = ModelHolder(model)
         self.runtime = Supervisor(Backoff(0.05, 5.0), registry=registry)
@@ -144,6 +149,22 @@ class TasteService:
             learner.observe(fb)  # held-out reactions are refused by the learner
         self.background = BackgroundLearner(learner)
         self.runtime.add(self.background, start=True)
+
+    def reload_model(self) -> bool:
+        """Load the model of ``model_source`` when its version differs from the one served
+        (a retrained model written to the shared model directory); True when swapped. The
+        swap rebuilds the index, and requests in flight finish on the old model."""
+        source = self.model_source
+        if source is None:
+            return False
+        version = source.current_version()
+        if version is None or version == self.model_version:
+            return False
+        model = source.load()
+        self.holder.swap(model)
+        self.model_version = version
+        log.info("model %s loaded from %s", version, source.path)
+        return True
 
     def _on_swap(self, live: Versioned) -> None:
         """A promoted model: rebuild the catalogue index for it and drop cached states."""

@@ -8,7 +8,11 @@ from, every ``interval_s``:
 * the catalogue changed: rebuild the index (built on the side, swapped atomically);
 * feedback was added: refit the crowd's statistics once ``stats_every`` new rows have
   arrived, or ``stats_max_age_s`` after the first one that is not in them yet. The refit
-  runs here, never on a request's write path.
+  runs here, never on a request's write path;
+* the model directory holds another model (``taste2vec train --out`` replaced it
+  atomically): load it and swap it in (:meth:`~taste2vec.service.TasteService.
+  reload_model`), which rebuilds the index. Until the registry of issue 12, the model
+  directory is the shared state every replica follows.
 
 Per-user taste states do not need it: the service compares a user's revision on every
 read (:meth:`taste2vec.service.TasteService.recommend`).
@@ -47,6 +51,7 @@ class Follower:
         self.stats_max_age_s = stats_max_age_s
         self.rebuilds = 0
         self.refits = 0
+        self.reloads = 0
         self._behind_since: float | None = None
 
     def run(self, stop: threading.Event) -> None:
@@ -57,6 +62,8 @@ class Follower:
         """One comparison of the store's revisions with the process's (raises on a store
         failure: the supervisor retries)."""
         service = self.service
+        if service.reload_model():
+            self.reloads += 1
         if service.store.catalogue_revision() != service.catalogue_revision:
             log.info("the catalogue changed in the store; rebuilding the index")
             service.rebuild()

@@ -39,7 +39,7 @@ async def embed(
         check_user(principal, record.user)
     vectors, why = await run_in_threadpool(service.embed, body.records)
     return EmbedResponse(
-        model_version=request.app.state.model_version,
+        model_version=service.model_version or "",
         items=[
             EmbeddingOut(
                 id=r.id, embedding=[round(float(x), 6) for x in v], explanation=w.to_dict()

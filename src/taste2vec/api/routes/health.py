@@ -59,7 +59,7 @@ async def readyz(request: Request) -> JSONResponse:
         {
             "status": "ready",
             "coffees": n,
-            "model_version": request.app.state.model_version,
+            "model_version": service.model_version,
             "loops": loops,
         }
     )

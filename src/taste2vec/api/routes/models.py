@@ -51,7 +51,7 @@ def registry_for(request: Request) -> EdgeRegistry:
 
 def _resolve(request: Request, registry: EdgeRegistry, alias: str) -> str | None:
     if alias == CURRENT:
-        version: str | None = getattr(request.app.state, "model_version", None)
+        version: str | None = _serving(request)
         return version if version and registry.formats(version) else None
     return registry.resolve(alias)
 
@@ -73,7 +73,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 async def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueOut:
     registry = registry_for(request)
     aliases = registry.aliases()
-    serving = str(getattr(request.app.state, "model_version", ""))
+    serving = str(_serving(request) or "")
     versions = []
     for version in registry.versions():
         names = sorted(a for a, v in aliases.items() if v == version)
@@ -154,3 +154,9 @@ async def get_edge(
         filename=f"taste2vec-{entry.model_version}-{entry.format}{SUFFIX}",
         headers=headers,
     )
+
+
+def _serving(request: Request) -> str | None:
+    """The version of the model this process serves (None while starting)."""
+    service = getattr(request.app.state, "service", None)
+    return None if service is None else service.model_version

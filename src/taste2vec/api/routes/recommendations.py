@@ -83,7 +83,7 @@ async def recommendations(
     return RecommendationsOut(
         request=shown,
         user=user_id,
-        model_version=request.app.state.model_version,
+        model_version=service.model_version or "",
         items=[
             RecommendationOut(
                 coffee=r.coffee_id,
