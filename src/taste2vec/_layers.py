@@ -46,8 +46,8 @@ LAYERS: tuple[Layer, ...] = (
     Layer("data and model", ("data", "model"), "loaders and the split; the encoder"),
     Layer(
         "domain",
-        ("stream", "recommend", "training", "evaluation", "edge"),
-        "events and aggregates; ranking; training; evaluation; edge bundles",
+        ("stream", "recommend", "training", "evaluation", "edge", "experiments"),
+        "events and aggregates; ranking; training; evaluation; edge bundles; experiment statistics",
     ),
     Layer(
         "domain services",
