@@ -16,4 +16,6 @@ in the wheel so the benches and tests of an installed package can use it.
 - :mod:`.recommend.synthetic`: a synthetic catalogue of any size for the speed benches.
 - :mod:`.subscribers`: SIMULATED subscribers with hidden tastes and the
   recommendation-quality harness built on them.
+- :mod:`.experiments`: seeded Monte Carlo of A/B experiments (peeking, power, CUPED,
+  SRM) for ``tests/experiments`` and ``bench/experiment_stats.py``.
 """
