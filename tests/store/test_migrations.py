@@ -31,6 +31,7 @@ TABLES = {
     "ui_accounts",
     "ui_sessions",
     "ui_login_failures",
+    "model_alias_events",
 }
 
 

@@ -22,6 +22,7 @@ with its default ``synchronous_commit=on``.
 from __future__ import annotations
 
 from taste2vec.store._accounts import Account, UiSession
+from taste2vec.store._aliases import AliasEvent
 from taste2vec.store._migrate import alembic_config, migrate
 from taste2vec.store._outbox import OutboxEntry
 from taste2vec.store._revisions import CatalogueRevision, FeedbackRevision, UserRevision
@@ -39,6 +40,7 @@ from taste2vec.store._users import hash_api_key
 
 __all__ = [
     "Account",
+    "AliasEvent",
     "PROFILE_DIM",
     "AddResult",
     "ApiKeyInfo",

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from taste2vec.store._accounts import AccountsMixin
+from taste2vec.store._aliases import AliasLogMixin
 from taste2vec.store._catalogue import CatalogueMixin
 from taste2vec.store._engine import make_engine
 from taste2vec.store._events import EventsMixin
@@ -28,11 +29,13 @@ class Store(
     OnboardingMixin,
     RevisionsMixin,
     AccountsMixin,
+    AliasLogMixin,
 ):
     """The operational store: users, API keys, catalogue, tastings, feedback, profiles,
-    coffee embeddings, the app-event outbox, onboarding answers and the web UI's accounts
-    and sessions, in SQLite (embedded) or PostgreSQL; plus revisions, the fingerprints
-    that service replicas compare their caches with.
+    coffee embeddings, the app-event outbox, onboarding answers, the web UI's accounts
+    and sessions and the model registry's alias audit log, in SQLite (embedded) or
+    PostgreSQL; plus revisions, the fingerprints that service replicas compare their
+    caches with.
 
     Thread-safe: it holds one engine and opens a short session per call, so the
     API may call it from a thread pool. Every method takes and returns the

@@ -253,3 +253,33 @@ class LoginFailureRow(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AliasEventRow(Base):
+    """One move of a model registry alias (``champion``, ``challenger``): append-only.
+
+    ``move`` numbers the moves of one (model, alias) from 1; the unique constraint makes two
+    concurrent moves of the same alias conflict instead of both landing (optimistic
+    concurrency, the same on SQLite and PostgreSQL). ``new_version`` is None when the
+    alias was removed. Nothing updates or deletes these rows.
+    """
+
+    __tablename__ = "model_alias_events"
+    __table_args__ = (
+        Index("ix_model_alias_events_alias_move", "model_name", "alias", "move", unique=True),
+        Index("ix_model_alias_events_alias_time", "model_name", "alias", "created_at"),
+        CheckConstraint("action IN ('promote', 'rollback', 'adopt', 'remove')", name="action"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(ID_LEN))
+    alias: Mapped[str] = mapped_column(String(64))
+    move: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    previous_version: Mapped[str | None] = mapped_column(String(32))
+    new_version: Mapped[str | None] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(ID_LEN))
+    reason: Mapped[str] = mapped_column(String(2000))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
