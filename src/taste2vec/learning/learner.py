@@ -103,7 +103,10 @@ class LearnerConfig:
     replay_capacity: int = 10_000
     max_recent: int = 1_000  # reactions waiting for the next update (all stay in the buffer)
     grad_clip: float = 1.0
-    content_weight: float = 0.1  # weight of the pre-training objective replayed on the catalogue
+    # Weight of the pre-training objective replayed on the catalogue. 0.01 with the
+    # preference loss at temperature 1 keeps the balance 0.1 had at temperature 0.1 (the
+    # preference gradient scales with 1/temperature); docs/model.md, online learner.
+    content_weight: float = 0.01
     # The gate: candidate AUC > live AUC + min_improvement, a paired per-user gain of at
     # least gate_z standard errors, and a content loss at most (1 + content_tolerance) x live.
     min_improvement: float = 0.0

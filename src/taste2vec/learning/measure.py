@@ -23,13 +23,17 @@ under ``config.seed``:
    final weights with Gaussian noise (``noise_scale`` x each tensor's standard deviation)
    and a candidate trained with ``lr=10``.
 
-What to expect (trained model, demo catalogue, defaults, seeds 7/1/2/3): validation AUC
-+0.008 to +0.020 (selected on, so optimistic), test AUC +0.005/-0.000/+0.011/+0.005,
-liked-vs-disliked test AUC +0.004 to +0.024, ground-truth AUC +0.018 to +0.028, content
-loss down; both broken candidates rejected. The gains are small because the headroom is:
-with held-out labels this noisy the oracle reaches only about 0.67, and even an embedding
-built from the true utilities of 1,000 other simulated people gains only about 0.01 test
-AUC over the trained model under the same closed-form user vector.
+What to expect (``python -m taste2vec.learning.measure --model artifacts/model``, the
+format-2 model of 2026-12-04 without the descriptor block, demo catalogue, defaults,
+seeds 7/1/2/3): 3-4 promotions; validation AUC about +0.013 (seed 7; selected on, so
+optimistic); test AUC +0.002/+0.004/-0.004/+0.010 (0.5, 1.1, -1.0, 2.1 paired standard
+errors); ground-truth AUC +0.010/+0.010/+0.018/+0.018; content loss down; both broken
+candidates rejected. With the preference loss at the old temperature 0.1 (content weight
+0.1) the same runs gave test +0.005/+0.002/+0.005/+0.009 but ground truth
++0.021/-0.010/+0.005/+0.013 (docs/model.md, online learner). The gains are small because
+the headroom is: with held-out labels this noisy the oracle reaches only about 0.67, and
+even an embedding built from the true utilities of 1,000 other simulated people gains
+only about 0.01 test AUC over the trained model under the same closed-form user vector.
 
 Every number is on SIMULATED subscribers.
 """
