@@ -199,15 +199,23 @@ def simulate_srm(
     true_share: float,
     expected_share: float,
     threshold: float = 0.001,
+    looks: int = 1,
 ) -> tuple[float, float]:
     """``(halt rate, Monte Carlo SE)``: the share of runs whose SRM p-value is below
     ``threshold`` when ``users`` are assigned to treatment with probability
-    ``true_share`` but the experiment expects ``expected_share``."""
+    ``true_share`` but the experiment expects ``expected_share``. With ``looks > 1`` the
+    users arrive in equal batches and the gate is checked after each (a halt at any look
+    counts)."""
     rng = np.random.default_rng(seed)
-    treated = rng.binomial(users, true_share, size=runs)
+    per_look = users // looks
+    treated = rng.binomial(per_look, true_share, size=(runs, looks)).cumsum(axis=1)
+    seen = per_look * np.arange(1, looks + 1)
+    w = [1 - expected_share, expected_share]
     halts = [
-        srm_p_value([users - int(t), int(t)], [1 - expected_share, expected_share]) < threshold
-        for t in treated
+        any(
+            srm_p_value([int(n - t), int(t)], w) < threshold for n, t in zip(seen, row, strict=True)
+        )
+        for row in treated
     ]
     rate = float(np.mean(halts))
     return rate, mc_se(rate, runs)
