@@ -109,6 +109,7 @@ bench: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/python bench/edge.py --model $(MODEL_DIR)
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/experiment_stats.py
 
 clean:
 	-scripts/postgres.sh stop
