@@ -130,6 +130,32 @@ class Settings(BaseSettings):
         "/v1/users/{id}/signals and /v1/coffees/{id}/stats read). Turn off when "
         "`taste2vec stream` workers run separately on the same state.",
     )
+    model_source: Literal["dir", "registry"] = Field(
+        default="dir",
+        description="Where each service process gets its model: dir (the model directory, "
+        "T2V_MODEL_DIR) or registry (the version the model registry's champion alias points "
+        "at; every replica follows the alias, see docs/registry.md).",
+    )
+    registry_uri: str | None = Field(
+        default=None,
+        description="The MLflow model registry: sqlite:///path/mlflow.db (embedded, with a "
+        "file artifact store mlartifacts/ beside it) or http(s)://host:port of an `mlflow "
+        "server`. Default: mlflow.db beside the model directory, i.e. "
+        "sqlite:///artifacts/mlflow.db.",
+    )
+    registry_model_name: str = Field(
+        default="taste2vec",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="The registered model's name in MLflow.",
+    )
+    registry_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="With T2V_MODEL_SOURCE=registry, how long each process reuses its "
+        "lookup of the champion alias; an alias flip reaches every replica within this plus "
+        "T2V_FOLLOW_INTERVAL_S plus the new version's download and load.",
+    )
     # Per-key rate limiting (taste2vec.api.ratelimit): a token bucket per user API key.
     rate_limit_per_s: float = Field(
         default=50.0,
@@ -173,6 +199,14 @@ class Settings(BaseSettings):
     def stream_state_path(self) -> Path:
         """The stream state file in force (see ``stream_state``)."""
         return self.stream_state or self.stream_dir() / "stream-state.db"
+
+    def registry_uri_value(self) -> str:
+        """The model registry URI in force (see ``registry_uri``)."""
+        return self.registry_uri or f"sqlite:///{self.model_dir.parent.resolve() / 'mlflow.db'}"
+
+    def registry_cache_dir(self) -> Path:
+        """Where verified registry downloads are kept: ``<cache_dir>/registry``."""
+        return self.cache_dir / "registry"
 
     def admin_key_value(self) -> str:
         """The admin key in force (the fixed demo key outside production when unset)."""
