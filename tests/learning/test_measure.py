@@ -1,11 +1,11 @@
 """The proof on SIMULATED subscribers: learning moves ranking up, the gate stops broken models.
 
 The effect is small on this simulator (the content embedding is already close to what the
-closed-form user vector can use; see docs in ``taste2vec.learning.measure``), so the hard
+closed-form user vector can use; see docs in ``taste2vec.sim.learning.measure``), so the hard
 assertions are the ones the design guarantees: every promotion raises the validation AUC,
 broken candidates never pass, the caller's model is untouched. The honest test slice is
 only required not to get materially worse here; the measured gains across seeds on the
-trained model are reported by ``python -m taste2vec.learning.measure``.
+trained model are reported by ``python -m taste2vec.sim.learning.measure``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from taste2vec.learning.learner import LearnerConfig
-from taste2vec.learning.measure import PersonalisationConfig, measure_personalisation
+from taste2vec.sim.learning.measure import PersonalisationConfig, measure_personalisation
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.schema import Coffee
 

@@ -9,8 +9,9 @@ This package is the slow path that makes the *model* better from the same reacti
 - :mod:`.learner`: :class:`OnlineLearner` (train a copy, gate it, promote it);
 - :mod:`.holder`: :class:`ModelHolder`, the live model behind an atomic reference;
 - :mod:`.background`: :class:`BackgroundLearner`, the thread that runs it all;
-- :mod:`.measure`: ``measure_personalisation``, the proof on SIMULATED subscribers
-  (``python -m taste2vec.learning.measure --model artifacts/model``; imported on demand).
+- ``taste2vec.sim.learning.measure`` (bench tooling, outside the runtime):
+  ``measure_personalisation``, the proof on SIMULATED subscribers
+  (``python -m taste2vec.sim.learning.measure --model artifacts/model``).
 
 Wiring, in the service::
 
