@@ -3,7 +3,9 @@
 Serves the app with the trained model (``artifacts/model``, as ``make run`` leaves it) on
 a temporary SQLite store with the demo, signs in as a demo taster in Debian's headless
 Chromium (Playwright; never ``playwright install``) and saves phone-sized screenshots of
-the taster's pages. Also prints each page's load time as the browser measured it.
+the taster's pages, then signs in as ``admin`` for the console's catalogue (after a CSV
+import with bad rows) and stream pages. Also prints the pages' load times as the browser
+measured them.
 
     .venv/bin/python scripts/ui_screenshots.py [--model artifacts/model] [--out docs/img]
 """
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 
 import uvicorn
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import FilePayload, Page, sync_playwright
 
 from taste2vec.api import create_app
 from taste2vec.config import Settings
@@ -34,6 +36,51 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def _load_ms(page: Page) -> float:
+    return float(
+        page.evaluate(
+            "() => { const n = performance.getEntriesByType('navigation')[0];"
+            " return n.loadEventEnd - n.startTime; }"
+        )
+    )
+
+
+def _console(page: Page, base: str, logins: dict[str, str], out: Path) -> None:
+    """The operator console as admin: the catalogue after an import with one bad row,
+    and the stream page (looked at twice, so that it shows rates)."""
+    page.goto(f"{base}/lang/ko?next=/login")
+    page.context.clear_cookies()
+    page.goto(f"{base}/login")
+    page.fill("#username", "admin")
+    page.fill("#password", logins["admin"])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url("**/console")
+    page.goto(f"{base}/console/catalogue")
+    print(f"{out / 'ui-console-catalogue.png'}  (page load {_load_ms(page):.0f} ms)")
+    page.screenshot(path=str(out / "ui-console-catalogue.png"))
+    page.goto(f"{base}/console/catalogue/import")
+    upload: FilePayload = {
+        "name": "new-coffees.csv",
+        "mimeType": "text/csv",
+        "buffer": (
+            b"id,name,roaster,origin_country,stock,acidity\n"
+            b"shot-1,Huila Pink Bourbon,Example Roasters,Colombia,12,8\n"
+            b"shot-2,Kochere Washed,Example Roasters,Ethiopia,-4,7\n"
+            b"shot-3,Nyeri AA,Example Roasters,Kenya,6,12\n"
+        ),
+    }
+    page.set_input_files("#file", files=[upload])
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-result")
+    page.screenshot(path=str(out / "ui-console-import.png"), full_page=True)
+    print(out / "ui-console-import.png")
+    page.goto(f"{base}/lang/en?next=/console/stream")
+    time.sleep(1.0)
+    page.goto(f"{base}/console/stream")
+    print(f"{out / 'ui-console-stream.png'}  (page load {_load_ms(page):.0f} ms)")
+    page.screenshot(path=str(out / "ui-console-stream.png"), full_page=True)
 
 
 def main() -> None:
@@ -95,6 +142,7 @@ def main() -> None:
                 path = args.out / f"ui-{name}.png"
                 page.screenshot(path=str(path), full_page=name != "log")
                 print(f"{path}  (page load {ms:.0f} ms)")
+            _console(page, base, logins, args.out)
             context.close()
     finally:
         server.should_exit = True

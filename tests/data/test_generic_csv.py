@@ -132,6 +132,30 @@ def test_bad_catalogue_enum(tmp_path: Path) -> None:
         g.read_catalogue_csv(write(tmp_path / "c.csv", text))
 
 
+def test_check_catalogue_keeps_good_rows_and_lists_every_bad_one(tmp_path: Path) -> None:
+    text = (
+        "id,name,stock,acidity\n"
+        "c1,A,3,7\n"  # fine
+        "c2,B,-1,7\n"  # row 3: stock out of range
+        "c1,A again,3,\n"  # row 4: duplicate id (the earlier row stays good)
+        "c4,D,2,11\n"  # row 5: acidity out of range
+        "c5,E,,\n"  # fine
+    )
+    path = write(tmp_path / "c.csv", text)
+    coffees, bad = g.check_catalogue_csv(path)
+    assert [c.id for c in coffees] == ["c1", "c5"]
+    assert [n for n, _ in bad] == [3, 4, 5]
+    problems = {n: dict(p) for n, p in bad}
+    assert "greater than or equal to 0" in problems[3]["stock"]
+    assert problems[4]["id"] == "duplicate id 'c1' (first used on row 2)"
+    assert "less than or equal to 10" in problems[5]["acidity"]
+    with pytest.raises(SchemaError) as info:  # the strict reader: same rows, same words
+        g.read_catalogue_csv(path)
+    assert [f for f, _ in info.value.errors] == ["row 3: stock", "row 4: id", "row 5: acidity"]
+    with pytest.raises(SchemaError, match="unknown column"):  # the header still refuses
+        g.check_catalogue_csv(write(tmp_path / "h.csv", "id,name,colour\nc1,A,red\n"))
+
+
 def test_unknown_and_missing_columns(tmp_path: Path) -> None:
     text = "id,user,timestamp,acidty\nt1,u1,2024-05-01,5\n"
     with pytest.raises(SchemaError, match=r"unknown column\(s\) \['acidty'\]") as info:

@@ -61,6 +61,29 @@ def test_list_coffees_pages_by_id(store: Store) -> None:
         store.list_coffees(limit=0)
 
 
+def test_search_coffees_by_id_name_roaster_or_origin(store: Store) -> None:
+    store.upsert_coffees(
+        [
+            make_coffee("eth-1", name="Yirgacheffe Kochere", origin_country="Ethiopia"),
+            make_coffee("col-1", name="Huila", roaster="Fritz", origin_country="Colombia"),
+            make_coffee("col-2", name="100%_Cauca", origin_country="Colombia"),
+            make_coffee("ken-1", name="커피 케냐", origin_country="Kenya"),
+        ]
+    )
+    found, total = store.search_coffees("colombia")
+    assert [c.id for c in found] == ["col-1", "col-2"] and total == 2
+    assert [c.id for c in store.search_coffees("FRITZ")[0]] == ["col-1"]
+    assert [c.id for c in store.search_coffees("kochere")[0]] == ["eth-1"]
+    assert [c.id for c in store.search_coffees("케냐")[0]] == ["ken-1"]
+    assert [c.id for c in store.search_coffees("%_")[0]] == ["col-2"]  # literal, no wildcard
+    assert store.search_coffees("%")[1] == 1
+    page, total = store.search_coffees("", offset=1, limit=2)
+    assert [c.id for c in page] == ["col-2", "eth-1"] and total == 4
+    assert store.search_coffees("nothing like it") == ([], 0)
+    with pytest.raises(SchemaError):
+        store.search_coffees("", limit=0)
+
+
 def test_set_stock(store: Store) -> None:
     store.upsert_coffees([make_coffee("c1", stock=5)])
     assert store.set_stock("c1", 0).stock == 0

@@ -233,3 +233,70 @@ def test_keyboard_only_use_of_the_log_form(page: Any, ui_server: Served) -> None
     page.locator("#log-form button[type=submit]").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/u/demo-lena/taste?saved=1")
+
+
+CONSOLE_PAGES = ("console", "console/catalogue", "console/catalogue/import", "console/stream")
+
+
+def test_console_pages_as_admin_with_axe(
+    page: Any, ui_server: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console's pages as an operator, on a phone: axe-core on each (both languages
+    for the catalogue), a stock change and a CSV import with a bad row, screenshots."""
+    if not AXE.exists():
+        pytest.skip(f"axe-core not found at {AXE} (make test fetches it from npm)")
+    page.goto(f"{ui_server.url}/login")
+    page.locator("#username").fill("admin")
+    page.locator("#password").fill(ui_server.logins["admin"])
+    page.locator("form[action='/login'] button[type=submit]").click()
+    page.wait_for_url("**/console")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in CONSOLE_PAGES:
+        page.goto(f"{ui_server.url}/{path}")
+        found[path] = _axe(page)
+        record_timing(f"load /{path}", _load_ms(page))
+        _report(capsys, f"page load /{path}: {_load_ms(page):.0f} ms")
+        _shot(page, path.replace("/", "-"), capsys)
+
+    # Change a stock inline: a bad value is shown next to its field, a good one is saved.
+    page.goto(f"{ui_server.url}/console/catalogue?q=demo-005")
+    card = page.locator("li.coffee[data-coffee='demo-005']")
+    card.locator("input[name=stock]").fill("-2")
+    card.locator("button[type=submit]").click()
+    error = page.locator("li.coffee[data-coffee='demo-005'] .field-error")
+    assert "greater than or equal to 0" in error.inner_text()
+    found["catalogue (stock error)"] = _axe(page)
+    _shot(page, "console-catalogue-error", capsys)
+    card = page.locator("li.coffee[data-coffee='demo-005']")
+    card.locator("input[name=stock]").fill("12")
+    card.locator("button[type=submit]").click()
+    page.wait_for_url("**saved=demo-005*")
+    store = ui_server.app.state.service.store
+    assert store.get_coffee("demo-005").stock == 12
+
+    # Import a CSV with one bad row: the good row is stored, the bad one listed.
+    page.goto(f"{ui_server.url}/console/catalogue/import")
+    page.locator("#file").set_input_files(
+        files=[
+            {
+                "name": "catalogue.csv",
+                "mimeType": "text/csv",
+                "buffer": b"id,name,roaster,stock\nbr-imp-1,Browser Import,R,3\n"
+                b"br-imp-2,Bad Row,R,many\n",
+            }
+        ]
+    )
+    page.locator("#import-form button[type=submit]").click()
+    page.wait_for_selector("#import-result")
+    assert page.locator("#row-errors tr[data-row='3']").count() == 1
+    assert store.get_coffee("br-imp-1") is not None and store.get_coffee("br-imp-2") is None
+    found["import (result)"] = _axe(page)
+    _shot(page, "console-import-result", capsys)
+
+    page.goto(f"{ui_server.url}/lang/en?next=/console/catalogue")
+    found["catalogue (en)"] = _axe(page)
+    page.goto(f"{ui_server.url}/console/stream")
+    found["stream (en)"] = _axe(page)
+    _shot(page, "console-stream-en", capsys)
+    page.goto(f"{ui_server.url}/lang/ko?next=/console")
+    assert found == {k: [] for k in found}

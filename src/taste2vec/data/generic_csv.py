@@ -151,13 +151,18 @@ def _model_data(row: Row, scalar_fields: Iterable[str]) -> dict[str, Any]:
     return data
 
 
-def _read(
-    path: Path | str, model: type[_M], columns: tuple[str, ...], required: tuple[str, ...]
-) -> list[_M]:
-    path = Path(path)
+RowProblems = tuple[int, list[tuple[str, str]]]
+"""A bad row: its spreadsheet row number and its ``(column, problem)`` pairs."""
+
+
+def _validate(
+    path: Path, model: type[_M], columns: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[list[tuple[int, _M]], list[RowProblems]]:
+    """Every row checked: the valid rows' items (with their row numbers) and the bad rows.
+    Header problems raise :class:`SchemaError`."""
     scalar = [c for c in columns if c not in METRIC_BY_NAME and c not in CONTEXT_COLUMNS]
-    items: list[_M] = []
-    bad: list[tuple[int, list[tuple[str, str]]]] = []
+    good: list[tuple[int, _M]] = []
+    bad: list[RowProblems] = []
     first_seen: dict[str, int] = {}
     for number, row in _rows(path, columns, required):
         if "" in row:
@@ -172,18 +177,29 @@ def _read(
         elif row_id:
             first_seen[row_id] = number
         try:
-            items.append(model.model_validate(_model_data(row, scalar)))
+            item = model.model_validate(_model_data(row, scalar))
         except ValidationError as exc:
             seen = {c for c, _ in problems}
             problems += [(c, m) for c, m in _problems(exc) if c not in seen]
+        else:
+            if not problems:
+                good.append((number, item))
         if problems:
             bad.append((number, problems))
+    return good, bad
+
+
+def _read(
+    path: Path | str, model: type[_M], columns: tuple[str, ...], required: tuple[str, ...]
+) -> list[_M]:
+    path = Path(path)
+    good, bad = _validate(path, model, columns, required)
     if bad:
         raise _error(path, bad)
-    return items
+    return [item for _, item in good]
 
 
-def _error(path: Path, bad: list[tuple[int, list[tuple[str, str]]]]) -> SchemaError:
+def _error(path: Path, bad: list[RowProblems]) -> SchemaError:
     errors = [
         (f"row {n}: {col}", msg) for n, probs in bad[:MAX_REPORTED_ROWS] for col, msg in probs
     ]
@@ -196,6 +212,15 @@ def _error(path: Path, bad: list[tuple[int, list[tuple[str, str]]]]) -> SchemaEr
 def read_catalogue_csv(path: Path | str) -> list[Coffee]:
     """Read a catalogue CSV into :class:`Coffee` items (see ``docs/data-formats.md``)."""
     return _read(path, Coffee, CATALOGUE_COLUMNS, CATALOGUE_REQUIRED)
+
+
+def check_catalogue_csv(path: Path | str) -> tuple[list[Coffee], list[RowProblems]]:
+    """Read a catalogue CSV with the rules of :func:`read_catalogue_csv`, but keep going
+    past bad rows: the valid rows' coffees, and each bad row with its problems (every bad
+    row, in file order). A later row repeating an earlier id is the bad one. Problems
+    with the header (or the file itself) still raise :class:`SchemaError`."""
+    good, bad = _validate(Path(path), Coffee, CATALOGUE_COLUMNS, CATALOGUE_REQUIRED)
+    return [item for _, item in good], bad
 
 
 def read_tastings_csv(path: Path | str) -> list[TasteRecord]:

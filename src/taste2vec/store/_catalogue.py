@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, true, update
 
 from taste2vec.errors import NotFoundError, SchemaError
 from taste2vec.schema.records import Coffee
@@ -106,6 +106,36 @@ class CatalogueMixin(StoreBase):
         with self._read() as session:
             stmt = select(CoffeeRow).order_by(CoffeeRow.id).offset(offset).limit(limit)
             return [coffee_from_row(row) for row in session.scalars(stmt)]
+
+    def search_coffees(
+        self, text: str = "", offset: int = 0, limit: int = 100
+    ) -> tuple[list[Coffee], int]:
+        """One page (ordered by id) of the coffees whose id, name, roaster or origin
+        contains ``text`` (case-insensitive for ASCII; ``%`` and ``_`` are literal), and how
+        many match in all. An empty ``text`` matches every coffee."""
+        check_page(offset, limit)
+        needle = text.strip().lower()
+        where = (
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        CoffeeRow.id,
+                        CoffeeRow.name,
+                        CoffeeRow.roaster,
+                        CoffeeRow.origin_country,
+                    )
+                )
+            )
+            if needle
+            else true()
+        )
+        with self._read() as session:
+            total = int(
+                session.scalar(select(func.count()).select_from(CoffeeRow).where(where)) or 0
+            )
+            stmt = select(CoffeeRow).where(where).order_by(CoffeeRow.id).offset(offset).limit(limit)
+            return [coffee_from_row(row) for row in session.scalars(stmt)], total
 
     def count_coffees(self) -> int:
         """How many coffees the catalogue holds."""

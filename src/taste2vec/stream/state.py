@@ -471,7 +471,8 @@ class StreamReader:
     - :meth:`coffee_stats` (coffee) -> dict | None
     - :meth:`arm_metrics` (experiment=None) -> list[dict]
     - :meth:`windows` (aggregate=None, key=None, final_only=False) -> list[dict]
-    - :meth:`dead_letters` (limit=None) -> list[dict]
+    - :meth:`dead_letters` (limit=None, offset=0) -> list[dict]
+    - :meth:`dead_letter_reasons` () -> dict[str, int]
     - :meth:`progress` () -> dict
     - :meth:`snapshot` (as_of_us=None) -> dict (everything; used by the tests)
 
@@ -592,14 +593,14 @@ class StreamReader:
             limit = min(limit, wm)
         return limit
 
-    def dead_letters(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Dead letters in (partition, offset) order: reason ("late" or the schema error)
-        and the payload (UTF-8, undecodable bytes replaced)."""
+    def dead_letters(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Dead letters in (partition, offset) order, skipping the first ``offset``: reason
+        ("late" or the schema error) and the payload (UTF-8, undecodable bytes replaced)."""
         sql = (
             "SELECT partition, offset, reason, payload FROM dead_letters ORDER BY partition, offset"
         )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        if limit is not None or offset:
+            sql += f" LIMIT {-1 if limit is None else int(limit)} OFFSET {max(0, int(offset))}"
         return [
             {
                 "partition": p,
@@ -609,6 +610,13 @@ class StreamReader:
             }
             for p, o, r, b in self._query(sql)
         ]
+
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many dead letters there are for each reason, most frequent first."""
+        rows = self._query(
+            "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason ORDER BY 2 DESC, 1"
+        )
+        return {str(r): int(n) for r, n in rows}
 
     def progress(self) -> dict[str, Any]:
         """Per partition: next offset, epoch, watermark and counters; plus totals."""
