@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -585,6 +586,201 @@ def ui_account(
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     out.print(f"web UI account {name!r} ({role}) saved")
+
+
+# ------------------------------------------------------------------- model registry
+model_app = typer.Typer(
+    help="The model registry (MLflow at T2V_REGISTRY_URI): register versions, move the "
+    "champion/challenger aliases, read the audit log. See docs/registry.md.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
+
+AliasOpt = Annotated[
+    str, typer.Option("--alias", help="champion or challenger.", show_default=True)
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
+EvidenceOpt = Annotated[
+    str | None,
+    typer.Option("--evidence", help="A JSON object kept in the audit log with the move."),
+]
+ActorOpt = Annotated[
+    str | None, typer.Option("--actor", help="Who moves it (default: $USER, else 'cli').")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@contextmanager
+def _registry() -> Iterator[Any]:
+    """The registry of the settings, with its store; errors become exit codes (2: bad
+    input, unknown alias or version, a conflicting move; 3: a corrupt artifact; 1: the
+    registry or store could not be reached)."""
+    from taste2vec.errors import ArtifactError, ConflictError, NotFoundError
+    from taste2vec.registry import open_registry
+    from taste2vec.store import create_store
+
+    settings = Settings()
+    try:
+        with create_store(settings.database_url) as store:
+            yield open_registry(settings, store)
+    except (SchemaError, NotFoundError, ConflictError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except ArtifactError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(3) from None
+    except Taste2VecError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _evidence(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"--evidence is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise SchemaError("--evidence must be a JSON object")
+    return value
+
+
+def _who(actor: str | None) -> str:
+    return actor or os.environ.get("USER") or "cli"
+
+
+def _print_event(event: Any) -> None:
+    out.print(
+        f"{event.alias}: {event.previous_version or '-'} -> {event.new_version or '-'} "
+        f"({event.action} by {event.actor} at {event.created_at.isoformat(timespec='seconds')})"
+    )
+
+
+@model_app.command("register")
+def model_register(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory (taste2vec train --out).")],
+    description: Annotated[str, typer.Option("--description")] = "",
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Also make it the champion (audited).")
+    ] = False,
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
+) -> None:
+    """Register a trained model directory (and its edge bundles) as a new version."""
+    with _registry() as registry:
+        info, created = registry.register(model_dir, actor=_who(actor), description=description)
+        state = "registered" if created else "already registered as"
+        out.print(f"{state} version {info.version} (weights {info.weights_version})")
+        if promote:
+            event = registry.promote(info.version, actor=_who(actor), reason=reason)
+            if event is None:
+                out.print(f"version {info.version} is already the champion")
+            else:
+                _print_event(event)
+
+
+@model_app.command("list")
+def model_list(as_json: JsonOpt = False) -> None:
+    """Every registered version with its aliases."""
+    with _registry() as registry:
+        versions = registry.versions(metrics=as_json)
+        if as_json:
+            out.print_json(json.dumps([v.to_dict() for v in versions]))
+            return
+        table = Table("version", "aliases", "weights", "lexicon", "data", "edge", "created")
+        for v in versions:
+            table.add_row(
+                v.version,
+                ", ".join(v.aliases),
+                v.weights_version,
+                v.lexicon_version,
+                v.data_fingerprint,
+                ", ".join(v.edge_formats),
+                v.created.isoformat(timespec="seconds"),
+            )
+        out.print(table)
+
+
+@model_app.command("promote")
+def model_promote(
+    version: Annotated[str, typer.Argument(help="The version number to point the alias at.")],
+    alias: AliasOpt = "champion",
+    reason: ReasonOpt = "",
+    evidence: EvidenceOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Point an alias at a version (checksums verified first; audited)."""
+    with _registry() as registry:
+        event = registry.promote(
+            version, alias=alias, actor=_who(actor), reason=reason, evidence=_evidence(evidence)
+        )
+        if event is None:
+            out.print(f"{alias} already points at version {version}")
+        else:
+            _print_event(event)
+
+
+@model_app.command("rollback")
+def model_rollback(
+    alias: AliasOpt = "champion",
+    to: Annotated[
+        str | None, typer.Option("--to", help="A version (default: the previous one).")
+    ] = None,
+    reason: ReasonOpt = "",
+    evidence: EvidenceOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Point an alias back at the version it held before (audited)."""
+    with _registry() as registry:
+        event = registry.rollback(
+            alias=alias, to=to, actor=_who(actor), reason=reason, evidence=_evidence(evidence)
+        )
+        _print_event(event)
+
+
+@model_app.command("history")
+def model_history(
+    alias: Annotated[
+        str | None, typer.Option("--alias", help="Only this alias (champion, challenger).")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="An ISO 8601 time: which version --alias held then."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The audit log of alias moves, newest first."""
+    from datetime import datetime
+
+    with _registry() as registry:
+        if at is not None:
+            if alias is None:
+                raise SchemaError("--at needs --alias")
+            try:
+                when = datetime.fromisoformat(at)
+            except ValueError:
+                raise SchemaError(f"--at {at!r} is not an ISO 8601 time") from None
+            out.print(f"{alias} at {at}: {registry.alias_at(alias, when) or 'unset'}")
+            return
+        events = registry.history(alias, limit=limit)
+        if as_json:
+            out.print_json(json.dumps([e.to_dict() for e in events]))
+            return
+        table = Table("when", "alias", "action", "from", "to", "who", "why", "evidence")
+        for e in events:
+            table.add_row(
+                e.created_at.isoformat(timespec="seconds"),
+                e.alias,
+                e.action,
+                e.previous_version or "-",
+                e.new_version or "-",
+                e.actor,
+                e.reason,
+                json.dumps(e.evidence) if e.evidence else "",
+            )
+        out.print(table)
 
 
 def main() -> None:

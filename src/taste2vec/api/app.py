@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -31,6 +32,7 @@ from taste2vec.api.routes import (
 )
 from taste2vec.config import Settings
 from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.registry import RegistryModelSource, open_registry
 from taste2vec.service import TasteService, seed_demo
 from taste2vec.service.model_source import ModelSource
 from taste2vec.service.stream import start_stream
@@ -64,7 +66,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             if settings.seed_demo and seed_demo(store, demo_keys_file(settings)):
                 log.info("demo data loaded; keys in %s", demo_keys_file(settings))
-            source = ModelSource(settings.model_dir, lambda path: Taste2Vec.load(path, settings))
+            app.state.model_registry = open_registry(settings, store)  # opened lazily
+
+            def load(path: Path) -> Taste2Vec:
+                return Taste2Vec.load(path, settings)
+
+            source: ModelSource | RegistryModelSource = (
+                RegistryModelSource(
+                    app.state.model_registry, loader=load, poll_s=settings.registry_poll_s
+                )
+                if settings.model_source == "registry"
+                else ModelSource(settings.model_dir, load)
+            )
             model = source.load()
             service = TasteService(
                 store,
@@ -74,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_clock_skew_s=settings.max_clock_skew_s,
                 follow_interval_s=settings.follow_interval_s,
                 registry=app.state.registry,
-                model_source=source,
+                # RegistryModelSource has ModelSource's duck-typed interface
+                model_source=cast(ModelSource, source),
             )
             app.state.service = service
             try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -201,7 +202,12 @@ class ModelRegistry:
         self._experiment_id: str | None = None
 
     def __repr__(self) -> str:
-        return f"ModelRegistry({self.uri!r}, name={self.name!r})"
+        return f"ModelRegistry({self.display_uri!r}, name={self.name!r})"
+
+    @property
+    def display_uri(self) -> str:
+        """The URI with any password in it masked."""
+        return re.sub(r"//([^/@:]+):[^/@]*@", r"//\1:***@", self.uri)
 
     # ------------------------------------------------------------------ MLflow plumbing
     @property

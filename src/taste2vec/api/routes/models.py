@@ -1,4 +1,5 @@
-"""Model downloads for the app: edge bundles from the registry beside the model directory.
+"""Model downloads for the app (edge bundles from the registry beside the model
+directory) and the admin routes of the model registry (``/v1/models/registry``).
 
 ``taste2vec export`` writes and registers the bundles; this router only serves
 them. An alias is ``latest`` (the most recent export), ``current`` (the model
@@ -9,16 +10,24 @@ answer ``If-None-Match`` with 304, so an app re-downloads only what changed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path as PathLib
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from taste2vec.api.deps import PrincipalDep
+from taste2vec.api.deps import AdminDep, Principal, PrincipalDep
 from taste2vec.api.schemas import error_responses
 from taste2vec.edge.registry import EdgeRegistry
 from taste2vec.edge.spec import FORMATS, SUFFIX
+from taste2vec.errors import ArtifactError
+from taste2vec.registry import ChecksumError, ModelRegistry, VersionInfo
+from taste2vec.store import AliasEvent
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -160,3 +169,266 @@ def _serving(request: Request) -> str | None:
     """The version of the model this process serves (None while starting)."""
     service = getattr(request.app.state, "service", None)
     return None if service is None else service.model_version
+
+
+# ------------------------------------------------------------------ the model registry
+# Admin routes over taste2vec.registry (docs/registry.md). Moves land in the audit log.
+
+
+class RegistryVersionOut(BaseModel):
+    version: str = Field(description="The registry's version number.")
+    weights_version: str = Field(description="The weights' hash: `model_version` in answers.")
+    created: str
+    run_id: str
+    aliases: list[str]
+    lexicon_version: str
+    scaler_version: str
+    data_fingerprint: str
+    data_sha256: str = Field(description="SHA-256 of the training data's data.json.")
+    manifest_sha256: str = Field(description="SHA-256 of the version's checksum manifest.")
+    edge_formats: list[str]
+    description: str
+    registered_by: str
+    metrics: dict[str, float]
+
+
+class RegistryOut(BaseModel):
+    model_name: str
+    uri: str = Field(description="The MLflow registry URI (credentials are never shown).")
+    model_source: str = Field(description="`dir` or `registry`: what this process follows.")
+    serving: str = Field(description="The weights version this process serves.")
+    serving_registry_version: str | None = Field(
+        description="The registry version this process serves (model_source=registry)."
+    )
+    aliases: dict[str, str]
+    versions: list[RegistryVersionOut]
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_dir: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="A model directory on the server (written by `taste2vec train --out`).",
+    )
+    description: str = Field(default="", max_length=5000)
+
+
+class RegisterOut(BaseModel):
+    created: bool = Field(description="False when these weights were registered before.")
+    version: RegistryVersionOut
+
+
+class MoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(pattern=r"^[0-9]{1,9}$", description="The version to point at.")
+    reason: str = Field(default="", max_length=2000)
+    evidence: dict[str, Any] = Field(default_factory=dict, description="Any JSON object.")
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,9}$",
+        description="A version; default: the one the alias held before its current one.",
+    )
+    reason: str = Field(default="", max_length=2000)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class AliasEventOut(BaseModel):
+    model_name: str
+    alias: str
+    move: int
+    action: str = Field(description="promote, rollback, adopt or remove.")
+    previous_version: str | None
+    new_version: str | None
+    actor: str
+    reason: str
+    evidence: dict[str, Any]
+    created_at: str
+
+
+class MoveOut(BaseModel):
+    moved: bool = Field(description="False when the alias already pointed there.")
+    event: AliasEventOut | None
+
+
+class HistoryOut(BaseModel):
+    events: list[AliasEventOut]
+    at: str | None = Field(default=None, description="The time asked about, if any.")
+    version_at: str | None = Field(
+        default=None, description="The version the alias pointed at, at `at` (null: unset)."
+    )
+
+
+AliasPath = Annotated[
+    str, Path(description="`champion` or `challenger`.", examples=["champion"], max_length=64)
+]
+
+_REGISTRY_ERRORS = (
+    (403, "This needs the admin key."),
+    (503, "The MLflow registry could not be reached, or an artifact is unreadable."),
+)
+
+
+def model_registry(request: Request) -> ModelRegistry:
+    registry: ModelRegistry = request.app.state.model_registry
+    return registry
+
+
+def _version_out(info: VersionInfo) -> RegistryVersionOut:
+    return RegistryVersionOut(**info.to_dict())
+
+
+def _event_out(event: AliasEvent) -> AliasEventOut:
+    return AliasEventOut(**event.to_dict())
+
+
+def _actor(principal: Principal) -> str:
+    return f"api:{principal.user_id or principal.role}"
+
+
+def _checked(call: Callable[[], T]) -> T:
+    """A corrupt artifact on promote/rollback is a 409 (the move is refused), not a 503."""
+    try:
+        return call()
+    except ChecksumError as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@router.get(
+    "/registry",
+    summary="List the model registry (admin)",
+    description="Every registered version with its aliases, lexicon and scaler versions, "
+    "data fingerprint, checksums and metrics, and what this process serves.",
+    responses=error_responses(*_REGISTRY_ERRORS),
+)
+def list_registry(request: Request, _: AdminDep) -> RegistryOut:
+    registry = model_registry(request)
+    source = getattr(getattr(request.app.state, "service", None), "model_source", None)
+    settings = request.app.state.settings
+    return RegistryOut(
+        model_name=registry.name,
+        uri=registry.display_uri,
+        model_source=settings.model_source,
+        serving=str(_serving(request) or ""),
+        serving_registry_version=getattr(source, "registry_version", None),
+        aliases=registry.aliases(),
+        versions=[_version_out(v) for v in registry.versions(metrics=True)],
+    )
+
+
+@router.post(
+    "/registry/versions",
+    status_code=201,
+    summary="Register a model directory (admin)",
+    description="Registers a model directory on the server as a new version (with its edge "
+    "bundles when `taste2vec export` made some). Registering weights that already have a "
+    "version returns that version with `created: false`.",
+    responses=error_responses(
+        *_REGISTRY_ERRORS, (422, "Invalid body, or no complete model directory there.")
+    ),
+)
+def register_version(body: RegisterIn, request: Request, principal: AdminDep) -> RegisterOut:
+    path = PathLib(body.model_dir)
+    if not path.is_dir():
+        raise HTTPException(422, f"no model directory at {body.model_dir!r}")
+    try:
+        info, created = model_registry(request).register(
+            path, actor=_actor(principal), description=body.description
+        )
+    except ArtifactError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RegisterOut(created=created, version=_version_out(info))
+
+
+@router.get(
+    "/registry/aliases/{alias}",
+    summary="The version an alias points at (admin)",
+    responses=error_responses(*_REGISTRY_ERRORS, (404, "Unknown alias, or no version has it yet.")),
+)
+def get_alias(alias: AliasPath, request: Request, _: AdminDep) -> RegistryVersionOut:
+    registry = model_registry(request)
+    ref = registry.resolve(alias)
+    if ref is None:
+        raise HTTPException(404, f"no version has the alias {alias!r} yet")
+    return _version_out(registry.version(ref.version))
+
+
+@router.post(
+    "/registry/aliases/{alias}/promote",
+    summary="Point an alias at a version (admin)",
+    description="Verifies the version's checksums, appends the move (who, why, evidence) "
+    "to the audit log, then moves the alias; every replica following `champion` loads it "
+    "within seconds. A missing version is 404, a corrupt artifact 409; neither moves "
+    "anything.",
+    responses=error_responses(
+        *_REGISTRY_ERRORS,
+        (404, "Unknown alias or version."),
+        (409, "The artifact is corrupt, or the alias was moved concurrently."),
+    ),
+)
+def promote_alias(alias: AliasPath, body: MoveIn, request: Request, principal: AdminDep) -> MoveOut:
+    registry = model_registry(request)
+    event = _checked(
+        lambda: registry.promote(
+            body.version,
+            alias=alias,
+            actor=_actor(principal),
+            reason=body.reason,
+            evidence=body.evidence,
+        )
+    )
+    return MoveOut(moved=event is not None, event=None if event is None else _event_out(event))
+
+
+@router.post(
+    "/registry/aliases/{alias}/rollback",
+    summary="Move an alias back (admin)",
+    description="Points the alias at the version it held before the move that set its "
+    "current one (or at `to`), after verifying that version's checksums; audited.",
+    responses=error_responses(
+        *_REGISTRY_ERRORS,
+        (404, "Unknown alias or version."),
+        (409, "Nothing to roll back to, a corrupt artifact, or a concurrent move."),
+    ),
+)
+def rollback_alias(
+    alias: AliasPath, body: RollbackIn, request: Request, principal: AdminDep
+) -> MoveOut:
+    registry = model_registry(request)
+    event = _checked(
+        lambda: registry.rollback(
+            alias=alias,
+            to=body.to,
+            actor=_actor(principal),
+            reason=body.reason,
+            evidence=body.evidence,
+        )
+    )
+    return MoveOut(moved=True, event=_event_out(event))
+
+
+@router.get(
+    "/registry/history",
+    summary="The alias audit log (admin)",
+    description="Every alias move, newest first. With `alias` and `at` (ISO 8601), also "
+    "which version that alias pointed at, at that time.",
+    responses=error_responses(*_REGISTRY_ERRORS, (404, "Unknown alias.")),
+)
+def registry_history(
+    request: Request,
+    _: AdminDep,
+    alias: Annotated[str | None, Query(max_length=64, examples=["champion"])] = None,
+    at: Annotated[datetime | None, Query(description="A time, ISO 8601.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> HistoryOut:
+    registry = model_registry(request)
+    events = [_event_out(e) for e in registry.history(alias, limit=limit)]
+    if at is None:
+        return HistoryOut(events=events)
+    if alias is None:
+        raise HTTPException(422, "`at` needs `alias` (which alias at that time?)")
+    return HistoryOut(events=events, at=at.isoformat(), version_at=registry.alias_at(alias, at))
