@@ -298,7 +298,7 @@ class EdgeEncoder(nn.Module):
             self.context(context, context_len),
         ]
         # The learned block, the decodable block (readings, family evidence, notes) and slack.
-        embedding = net.fuse(parts, reading, lex_nodes, text_present)
+        embedding = net.fuse(parts, reading, lex_nodes, text_present, lex_attrs)
         z, logits = net.heads(embedding)
         sensory = z * self.get_buffer("sensory_std") + self.get_buffer("sensory_mean")
         return embedding, sensory.clamp(0.0, 10.0), torch.sigmoid(logits)

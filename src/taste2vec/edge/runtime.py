@@ -150,6 +150,7 @@ class WordBag:
         self.stopwords = frozenset(payload["stopwords"])
         self.min_chars = int(payload["min_chars"])
         self.width = int(payload["width"])  # max(terms, 1): the graph's input width
+        self.descriptor_terms = bool(payload.get("descriptor_terms", False))
         self._index = {t: i for i, t in enumerate(self.terms)}
 
     def tokenize(self, text: str) -> list[str]:
@@ -381,12 +382,19 @@ class EdgeRuntime:
             "text_present": np.asarray([[1.0 if notes else 0.0]], dtype=np.float32),
             "lex_nodes": nodes,
             "lex_attrs": attrs,
-            "words": self.words.encode(rendered),
+            "words": self.words.encode(self._word_text(notes, rendered)),
             "numeric": numeric[None, :],
             "numeric_mask": observed[None, :],
             "context": context,
             "context_len": np.asarray([max(1, len(steps))], dtype=np.int64),
         }
+
+    def _word_text(self, notes: str, rendered: str) -> str:
+        """What the word bag reads (port of ``taste2vec.model.features.word_texts``)."""
+        if not self.words.descriptor_terms:
+            return rendered
+        canonical = self.lexicon.render_canonical(notes)
+        return f"{rendered} | {canonical}" if canonical else rendered
 
     def _metrics(self, metrics: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         values = np.zeros(len(self.metrics), dtype=np.float32)

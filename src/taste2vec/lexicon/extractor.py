@@ -163,6 +163,21 @@ class Lexicon:
         pieces.append(text[pos:])
         return "".join(pieces)
 
+    def render_canonical(self, text: str) -> str:
+        """The descriptors and cues the lexicon reads, as canonical English, in either language.
+
+        Wheel nodes by their lower-cased English name (with "hint of "/"intense "),
+        structure cues by their metric's English label ("bright acidity" / "flat
+        acidity"), comma-separated: "자몽과 재스민, 산미가 밝다" and "Grapefruit and
+        jasmine, bright" both give "grapefruit, jasmine, bright acidity". Empty when
+        nothing is recognised.
+        """
+        words = [_WEIGHT_PREFIX.get(d.weight, "") + d.node.name.lower() for d in self.extract(text)]
+        for metric, value in self.attributes(text).items():
+            positive, negative = self._tables.attribute_labels[metric]
+            words.append(positive if value > 0 else negative)
+        return ", ".join(words)
+
     def _matched_spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of every match in the NFC text, stop phrases and negated ones too."""
         return [(m.start, m.end) for m in self._matcher.scan(_nfc(text))]

@@ -115,6 +115,30 @@ def context_histories(records: Sequence[TasteRecord]) -> list[list[Context]]:
     return out
 
 
+def word_texts(
+    lexicon: Lexicon,
+    notes: Sequence[str],
+    descriptor_terms: bool,
+    rendered: Sequence[str] | None = None,
+) -> list[str]:
+    """The texts the word bag and its reading tokenise, one per note.
+
+    The note with its Korean descriptors rendered in English; with
+    ``descriptor_terms`` (the vocabulary's flag), followed by the lexicon's canonical
+    English rendering of what it read (``Lexicon.render_canonical``). The free
+    words of a Korean note and of its English translation differ; the canonical
+    terms are the same, so the sensory reading of the two agrees far more.
+    """
+    base = list(rendered) if rendered is not None else [lexicon.render_english(t) for t in notes]
+    if not descriptor_terms:
+        return base
+    out = []
+    for text, shown in zip(notes, base, strict=True):
+        canonical = lexicon.render_canonical(text)
+        out.append(f"{shown} | {canonical}" if canonical else shown)
+    return out
+
+
 class Featurizer:
     """Records → :class:`FeatureBatch`, given a lexicon, a text encoder and a scaler."""
 
@@ -156,7 +180,9 @@ class Featurizer:
         text_emb = self.text_encoder.encode(rendered, progress=progress)
         present = np.array([[1.0 if t.strip() else 0.0] for t in notes], dtype=np.float32)
         nodes, attrs = self.lexicon_arrays(notes)
-        tfidf = self.vocab.encode(rendered)
+        tfidf = self.vocab.encode(
+            word_texts(self.lexicon, notes, self.vocab.descriptor_terms, rendered)
+        )
         values = np.zeros((len(records), 20), dtype=np.float32)
         mask = np.zeros_like(values)
         for i, rec in enumerate(records):

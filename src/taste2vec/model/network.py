@@ -16,6 +16,11 @@ The 128-d vector has two blocks (format 2, issue 10):
 
 - a *learned* block (``embed_dim - n_block`` dims): the fusion of the four
   towers, L2-normalised, scaled to norm ``sqrt(learned_share)``;
+- a *descriptor* block (``descriptor_dim`` dims, models trained since the Korean
+  parallel check): the lexicon's wheel nodes and structure cues through fixed
+  hierarchical codes, a unit vector scaled to ``sqrt(descriptor_share)`` (zero when
+  the notes name nothing), so what the lexicon reads, in either language, holds a
+  fixed share of every cosine instead of being blurred by the fusion;
 - a *decodable* block: the vocabulary's cross-fitted ridge readings of the 12
   sensory metrics (clipped to ±``reading_clip``), the lexicon's evidence for
   each of the 9 flavour families (1 when the notes name one of its nodes) and a
@@ -42,6 +47,10 @@ from taste2vec.model.features import CONTEXT_DIM, FeatureBatch
 from taste2vec.schema import METRIC_NAMES, N_METRICS, SENSORY_METRICS
 
 EMBED_DIM = 128
+# New models' descriptor block (issue 10): 24 dims holding half of every cosine.
+DESCRIPTOR_DIM = 24
+DESCRIPTOR_SHARE = 0.5
+LEARNED_SHARE = 0.4
 SENSORY_COLUMNS: tuple[int, ...] = tuple(METRIC_NAMES.index(m) for m in SENSORY_METRICS)
 
 
@@ -64,11 +73,17 @@ class NetworkConfig:
     reading_clip: float = 4.0
     learned_share: float = 0.9  # squared norm of the learned block
     head_hidden: int = 64  # the sensory head's residual MLP width; 0 = a linear residual
+    # The descriptor block (issue 10, Korean <-> English): a fixed code of the lexicon's
+    # descriptors. 0 here keeps format-2 models saved before it loadable; new models get
+    # DESCRIPTOR_DIM / DESCRIPTOR_SHARE / LEARNED_SHARE (see Taste2Vec.create).
+    descriptor_dim: int = 0
+    descriptor_share: float = 0.0  # squared norm of the descriptor block when notes name any
+    descriptor_seed: int = 10
 
     @property
     def n_block(self) -> int:
-        """Decodable block width: readings, family evidence, the notes bit and the slack."""
-        return self.n_readings + self.n_families + 2
+        """Width after the learned block: descriptors, readings, evidence, notes bit, slack."""
+        return self.descriptor_dim + self.n_readings + self.n_families + 2
 
     @property
     def learned_dim(self) -> int:
@@ -78,10 +93,35 @@ class NetworkConfig:
     def block_scale(self) -> float:
         """Largest scale at which a maximal block still leaves the slack non-negative."""
         largest = self.n_readings * self.reading_clip**2 + self.n_families + 1
-        return float(((1.0 - self.learned_share) / largest) ** 0.5)
+        rest = 1.0 - self.learned_share - self.descriptor_share
+        return float((rest / largest) ** 0.5)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+def descriptor_codes(ancestry: torch.Tensor, n_attrs: int, dim: int, seed: int) -> torch.Tensor:
+    """A fixed code per wheel node and structure cue, ``(n_nodes + n_attrs, dim)``.
+
+    Each node, tier-2 group and family gets a seeded random unit vector; a node's
+    code is its own vector plus 0.7 × its parent's plus 0.5 × its family's (via
+    ``ancestry``; deeper ancestors weigh less), normalised, so lemon is nearer lime
+    than cocoa. Each cue (acidity, body, ...) gets its own unit vector, signed by
+    the cue's direction when used. Stored in the model's weights, never trained.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    n_nodes = ancestry.shape[0]
+    base = torch.randn(n_nodes + n_attrs, dim, generator=gen, dtype=torch.float64)
+    base = base / base.norm(dim=1, keepdim=True)
+    depth = ancestry.sum(dim=1).to(torch.float64)  # 1 for a family, 2 for tier 2, 3 for a leaf
+    # weight of ancestor j in node i's code: 1 for itself, 0.7 one level up, 0.5 two up
+    gap = depth[:, None] - depth[None, :]
+    weight = ancestry.to(torch.float64) * torch.where(
+        gap == 0, 1.0, torch.where(gap == 1, 0.7, 0.5)
+    )
+    nodes = weight @ base[:n_nodes]
+    nodes = nodes / nodes.norm(dim=1, keepdim=True)
+    return torch.cat([nodes, base[n_nodes:]]).to(torch.float32)
 
 
 class TextTower(nn.Module):
@@ -240,7 +280,14 @@ class Taste2VecNet(nn.Module):
         super().__init__()
         if cfg.learned_dim < 8 or not 0.0 < cfg.learned_share < 1.0:
             raise ValueError(f"embed_dim {cfg.embed_dim} too small for the decodable block")
+        if cfg.descriptor_share < 0 or cfg.learned_share + cfg.descriptor_share >= 1.0:
+            raise ValueError("learned_share + descriptor_share must stay below 1 (slack)")
+        if (cfg.descriptor_dim > 0) != (cfg.descriptor_share > 0):
+            raise ValueError("descriptor_dim and descriptor_share must both be 0 or both > 0")
         self.cfg = cfg
+        if cfg.descriptor_dim:
+            codes = descriptor_codes(ancestry, cfg.n_attrs, cfg.descriptor_dim, cfg.descriptor_seed)
+            self.register_buffer("descriptor_codes", codes)
         # node_family[i, f] = 1 when wheel node i belongs to tier-1 family f.
         self.register_buffer("node_family", node_family.float())
         self.text = TextTower(cfg)
@@ -260,11 +307,26 @@ class Taste2VecNet(nn.Module):
             self.numeric(batch.numeric, batch.numeric_mask),
             self.context(batch.context, batch.context_len),
         ]
-        return self.fuse(parts, batch.reading, batch.lex_nodes, batch.text_present)
+        return self.fuse(parts, batch.reading, batch.lex_nodes, batch.text_present, batch.lex_attrs)
 
     def family_evidence(self, lex_nodes: torch.Tensor) -> torch.Tensor:
         """1 for each tier-1 family one of whose wheel nodes the notes name."""
         return ((lex_nodes @ self.get_buffer("node_family")) > 0).to(lex_nodes.dtype)
+
+    def descriptors(self, lex_nodes: torch.Tensor, lex_attrs: torch.Tensor) -> torch.Tensor:
+        """The descriptor block: the notes' wheel nodes and cues through the fixed codes.
+
+        A unit vector times ``sqrt(descriptor_share)``; all zero when the notes name
+        nothing the lexicon knows. The same for a Korean note and its translation
+        whenever the lexicon reads both alike.
+        """
+        cfg = self.cfg
+        codes = self.get_buffer("descriptor_codes")
+        raw = lex_nodes @ codes[: cfg.n_nodes] + lex_attrs @ codes[cfg.n_nodes :]
+        norm = raw.norm(dim=1, keepdim=True)
+        unit = raw / norm.clamp(min=1e-6) * (norm > 1e-6).to(raw.dtype)
+        out: torch.Tensor = unit * cfg.descriptor_share**0.5
+        return out
 
     def fuse(
         self,
@@ -272,8 +334,12 @@ class Taste2VecNet(nn.Module):
         reading: torch.Tensor,
         lex_nodes: torch.Tensor,
         text_present: torch.Tensor,
+        lex_attrs: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Tower outputs → ``[learned block, decodable block, slack]``, exactly unit-norm."""
+        """Tower outputs → ``[learned, descriptors, decodable block, slack]``, unit-norm.
+
+        ``lex_attrs`` is needed when the model has a descriptor block.
+        """
         cfg = self.cfg
         learned = nn.functional.normalize(self.fusion(torch.cat(parts, dim=1)), dim=-1)
         clip = cfg.reading_clip
@@ -281,6 +347,11 @@ class Taste2VecNet(nn.Module):
             [reading.clamp(-clip, clip), self.family_evidence(lex_nodes), text_present], dim=1
         )
         block = block * cfg.block_scale
+        if cfg.descriptor_dim:
+            if lex_attrs is None:
+                raise ValueError("this model's descriptor block needs lex_attrs")
+            desc = self.descriptors(lex_nodes, lex_attrs)
+            block = torch.cat([desc, block], dim=1)
         rest = 1.0 - cfg.learned_share - (block * block).sum(dim=1, keepdim=True)
         slack = rest.clamp(min=0.0).sqrt()
         return torch.cat([learned * cfg.learned_share**0.5, block, slack], dim=1)
@@ -296,8 +367,9 @@ class Taste2VecNet(nn.Module):
         A fixed linear map of the vector: exact for every vector :meth:`forward` makes.
         """
         cfg = self.cfg
-        start = cfg.learned_dim
-        block = embedding[:, start : start + cfg.n_block - 1] / cfg.block_scale
+        start = cfg.learned_dim + cfg.descriptor_dim
+        block = embedding[:, start : start + cfg.n_block - cfg.descriptor_dim - 1]
+        block = block / cfg.block_scale
         fam_end = cfg.n_readings + cfg.n_families
         return block[:, : cfg.n_readings], block[:, cfg.n_readings : fam_end], block[:, fam_end:]
 
@@ -306,9 +378,15 @@ class Taste2VecNet(nn.Module):
         readings, evidence, notes = self.decode(embedding)
         cfg = self.cfg
         # The heads' residuals see every block at unit scale (a fixed rescaling of the vector).
+        start = cfg.learned_dim
+        desc = (
+            embedding[:, start : start + cfg.descriptor_dim]
+            / max(cfg.descriptor_share, 1e-12) ** 0.5
+        )
         decoded = torch.cat(
             [
                 self.learned(embedding),
+                desc,
                 readings,
                 evidence,
                 notes,

@@ -19,8 +19,15 @@ from taste2vec.config import Settings
 from taste2vec.errors import ArtifactError
 from taste2vec.lexicon import Lexicon, load_lexicon
 from taste2vec.model.artifact import load_network, read_config, read_json, save_artifact
-from taste2vec.model.features import FeatureBatch, Featurizer
-from taste2vec.model.network import SENSORY_COLUMNS, NetworkConfig, Taste2VecNet
+from taste2vec.model.features import FeatureBatch, Featurizer, word_texts
+from taste2vec.model.network import (
+    DESCRIPTOR_DIM,
+    DESCRIPTOR_SHARE,
+    LEARNED_SHARE,
+    SENSORY_COLUMNS,
+    NetworkConfig,
+    Taste2VecNet,
+)
 from taste2vec.model.scaler import APP_SCALE, MetricScaler, record_source
 from taste2vec.model.text import HFSentenceEncoder, TextEncoder
 from taste2vec.model.vocab import SensoryVocabulary, cross_fitted_reading
@@ -122,6 +129,9 @@ class Taste2Vec:
             n_attrs=len(lex.attribute_names),
             n_families=len(lex.families),
             n_words=vocab.size,
+            learned_share=LEARNED_SHARE,
+            descriptor_dim=DESCRIPTOR_DIM,
+            descriptor_share=DESCRIPTOR_SHARE,
         )
         net = Taste2VecNet(cfg, ancestry_matrix(lex), node_family_matrix(lex))
         return cls(net, scaler, lex, text_encoder, vocab)
@@ -192,8 +202,8 @@ class Taste2Vec:
         the model's own reading (refitting it on ``records`` alone could not
         reproduce a target they lack).
         """
-        rendered = [self.lexicon.render_english(r.notes) for r in records]
-        tfidf = self.vocab.encode(rendered)
+        notes = [r.notes for r in records]
+        tfidf = self.vocab.encode(word_texts(self.lexicon, notes, self.vocab.descriptor_terms))
         full = self.vocab.read(tfidf, len(SENSORY_COLUMNS))
         targets, mask = sensory_targets(records, self.scaler)
         alpha = self.vocab.reading_alpha

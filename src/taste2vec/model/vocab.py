@@ -52,6 +52,10 @@ class SensoryVocabulary:
     reading: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     reading_bias: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     reading_alpha: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    # True (models trained since the Korean parallel check): each note's text is followed
+    # by the lexicon's canonical English rendering of its descriptors before tokenising,
+    # so a Korean note and its translation share most terms (see features.word_texts).
+    descriptor_terms: bool = False
 
     def with_reading(
         self, weights: np.ndarray, bias: np.ndarray, alpha: np.ndarray | None = None
@@ -76,7 +80,13 @@ class SensoryVocabulary:
         return len(self.terms)
 
     @classmethod
-    def fit(cls, texts: Iterable[str], min_df: int = 3, max_terms: int = 4000) -> SensoryVocabulary:
+    def fit(
+        cls,
+        texts: Iterable[str],
+        min_df: int = 3,
+        max_terms: int = 4000,
+        descriptor_terms: bool = False,
+    ) -> SensoryVocabulary:
         docs = [set(tokenize(t)) for t in texts]
         df = Counter(term for doc in docs for term in doc)
         kept = sorted((t for t, n in df.items() if n >= min_df), key=lambda t: (-df[t], t))[
@@ -84,7 +94,7 @@ class SensoryVocabulary:
         ]
         n = len(docs)
         idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
-        return cls(tuple(kept), idf)
+        return cls(tuple(kept), idf, descriptor_terms=descriptor_terms)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         index = {t: i for i, t in enumerate(self.terms)}
@@ -107,6 +117,7 @@ class SensoryVocabulary:
             "reading_bias": self.reading_bias.tolist(),
             # per-target ridge penalty (RidgeCV); null where the target had too few rows
             "reading_alpha": [None if not np.isfinite(a) else float(a) for a in self.reading_alpha],
+            "descriptor_terms": self.descriptor_terms,
         }
         path.write_text(json.dumps(payload, ensure_ascii=False))
 
@@ -124,6 +135,7 @@ class SensoryVocabulary:
                     [np.nan if a is None else a for a in payload.get("reading_alpha", [])],
                     dtype=np.float64,
                 ),
+                descriptor_terms=bool(payload.get("descriptor_terms", False)),
             )
         except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
             raise ArtifactError(f"cannot read vocabulary {path}: {exc}; retrain") from exc

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from taste2vec.errors import ModelError
 from taste2vec.lexicon import Lexicon, load_lexicon
-from taste2vec.model.features import FeatureBatch
+from taste2vec.model.features import FeatureBatch, word_texts
 from taste2vec.model.network import SENSORY_COLUMNS
 from taste2vec.model.scaler import MetricScaler, record_source
 from taste2vec.model.taste2vec import Taste2Vec, node_family_matrix, sensory_targets
@@ -73,6 +73,8 @@ class TrainConfig:
     seed: int = 13
     refit: bool = True  # after choosing the epoch count, refit on train + validation
     select_source: str = "coffeereview"  # validation rows that choose the epoch
+    # the word bag also reads the lexicon's canonical rendering (features.word_texts)
+    descriptor_terms: bool = True
 
 
 @dataclass
@@ -199,7 +201,10 @@ def _fit(
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)  # noqa: NPY002 - legacy global seed, for any library using it
     scaler = _fit_scaler(train_recs)
-    vocab = SensoryVocabulary.fit(lex.render_english(r.notes) for r in train_recs if r.notes)
+    noted = [r.notes for r in train_recs if r.notes]
+    vocab = SensoryVocabulary.fit(
+        word_texts(lex, noted, cfg.descriptor_terms), descriptor_terms=cfg.descriptor_terms
+    )
     oof_reading, vocab = _with_reading(train_recs, scaler, vocab, lex, cfg.seed)
     model = Taste2Vec.create(scaler, text_encoder, lex, vocab)
     # Training rows see out-of-fold readings, never the in-sample ridge fit.
@@ -289,7 +294,7 @@ def _with_reading(
     Returns the out-of-fold readings of ``records`` (same alphas) and the
     vocabulary with the full fit. Targets are on each record's own source scale.
     """
-    tfidf = vocab.encode([lexicon.render_english(r.notes) for r in records])
+    tfidf = vocab.encode(word_texts(lexicon, [r.notes for r in records], vocab.descriptor_terms))
     targets, tmask = sensory_targets(records, scaler)
     alphas = choose_alphas(tfidf, targets, tmask)
     weights, bias = fit_reading(tfidf, targets, tmask, alphas)
