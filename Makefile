@@ -98,6 +98,7 @@ format: $(STAMP)
 bench: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/taste2vec evaluate --model $(MODEL_DIR)
 	$(BIN)/python bench/lexicon_quality.py
+	$(BIN)/python bench/korean_parallel.py --model $(MODEL_DIR)
 	$(BIN)/python bench/encode.py --model $(MODEL_DIR)
 	$(BIN)/python bench/recommend_quality.py
 	$(BIN)/python bench/ann_choice.py
