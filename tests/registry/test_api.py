@@ -69,13 +69,15 @@ def test_the_registry_routes_promote_roll_back_and_audit(
     )
     assert r.status_code == 200, r.text
     event = r.json()["event"]
-    assert (event["previous_version"], event["new_version"], event["actor"]) == ("1", "2", "api:admin")
+    moved = (event["previous_version"], event["new_version"], event["actor"])
+    assert moved == ("1", "2", "api:admin")
 
     deadline = time.monotonic() + 60  # the follower picks the flip up (poll 0.2 s + 0.2 s)
     while _serving(client) != weights_version(second_model_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _serving(client) == weights_version(second_model_dir)
-    assert client.get("/v1/models/registry/aliases/champion", headers=ADMIN).json()["version"] == "2"
+    champion = client.get("/v1/models/registry/aliases/champion", headers=ADMIN).json()
+    assert champion["version"] == "2"
 
     r = client.post("/v1/models/registry/aliases/champion/rollback", headers=ADMIN, json={})
     assert r.status_code == 200 and r.json()["event"]["new_version"] == "1"
@@ -94,7 +96,10 @@ def test_the_registry_routes_promote_roll_back_and_audit(
         "/v1/models/registry/aliases/champion/promote", headers=ADMIN, json={"version": "99"}
     )
     assert missing.status_code == 404 and "not found" in missing.json()["detail"]
-    assert client.post(
-        "/v1/models/registry/aliases/champion/promote", headers=ADMIN, json={"version": "x"}
-    ).status_code == 422
+    assert (
+        client.post(
+            "/v1/models/registry/aliases/champion/promote", headers=ADMIN, json={"version": "x"}
+        ).status_code
+        == 422
+    )
     assert client.get("/v1/models/edge", headers=ADMIN).status_code == 200  # edge routes stay
