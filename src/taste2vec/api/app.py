@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import cast
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -87,8 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_clock_skew_s=settings.max_clock_skew_s,
                 follow_interval_s=settings.follow_interval_s,
                 registry=app.state.registry,
-                # RegistryModelSource has ModelSource's duck-typed interface
-                model_source=cast(ModelSource, source),
+                model_source=source,
             )
             app.state.service = service
             try:

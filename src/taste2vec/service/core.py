@@ -56,7 +56,7 @@ from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
 from taste2vec.service.follower import Follower
-from taste2vec.service.model_source import ModelSource
+from taste2vec.service.model_source import ModelSourceLike
 from taste2vec.service.relay import EventBuffer, OutboxRelay
 from taste2vec.service.runtime import Backoff, Supervisor
 from taste2vec.store import (
@@ -104,7 +104,7 @@ class TasteService:
         max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
         follow_interval_s: float | None = None,
         registry: CollectorRegistry | None = None,
-        model_source: ModelSource | None = None,
+        model_source: ModelSourceLike | None = None,
     ) -> None:
         self.store = store
         self.model_source = model_source

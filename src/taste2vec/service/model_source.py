@@ -12,11 +12,27 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from taste2vec.model.artifact import weights_version
 from taste2vec.model.taste2vec import Taste2Vec
 
-__all__ = ["ModelSource"]
+__all__ = ["ModelSource", "ModelSourceLike"]
+
+
+class ModelSourceLike(Protocol):
+    """What a service needs from where its model comes from: a model directory
+    (:class:`ModelSource`) or a registry alias (``taste2vec.registry.RegistryModelSource``)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def version(self) -> str | None: ...
+
+    def current_version(self) -> str | None: ...
+
+    def load(self) -> Taste2Vec: ...
 
 
 class ModelSource:
