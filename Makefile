@@ -111,6 +111,8 @@ bench: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/experiment_stats.py
+	$(BIN)/python bench/profile_recommend.py
+	$(BIN)/python bench/load_test.py
 
 clean:
 	-scripts/postgres.sh stop

@@ -249,6 +249,7 @@ def main() -> None:
     slope1, slope2 = _slope_per_min(samples[:half]), _slope_per_min(samples[half:])
     bounded = slope2 < 1.0 or (slope1 > 0 and slope2 < 0.5 * slope1)
     loads = [s[2] for s in samples]
+    timeline = ", ".join(f"{s[0]:.0f} s {s[1]:.0f} MiB" for s in samples[::30])
     n_requests = sum(int(r["Request Count"]) for r in stats if r["Name"] == "Aggregated")
     restarts = {name: loop.get("restarts") for name, loop in (ready.get("loops") or {}).items()}
     fail_lines = "".join(
@@ -256,15 +257,20 @@ def main() -> None:
         f"`{f.get('Error', '')[:160]}`\n"
         for f in failures
     )
+    learning = (
+        "off (`T2V_ONLINE_LEARNING=false`)"
+        if os.environ.get("T2V_ONLINE_LEARNING", "true").lower() in ("0", "false", "no", "off")
+        else "on"
+    )
     server_desc = "one process" if args.workers == 1 else f"--workers {args.workers}"
     text = (
         "## Load test (locust, 10k users, 10k coffees, mixed workload)\n\n"
         f"Command: `.venv/bin/python bench/load_test.py --seconds {args.seconds} --clients "
         f"{args.clients} --workers {args.workers}`. A real `taste2vec serve` ({server_desc}) "
         f"on a temporary SQLite store with {n_coffees:,} coffees and {args.users:,} users, "
-        "each with its own user API key; default configuration (stream and online learning "
-        "on) except **`T2V_RATE_LIMIT_PER_S=0`: the per-key rate limit is off** for this "
-        f"run. locust {args.clients} concurrent clients (FastHttpUser, 50-250 ms think "
+        "each with its own user API key; default configuration (stream on, online learning "
+        f"{learning}) except **`T2V_RATE_LIMIT_PER_S=0`: the per-key rate limit is off** "
+        f"for this run. locust {args.clients} concurrent clients (FastHttpUser, 50-250 ms think "
         "time), every request as a random one of the 10k users: recommendations 10 : "
         "feedback 4 : tastings 3 : events 3 (tasting notes drawn from 66 phrases, so the "
         "text tower mostly hits its cache; users start with no history). locust and the "
@@ -276,7 +282,7 @@ def main() -> None:
         f"Server RSS (all its processes), sampled every second ({len(samples)} samples): "
         f"start **{mems[0]:.0f} MiB**, end **{mems[-1]:.0f} MiB**, max {max(mems):.0f} MiB; "
         f"linear fit {slope1:+.1f} MiB/min over the first half, **{slope2:+.1f} MiB/min** "
-        "over the second half.\n\n"
+        f"over the second half. Every 30 s: {timeline}.\n\n"
         f"- Target: zero errors: **{total_fail:,} failed of {n_requests:,}** "
         f"({'met' if total_fail == 0 else 'MISSED'}); {server_errors} tracebacks in the "
         f"server log; locust exit code {rc}.\n"
