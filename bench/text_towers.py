@@ -369,6 +369,7 @@ def main() -> None:
     edge_notes = []
     for cand in candidates(args.cache):
         if any(s in cand.name for s in args.skip):
+            rows.append([cand.name, "skipped (--skip)", "", "", "", "", cand.package])
             continue
         try:
             encoder = (cand.quality_make or cand.make)()
@@ -412,6 +413,7 @@ def main() -> None:
         f"Command: `.venv/bin/python bench/text_towers.py --n {args.n} --n-slow {args.n_slow} "
         f"--rounds {args.rounds}"
         + (f" --skip-quality {' '.join(args.skip_quality)}" if args.skip_quality else "")
+        + (f" --skip {' '.join(args.skip)}" if args.skip else "")
         + "`. "
         f"Quality: frozen embeddings of the lexicon-rendered Coffee Review notes → per-target "
         f"RidgeCV → {', '.join(TARGETS)}; fit on train + validation ({len(fit_idx)}), mean R² "
