@@ -171,3 +171,18 @@ def test_every_replica_follows_a_model_retrained_into_the_shared_directory(
         for service in services:
             service.close()
         store.close()
+
+
+def test_the_user_cache_is_bounded_and_an_evicted_user_is_rebuilt_the_same(
+    replicas: tuple[TasteService, TasteService],
+) -> None:
+    a, _ = replicas
+    a.max_cached_users = 2
+    coffee = _top(a, "lru-0")[0]
+    a.add_feedback(_rated("lru-fb", "lru-0", coffee, 5))
+    before = _top(a, "lru-0")
+    for user in ("lru-1", "lru-2", "lru-3"):
+        _top(a, user)
+    assert list(a._states) == ["lru-2", "lru-3"]  # least recently used went first
+    assert _top(a, "lru-0") == before  # rebuilt from the store: the same answer
+    assert list(a._states) == ["lru-3", "lru-0"]

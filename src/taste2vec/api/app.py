@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from threadpoolctl import threadpool_limits
 
 from taste2vec import __version__
 from taste2vec.api import errors
@@ -61,6 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One BLAS thread per process: a request's numpy work is small (a 10k x 80 product
+        # takes 0.3 ms on one thread), and with the default of one thread per core, the
+        # threads of concurrent requests and the background loops wait on each other
+        # (profiled: 44.6% of a loaded server's samples on that one product; 39 -> 226
+        # req/s and p99 622 -> 198 ms with one thread, bench/profile_recommend.py).
+        # Scale with processes (--workers) instead. torch keeps its own thread setting.
+        threadpool_limits(limits=1, user_api="blas")
         store = create_store(settings.database_url)
         try:
             if settings.seed_demo and seed_demo(store, demo_keys_file(settings)):

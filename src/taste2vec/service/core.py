@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import defaultdict
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -73,6 +73,8 @@ from taste2vec.stream.log.base import EventLog
 log = logging.getLogger(__name__)
 HISTORY = 50  # tastings per user that shape the taste vector and the context history
 STATS_EVERY = 50  # new feedback rows that make the follower refit the crowd's statistics
+MAX_CACHED_USERS = 10_000  # taste states kept in memory (~50 KB each with 72 features)
+WRITER_LOCKS = 64
 EMIT_INTERVAL_S = 0.25  # service-emitted events reach the outbox in one write per interval
 
 
@@ -107,6 +109,7 @@ class TasteService:
         model_source: ModelSourceLike | None = None,
     ) -> None:
         self.store = store
+        self.max_cached_users = MAX_CACHED_USERS
         self.model_source = model_source
         self.model_version: str | None = None if model_source is None else model_source.version
         self.max_clock_skew_s = max_clock_skew_s
@@ -116,8 +119,10 @@ class TasteService:
         coffees = self._all_coffees()
         self.engine = RecommendationEngine(model, coffees)
         self.names: dict[str, str] = {c.id: c.name for c in coffees}
-        self._states: dict[str, _Cached] = {}
-        self._writers: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        # Bounded: least recently used users leave the cache (they are rebuilt from the
+        # store when they come back), and per-user writers share a fixed set of locks.
+        self._states: OrderedDict[str, _Cached] = OrderedDict()
+        self._writer_locks = tuple(threading.Lock() for _ in range(WRITER_LOCKS))
         self._lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
         self.crowd_revision: FeedbackRevision = (0, 0)
@@ -341,7 +346,7 @@ class TasteService:
             self._queued()
             with self._lock:
                 cached = self._states.get(record.user)
-                writer = self._writers[record.user]
+                writer = self._writer(record.user)
             if cached is not None:
                 with writer:  # a model call: outside the shared lock, one writer per user
                     self.engine.add_tastings(cached.state, [record])
@@ -362,7 +367,7 @@ class TasteService:
             self._queued()
             with self._lock:
                 cached = self._states.get(feedback.user)
-                writer = self._writers[feedback.user]
+                writer = self._writer(feedback.user)
             if cached is not None:
                 with writer:
                     self.engine.update(cached.state, feedback)
@@ -382,12 +387,18 @@ class TasteService:
     def history(self, user: str) -> list[TasteRecord]:
         return self.store.records_for_user(user, limit=HISTORY)
 
+    def _writer(self, user: str) -> threading.Lock:
+        """The lock that serialises in-place updates of ``user``'s cached state."""
+        return self._writer_locks[hash(user) % len(self._writer_locks)]
+
     def _user_state(self, user: str) -> UserState:
         """The user's state: the cached one when its revision is the store's, else rebuilt
         from the stored history (another process wrote, or the user is not cached)."""
         revision = self.store.user_revision(user)
         with self._lock:
             cached = self._states.get(user)
+            if cached is not None:
+                self._states.move_to_end(user)
         if cached is not None and cached.revision == revision:
             return cached.state
         # Everything the API accepted counts: times up to the allowed skew ahead included.
@@ -400,6 +411,9 @@ class TasteService:
             current = self._states.get(user)
             if current is None or current is cached:
                 self._states[user] = _Cached(revision, state)
+                self._states.move_to_end(user)
+                while len(self._states) > self.max_cached_users:
+                    self._states.popitem(last=False)
         return state
 
     def _state(self, user: str) -> tuple[np.ndarray | None, set[str], list[tuple[str, float]]]:

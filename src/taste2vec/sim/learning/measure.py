@@ -23,7 +23,7 @@ under ``config.seed``:
    final weights with Gaussian noise (``noise_scale`` x each tensor's standard deviation)
    and a candidate trained with ``lr=10``.
 
-What to expect (``python -m taste2vec.learning.measure --model artifacts/model``, the
+What to expect (``python -m taste2vec.sim.learning.measure --model artifacts/model``, the
 format-2 model of 2026-12-04 without the descriptor block, demo catalogue, defaults,
 seeds 7/1/2/3): 3-4 promotions; validation AUC about +0.013 (seed 7; selected on, so
 optimistic); test AUC +0.002/+0.004/-0.004/+0.010 (0.5, 1.1, -1.0, 2.1 paired standard
@@ -334,7 +334,7 @@ def measure_personalisation(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m taste2vec.learning.measure --model artifacts/model``: print the report."""
+    """``python -m taste2vec.sim.learning.measure --model artifacts/model``: print the report."""
     import argparse
 
     from taste2vec.data.demo import load_demo_catalogue
