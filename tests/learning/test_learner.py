@@ -8,9 +8,9 @@ import torch
 
 from taste2vec.learning.holder import ModelHolder
 from taste2vec.learning.learner import LearnerConfig, OnlineLearner, clone_model
-from taste2vec.sim.learning.measure import noisy_copy
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.schema import Coffee
+from taste2vec.sim.learning.measure import noisy_copy
 from tests.learning.conftest import fb
 
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from taste2vec.learning.learner import LearnerConfig
-from taste2vec.sim.learning.measure import PersonalisationConfig, measure_personalisation
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.schema import Coffee
+from taste2vec.sim.learning.measure import PersonalisationConfig, measure_personalisation
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,8 @@ answer ``If-None-Match`` with 304, so an app re-downloads only what changed.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path as PathLib
@@ -17,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from taste2vec.api.deps import AdminDep, Principal, PrincipalDep
 from taste2vec.api.schemas import error_responses
@@ -328,19 +330,25 @@ def list_registry(request: Request, _: AdminDep) -> RegistryOut:
     "bundles when `taste2vec export` made some). Registering weights that already have a "
     "version returns that version with `created: false`.",
     responses=error_responses(
-        *_REGISTRY_ERRORS, (422, "Invalid body, or no complete model directory there.")
+        *_REGISTRY_ERRORS,
+        (404, "No complete model directory at `model_dir` on the server."),
+        (422, "Invalid body."),
     ),
 )
 def register_version(body: RegisterIn, request: Request, principal: AdminDep) -> RegisterOut:
     path = PathLib(body.model_dir)
-    if not path.is_dir():
-        raise HTTPException(422, f"no model directory at {body.model_dir!r}")
+    try:
+        found = path.is_dir()
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte, ...
+        found = False
+    if not found:
+        raise HTTPException(404, f"no model directory at {body.model_dir!r}")
     try:
         info, created = model_registry(request).register(
             path, actor=_actor(principal), description=body.description
         )
-    except ArtifactError as exc:
-        raise HTTPException(422, str(exc)) from None
+    except ArtifactError as exc:  # a folder, but not a complete model: not found as one
+        raise HTTPException(404, str(exc)) from None
     return RegisterOut(created=created, version=_version_out(info))
 
 
@@ -414,21 +422,49 @@ def rollback_alias(
 @router.get(
     "/registry/history",
     summary="The alias audit log (admin)",
-    description="Every alias move, newest first. With `alias` and `at` (ISO 8601), also "
-    "which version that alias pointed at, at that time.",
+    description="Every alias move, newest first. With `at` (ISO 8601), also which version "
+    "`alias` (default `champion`: the one serving) pointed at, at that time.",
     responses=error_responses(*_REGISTRY_ERRORS, (404, "Unknown alias.")),
 )
 def registry_history(
     request: Request,
     _: AdminDep,
     alias: Annotated[str | None, Query(max_length=64, examples=["champion"])] = None,
-    at: Annotated[datetime | None, Query(description="A time, ISO 8601.")] = None,
+    at: Annotated[
+        str | None,
+        Query(
+            description="A time, ISO 8601 with a time zone (e.g. 2026-12-01T09:00:00Z).",
+            json_schema_extra={"format": "date-time"},
+            max_length=64,
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> HistoryOut:
     registry = model_registry(request)
     events = [_event_out(e) for e in registry.history(alias, limit=limit)]
     if at is None:
         return HistoryOut(events=events)
-    if alias is None:
-        raise HTTPException(422, "`at` needs `alias` (which alias at that time?)")
-    return HistoryOut(events=events, at=at.isoformat(), version_at=registry.alias_at(alias, at))
+    when = _iso_time(at)
+    return HistoryOut(
+        events=events,
+        at=when.isoformat(),
+        version_at=registry.alias_at(alias or "champion", when),  # champion: what served
+    )
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:)(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_AWARE: TypeAdapter[AwareDatetime] = TypeAdapter(AwareDatetime)
+
+
+def _iso_time(value: str) -> datetime:
+    """An RFC 3339 date-time with a time zone (not a bare number, which pydantic would
+    read as Unix seconds); 422 naming ``at`` otherwise. A leap second reads as :59."""
+    match = _RFC3339.match(value)
+    if match is not None:
+        head, sec, frac, zone = match.groups()
+        text = f"{head}{min(sec, '59')}{frac or ''}{zone}"
+        try:
+            return _AWARE.validate_json(json.dumps(text))
+        except ValidationError:
+            pass
+    raise HTTPException(422, f"`at` must be an RFC 3339 date-time with a time zone, got {value!r}")
