@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,37 +27,10 @@ import numpy as np
 
 from taste2vec.config import DEV_ADMIN_KEY
 from taste2vec.evaluation.report import markdown_table, update_section
+from taste2vec.sim.server import free_port, start_server
 
 TARGET_P99_MS = 100.0
 ADMIN = {"Authorization": f"Bearer {DEV_ADMIN_KEY}"}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "taste2vec.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"server not ready:\n{log.read_text()[-2000:]}")
 
 
 def _top(client: httpx.Client, user: str) -> list[str]:
@@ -118,9 +88,11 @@ def main() -> None:
     }
     servers = []
     try:
-        pa, pb = _port(), _port()
-        servers.append(_serve(env, pa, tmp / "a.log"))
-        servers.append(_serve({**env, "T2V_STREAM_WORKER": "false"}, pb, tmp / "b.log"))
+        pa, pb = free_port(), free_port()
+        servers.append(start_server(env, pa, tmp / "a.log", timeout_s=300))
+        servers.append(
+            start_server({**env, "T2V_STREAM_WORKER": "false"}, pb, tmp / "b.log", timeout_s=300)
+        )
         with (
             httpx.Client(base_url=f"http://127.0.0.1:{pa}", headers=ADMIN, timeout=30) as a,
             httpx.Client(base_url=f"http://127.0.0.1:{pb}", headers=ADMIN, timeout=30) as b,

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from taste2vec.sim.server import free_port, start_server
 from tests.api.conftest import ADMIN, fresh_database, make_settings
-from tests.api.test_server_crash import _free_port, _start
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("api")]
 
@@ -35,11 +35,11 @@ def test_two_server_processes_on_postgresql_agree(
         servers = []
         clients: list[httpx.Client] = []
         try:
-            port_a, port_b = _free_port(), _free_port()
-            servers.append(_start(env, port_a, tmp_path / "a.log"))
+            port_a, port_b = free_port(), free_port()
+            servers.append(start_server(env, port_a, tmp_path / "a.log"))
             # one stream worker per deployment; B only serves
             servers.append(
-                _start({**env, "T2V_STREAM_WORKER": "false"}, port_b, tmp_path / "b.log")
+                start_server({**env, "T2V_STREAM_WORKER": "false"}, port_b, tmp_path / "b.log")
             )
             a = httpx.Client(base_url=f"http://127.0.0.1:{port_a}", headers=ADMIN, timeout=30)
             b = httpx.Client(base_url=f"http://127.0.0.1:{port_b}", headers=ADMIN, timeout=30)

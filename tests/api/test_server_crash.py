@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,38 +19,11 @@ import httpx
 import pytest
 
 from taste2vec.config import DEV_ADMIN_KEY
+from taste2vec.sim.server import free_port, start_server
 from tests.api.conftest import make_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("api")]
 ADMIN = {"Authorization": f"Bearer {DEV_ADMIN_KEY}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:  # the child keeps its own descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "taste2vec.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"server did not become ready:\n{log.read_text()[-3000:]}")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -74,10 +44,10 @@ def test_sigkill_loses_no_acknowledged_write(
         "T2V_MODEL_DIR": str(settings.model_dir),
         "T2V_CACHE_DIR": str(settings.cache_dir),
     }
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    server = _start(env, port, log)
+    server = start_server(env, port, log)
     acked: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -118,7 +88,7 @@ def test_sigkill_loses_no_acknowledged_write(
         t.join(timeout=10)
     assert len(acked) >= 60
 
-    server = _start(env, port, log)
+    server = start_server(env, port, log)
     try:
         found: set[str] = set()
         with httpx.Client(base_url=base, headers=ADMIN, timeout=10) as http:

@@ -19,11 +19,11 @@ from sqlalchemy import create_engine, text
 
 from taste2vec.api import create_app
 from taste2vec.service import TasteService
+from taste2vec.sim.server import free_port, start_server
 from taste2vec.store import create_store
 from taste2vec.store._engine import normalise_url
 from taste2vec.stream.log import open_log
 from tests.api.conftest import ADMIN, auth, make_settings
-from tests.api.test_server_crash import _free_port, _start
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("api")]
 # Event times of the signal tests: yesterday (UTC), later than any demo event (the last is
@@ -351,10 +351,10 @@ def test_sigkill_after_acknowledged_writes_still_publishes_them_all(
         "T2V_CACHE_DIR": str(settings.cache_dir),
         "T2V_ONLINE_LEARNING": "false",
     }
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server_log = tmp_path / "server.log"
-    server = _start(env, port, server_log)
+    server = start_server(env, port, server_log)
     users = [f"kill-{backend}-{n}" for n in range(3)]
     acked: dict[str, set[str]] = {u: set() for u in users}
     lock = threading.Lock()
@@ -417,7 +417,7 @@ def test_sigkill_after_acknowledged_writes_still_publishes_them_all(
         left = store.count_unpublished()
     print(f"\n{backend}: {total} acknowledged events, {left} unpublished at the kill")
 
-    server = _start(env, port, server_log)
+    server = start_server(env, port, server_log)
     try:
         event_log = open_log(settings.event_log_url_value())
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ from typer.testing import CliRunner
 
 from taste2vec.cli import app
 from taste2vec.registry import ModelRegistry
+from taste2vec.sim.server import free_port
 from taste2vec.store import Store, create_store
 from tests.registry.flow import core_flow
 
 MLFLOW = Path(sys.executable).with_name("mlflow")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not MLFLOW.exists():
         pytest.skip("mlflow (the full package, dev extra) is not installed")
     home = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(

@@ -10,7 +10,6 @@ install time (``make`` puts it in ``.cache/axe-core``). Screenshots and timings 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from taste2vec.api import create_app
+from taste2vec.sim.server import free_port
 from tests.api.conftest import make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,13 +61,6 @@ def ui_client(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         yield client
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def ui_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The app served by uvicorn in a thread, once per session (browser tests share it)."""
@@ -75,7 +68,7 @@ def ui_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
     tmp = tmp_path_factory.mktemp("ui-server")
     app = create_app(make_settings(tmp, tiny_model_dir))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
