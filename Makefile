@@ -73,7 +73,8 @@ run: $(STAMP) $(MODEL_DIR)/config.json
 test: export T2V_FLINK_PYTHON ?= $(abspath $(FLINK_VENV))/bin/python
 test: export T2V_EDGE_CONVERTER_PYTHON ?= $(abspath $(EDGE_VENV))/bin/python
 test: $(STAMP) $(FLINK_STAMP) $(EDGE_STAMP) $(AXE)
-	command -v chromium >/dev/null || apt-get install -y chromium fonts-noto-cjk
+	command -v chromium >/dev/null || apt-get install -y chromium fonts-noto-cjk \
+		|| { apt-get update && apt-get install -y chromium fonts-noto-cjk; }
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The adversarial suite's long profile (docs/limits.md): random seeds for SOAK_SECONDS, split
