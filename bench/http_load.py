@@ -40,6 +40,7 @@ import httpx
 from taste2vec.evaluation.report import markdown_table, update_section
 from taste2vec.service.demo import seed_demo
 from taste2vec.sim.recommend.synthetic import synthetic_catalogue
+from taste2vec.sim.server import wait_ready
 from taste2vec.store import create_store
 
 POST_LUA = """
@@ -118,16 +119,11 @@ def _start_server(
         server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.terminate()
-            sys.exit(f"server failed to start; see {tmp / 'server.log'}")
-        time.sleep(0.5)
+    try:
+        wait_ready(server, base, 900)
+    except RuntimeError as exc:
+        server.terminate()
+        sys.exit(f"{exc}; see {tmp / 'server.log'}")
     # Wait for every worker's app (uvicorn logs one line each), not just the first to answer.
     while (tmp / "server.log").read_text().count("Application startup complete") < workers:
         if server.poll() is not None or time.monotonic() > deadline:

@@ -41,6 +41,7 @@ import psutil
 from taste2vec.evaluation.report import markdown_table, update_section
 from taste2vec.service.demo import seed_demo
 from taste2vec.sim.recommend.synthetic import synthetic_catalogue
+from taste2vec.sim.server import wait_ready
 from taste2vec.store import create_store
 
 LOCUSTFILE = Path(__file__).with_name("load") / "locustfile.py"
@@ -183,15 +184,10 @@ def main() -> None:
     sampler: Sampler | None = None
     try:
         deadline = time.monotonic() + 900
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"server failed to start; see {server_log}")
-            time.sleep(0.5)
+        try:
+            wait_ready(server, base, 900)
+        except RuntimeError as exc:
+            sys.exit(f"{exc}; see {server_log}")
         # Every worker's app up (uvicorn logs one line each), not just the first to answer.
         while server_log.read_text().count("Application startup complete") < args.workers:
             if server.poll() is not None or time.monotonic() > deadline:

@@ -40,6 +40,7 @@ import httpx
 import numpy as np
 
 from taste2vec.evaluation.report import markdown_table, update_section
+from taste2vec.sim.server import wait_ready
 
 TARGET_MS = 1000.0
 ADMIN = {"Authorization": "Bearer t2v-dev-admin-key"}
@@ -176,16 +177,11 @@ def _serve(src: str | None, tmp: Path, label: str, model: Path) -> tuple[Any, in
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 900
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc, port, json.loads(keys.read_text())["demo-ana"]
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"{label} server failed to start; see {tmp / (label + '.log')}")
-        time.sleep(0.5)
+    try:
+        wait_ready(proc, f"http://127.0.0.1:{port}", 900)
+    except RuntimeError as exc:
+        sys.exit(f"{label} {exc}; see {tmp / (label + '.log')}")
+    return proc, port, json.loads(keys.read_text())["demo-ana"]
 
 
 def _hot_path_ab(
@@ -290,16 +286,10 @@ def main() -> None:
     read_only: list[float] = []
     sent = [0]
     try:
-        deadline = time.monotonic() + 900
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"server failed to start; see {tmp / 'server.log'}")
-            time.sleep(0.5)
+        try:
+            wait_ready(server, base, 900)
+        except RuntimeError as exc:
+            sys.exit(f"{exc}; see {tmp / 'server.log'}")
         with httpx.Client(base_url=base, headers=ADMIN, timeout=30) as http:
             for i in range(5):  # warm-up: first requests, first encode
                 _round(http, "warm", i, "record" if i % 2 else "event")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "start_server"]
+__all__ = ["free_port", "start_server", "wait_ready"]
 
 
 def free_port() -> int:
@@ -33,15 +33,26 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    try:
+        wait_ready(proc, f"http://127.0.0.1:{port}", timeout_s)
+    except RuntimeError as exc:
+        proc.kill()
+        raise AssertionError(f"{exc}:\n{log.read_text()[-3000:]}") from None
+    return proc
+
+
+def wait_ready(proc: subprocess.Popen[bytes], base: str, timeout_s: float = 900.0) -> None:
+    """Return once ``base``/readyz answers 200; RuntimeError when ``proc`` exits first or
+    ``timeout_s`` passes (the caller decides what to do with the process)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log.read_text()[-3000:]}")
+    while True:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early")
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not become ready")
         time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"server did not become ready:\n{log.read_text()[-3000:]}")
