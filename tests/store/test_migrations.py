@@ -32,6 +32,8 @@ TABLES = {
     "ui_sessions",
     "ui_login_failures",
     "model_alias_events",
+    "experiments",
+    "controller_leases",
 }
 
 

@@ -283,3 +283,6 @@ class AliasEventRow(Base):
     reason: Mapped[str] = mapped_column(String(2000))
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+from taste2vec.store import _experiment_tables as _experiment_tables  # noqa: E402  (issue 12)
