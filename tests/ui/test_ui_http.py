@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from taste2vec.recommend.explain import FAMILY_WORDS, FAMILY_WORDS_KO
 from tests.ui.conftest import clear_failures
 
 pytestmark = [pytest.mark.xdist_group("ui")]
@@ -240,6 +241,18 @@ def test_language_switch(ui_client: Any) -> None:
         ui_client.get("/lang/ko?next=//evil.example", follow_redirects=False).headers["location"]
         == "/"
     )
+    ui_client.get("/lang/ko")
+
+
+def test_recommendations_are_explained_in_the_page_language(ui_client: Any) -> None:
+    _sign_in(ui_client, "demo-ana")
+    words_ko = list(FAMILY_WORDS_KO.values())
+    words_en = [w for phrase in FAMILY_WORDS.values() for w in phrase.split(", ")]
+    ko = ui_client.get("/u/demo-ana/recommendations").text
+    assert ko.count('class="rec card"') > 0
+    assert any(w in ko for w in words_ko) and not any(f"{w} notes" in ko for w in words_en)
+    en = ui_client.get("/lang/en?next=/u/demo-ana/recommendations").text
+    assert any(f"{w} notes" in en for w in words_en)
     ui_client.get("/lang/ko")
 
 

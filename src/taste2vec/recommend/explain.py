@@ -16,26 +16,40 @@ floral notes, like the Konga Washed Yirgacheffe you rated 5".
 
 >>> reason_text(CoffeeFacts(("Fruity", "Floral"), (("acidity", 1.4),)), None)
 'bright acidity with fruity and floral notes'
+
+The same sentence in Korean (the seed's language), from the ``reasons`` that every
+recommendation carries, so a client can show it in either language:
+
+>>> reason_text_from({"families": ["Fruity", "Floral"], "salient_metrics": {"acidity": 1.4}}, "ko")
+'밝은 산미, 과일향·꽃향'
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "FAMILY_WORDS",
+    "FAMILY_WORDS_KO",
+    "LANGUAGES",
     "METRIC_WORDS",
+    "METRIC_WORDS_KO",
     "MIN_SALIENCE",
     "SECOND_FAMILY_SHARE",
     "CoffeeFacts",
     "SimilarItem",
     "coffee_facts",
     "reason_text",
+    "reason_text_from",
 ]
+
+#: The languages :func:`reason_text` writes.
+LANGUAGES = ("en", "ko")
 
 #: Plain words for each tier-1 flavour family of the wheel.
 FAMILY_WORDS: dict[str, str] = {
@@ -48,6 +62,18 @@ FAMILY_WORDS: dict[str, str] = {
     "Nutty/Cocoa": "nutty, chocolatey",
     "Sweet": "caramel-sweet",
     "Floral": "floral",
+}
+#: The same in Korean.
+FAMILY_WORDS_KO: dict[str, str] = {
+    "Fruity": "과일향",
+    "Sour/Fermented": "와인 같은 발효향",
+    "Green/Vegetative": "풋풋한 허브향",
+    "Other": "흙내음",
+    "Roasted": "로스팅 향",
+    "Spices": "향신료 향",
+    "Nutty/Cocoa": "견과류·초콜릿 향",
+    "Sweet": "캐러멜 같은 단맛",
+    "Floral": "꽃향",
 }
 #: ``metric -> (phrase when high, phrase when low)``.
 METRIC_WORDS: dict[str, tuple[str, str]] = {
@@ -63,6 +89,21 @@ METRIC_WORDS: dict[str, tuple[str, str]] = {
     "uniformity": ("consistent cups", "uneven cups"),
     "astringency": ("drying astringency", "smooth texture"),
     "overall": ("high cupping score", "modest cupping score"),
+}
+#: The same in Korean.
+METRIC_WORDS_KO: dict[str, tuple[str, str]] = {
+    "acidity": ("밝은 산미", "부드럽고 낮은 산미"),
+    "sweetness": ("뚜렷한 단맛", "드라이하고 덜 단 맛"),
+    "bitterness": ("강한 쓴맛", "낮은 쓴맛"),
+    "body": ("묵직한 바디", "가볍고 차 같은 바디"),
+    "aftertaste": ("긴 여운", "짧은 여운"),
+    "balance": ("뛰어난 균형감", "개성 있는 균형감"),
+    "aroma": ("풍부한 향", "은은한 향"),
+    "flavor": ("선명한 풍미", "절제된 풍미"),
+    "clean_cup": ("아주 깨끗한 컵", "투박한 컵"),
+    "uniformity": ("한결같은 컵", "고르지 않은 컵"),
+    "astringency": ("떫은 느낌", "매끄러운 질감"),
+    "overall": ("높은 커핑 점수", "무난한 커핑 점수"),
 }
 #: A metric is salient when it is at least this many catalogue standard deviations from
 #: the catalogue mean.
@@ -127,8 +168,15 @@ def coffee_facts(
     return out
 
 
-def reason_text(facts: CoffeeFacts, similar: SimilarItem | None) -> str:
-    """One sentence: the most salient metric, the families, and the similar coffee if any."""
+def reason_text(facts: CoffeeFacts, similar: SimilarItem | None, lang: str = "en") -> str:
+    """One sentence: the most salient metric, the families, and the similar coffee if any.
+
+    ``lang`` is one of :data:`LANGUAGES`; anything else raises ``ValueError``.
+    """
+    if lang == "ko":
+        return _reason_text_ko(facts, similar)
+    if lang != "en":
+        raise ValueError(f"unknown language {lang!r}; expected one of {LANGUAGES}")
     fams = " and ".join(FAMILY_WORDS.get(f, f.lower()) for f in facts.families)
     text = f"{fams} notes"
     if facts.metrics:
@@ -139,3 +187,40 @@ def reason_text(facts: CoffeeFacts, similar: SimilarItem | None) -> str:
         did = f"rated {similar.rating}" if similar.rating is not None else "liked"
         text += f", like the {similar.name} you {did}"
     return text
+
+
+def _reason_text_ko(facts: CoffeeFacts, similar: SimilarItem | None) -> str:
+    # Names of coffees are mostly not Korean, so no particle is attached to them (와/과
+    # would depend on the name's last sound): "..., 비슷한 커피: X (내 별점 5)".
+    text = "·".join(FAMILY_WORDS_KO.get(f, f) for f in facts.families)
+    if facts.metrics:
+        name, z = facts.metrics[0]
+        high, low = METRIC_WORDS_KO.get(name, (f"높은 {name}", f"낮은 {name}"))
+        text = f"{high if z > 0 else low}, {text}"
+    if similar is not None:
+        did = f"내 별점 {similar.rating}" if similar.rating is not None else "좋아요 한 커피"
+        text += f" — 비슷한 커피: {similar.name} ({did})"
+    return text
+
+
+def reason_text_from(reasons: Mapping[str, Any], lang: str = "en") -> str:
+    """:func:`reason_text` rebuilt from a recommendation's ``reasons`` (what the API returns).
+
+    ``salient_metrics`` keeps its order, most salient first (a JSON object keeps the order
+    it was written in). Unknown families or metrics are named as they are.
+    """
+    metrics = tuple(
+        (str(k), float(v)) for k, v in dict(reasons.get("salient_metrics") or {}).items()
+    )
+    facts = CoffeeFacts(tuple(str(f) for f in reasons.get("families") or ()), metrics)
+    similar: SimilarItem | None = None
+    sim = reasons.get("similar_to")
+    if isinstance(sim, Mapping):
+        rating = sim.get("rating")
+        similar = SimilarItem(
+            str(sim.get("coffee_id", "")),
+            str(sim.get("name", "")),
+            float(sim.get("similarity", 0.0)),
+            int(rating) if rating is not None else None,
+        )
+    return reason_text(facts, similar, lang)

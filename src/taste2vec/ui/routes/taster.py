@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from taste2vec.errors import NotFoundError, SchemaError
+from taste2vec.recommend.explain import reason_text_from
 from taste2vec.schema import SENSORY_METRICS, FeedbackSignal
 from taste2vec.schema.records import ID_PATTERN
 from taste2vec.service.taster import TasterView
@@ -157,12 +158,16 @@ async def log_tasting(request: Request, user_id: UserIdPath, session: CsrfSessio
 
 def _recs_context(request: Request, user_id: str) -> dict[str, Any]:
     v = view(request)
+    lang = lang_of(request)
     items = v.service.recommend(user_id, RECS_K)
     request_id = v.service.recommendation_shown(user_id, [r.coffee_id for r in items])
     names = v.coffee_names()
     return {
         "user_id": user_id,
-        "items": [(r, names.get(r.coffee_id, r.coffee_id)) for r in items],
+        "items": [
+            (r, names.get(r.coffee_id, r.coffee_id), reason_text_from(r.reasons, lang))
+            for r in items
+        ],
         "request_id": request_id,
         "family_labels": _family_labels(request, v),
     }
