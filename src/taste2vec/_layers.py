@@ -59,6 +59,11 @@ LAYERS: tuple[Layer, ...] = (
         ("registry",),
         "model versions in MLflow, champion/challenger aliases and their audit log",
     ),
+    Layer(
+        "batch",
+        ("batch",),
+        "Parquet snapshots, DuckDB/Spark features, the churn model's training (issue 13)",
+    ),
     Layer("service", ("service",), "TasteService and its background loops, no HTTP"),
     Layer("web ui", ("ui",), "the taster's app and operator console pages (issue 14)"),
     Layer("http", ("api",), "the FastAPI app: JSON routes, auth, limits; mounts the web UI"),

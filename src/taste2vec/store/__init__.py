@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from taste2vec.store._accounts import Account, UiSession
 from taste2vec.store._aliases import AliasEvent
+from taste2vec.store._export import FACT_TABLES, export_dimension, export_facts
 from taste2vec.store._migrate import alembic_config, migrate
 from taste2vec.store._outbox import OutboxEntry
 from taste2vec.store._revisions import CatalogueRevision, FeedbackRevision, UserRevision
@@ -54,7 +55,10 @@ __all__ = [
     "UpsertCounts",
     "User",
     "UserRevision",
+    "FACT_TABLES",
     "alembic_config",
+    "export_dimension",
+    "export_facts",
     "create_store",
     "hash_api_key",
     "migrate",
