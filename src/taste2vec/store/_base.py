@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from taste2vec.errors import NotFoundError, SchemaError
 from taste2vec.schema.records import Identifier
 from taste2vec.store._engine import Backend, upsert_stmt, writer
+from taste2vec.store._group import GroupCommitter
 from taste2vec.store._tables import CoffeeRow, UserRow, utcnow
 
 T = TypeVar("T")
@@ -104,6 +105,7 @@ class StoreBase:
         self._engine = engine
         self._reader = sessionmaker(bind=engine, expire_on_commit=False)
         self._writer = sessionmaker(bind=writer(engine), expire_on_commit=False)
+        self._group = GroupCommitter(self._write)
 
     @property
     def backend(self) -> Backend:
@@ -127,8 +129,15 @@ class StoreBase:
         with self._writer() as session, session.begin():
             yield session
 
+    def _write_grouped(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` in a write transaction shared with concurrent small writes (group
+        commit, ``_group``): returns once that transaction committed."""
+        return self._group.submit(fn)
+
     def close(self) -> None:
-        """Close every pooled connection. The store must not be used afterwards."""
+        """Finish queued writes and close every pooled connection. The store must not be
+        used afterwards."""
+        self._group.close()
         self._engine.dispose()
 
     def __repr__(self) -> str:

@@ -14,6 +14,11 @@ The user is created implicitly; an unknown coffee id is refused with
 are stored as they come and read back ordered by event ``timestamp``, ties
 broken by arrival (``seq``).
 
+Single tastings and reactions are written through the store's group commit
+(``_group``): concurrent ones share a transaction, each in its own savepoint, so one
+refused write never takes another's row with it, and each call returns only after the
+shared commit.
+
 A stored tasting or feedback also queues its ``tasting_logged`` /
 ``feedback_given`` event in the outbox, in the same transaction (see ``_outbox``).
 """
@@ -107,11 +112,14 @@ class EventsMixin(StoreBase):
         if not isinstance(record, TasteRecord):
             raise SchemaError(f"add_record takes a TasteRecord, got {type(record)!r}")
         values = _common(record, record.coffee)
-        with self._write() as session:
+
+        def write(session: Session) -> AddResult[TasteRecord]:
             result = _add(session, RecordRow, values, TasteRecord, record, "tasting record")
             if result.created:  # its event, in the same transaction (the outbox)
                 stage_event(session, from_record(record))
             return result
+
+        return self._write_grouped(write)
 
     def get_record(self, record_id: str) -> TasteRecord | None:
         """The tasting with this id, or ``None``."""
@@ -145,11 +153,14 @@ class EventsMixin(StoreBase):
         values = _common(feedback, feedback.coffee)
         values["signal"] = feedback.signal.value
         values["rating"] = feedback.rating
-        with self._write() as session:
+
+        def write(session: Session) -> AddResult[Feedback]:
             result = _add(session, FeedbackRow, values, Feedback, feedback, "feedback")
             if result.created:
                 stage_event(session, from_feedback(feedback))
             return result
+
+        return self._write_grouped(write)
 
     def get_feedback(self, feedback_id: str) -> Feedback | None:
         """The feedback with this id, or ``None``."""
