@@ -61,8 +61,9 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         "batch",
-        ("batch",),
-        "Parquet snapshots, DuckDB/Spark features, the churn model's training (issue 13)",
+        ("batch", "curation"),
+        "Parquet snapshots, DuckDB/Spark features, the churn model's training; the "
+        "subscription-box curation optimiser (issue 13)",
     ),
     Layer("service", ("service",), "TasteService and its background loops, no HTTP"),
     Layer("web ui", ("ui",), "the taster's app and operator console pages (issue 14)"),
