@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -172,6 +173,14 @@ def _flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, flo
 
 def _mlflow_version_of(exc: BaseException) -> str:
     return str(getattr(exc, "error_code", "") or "")
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the kill -9 tests: SIGKILL this process when the environment
+    variable ``T2V_CRASH_AT`` names this point. Never set outside tests."""
+    if os.environ.get("T2V_CRASH_AT") == name:
+        log.warning("T2V_CRASH_AT=%s: killing this process with SIGKILL", name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class ModelRegistry:
@@ -547,6 +556,7 @@ class ModelRegistry:
             reason=reason,
             evidence=evidence,
         )
+        crash_point("alias-logged")
         self._set_alias(alias, version)
         # A concurrent mover may have logged a later move and set MLflow before us.
         for _ in range(3):
@@ -623,6 +633,30 @@ class ModelRegistry:
             alias,
             target,
             action="rollback",
+            current=current,
+            actor=actor,
+            reason=reason,
+            evidence=evidence,
+        )
+
+    def remove(
+        self,
+        *,
+        alias: str = CHALLENGER,
+        actor: str,
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> AliasEvent | None:
+        """Unset ``alias`` (logged as ``remove``); None when it is unset already. The
+        experiment controller clears ``challenger`` this way when an experiment ends."""
+        check_alias(alias)
+        current = self.reconcile(alias)
+        if current is None:
+            return None
+        return self._move(
+            alias,
+            None,
+            action="remove",
             current=current,
             actor=actor,
             reason=reason,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from taste2vec.store._accounts import Account, UiSession
 from taste2vec.store._aliases import AliasEvent
+from taste2vec.store._experiments import Experiment, Fence, StoredEvent
 from taste2vec.store._export import FACT_TABLES, export_dimension, export_facts
 from taste2vec.store._migrate import alembic_config, migrate
 from taste2vec.store._outbox import OutboxEntry
@@ -46,11 +47,14 @@ __all__ = [
     "AddResult",
     "ApiKeyInfo",
     "CatalogueRevision",
+    "Experiment",
+    "Fence",
     "FeedbackRevision",
     "OutboxEntry",
     "Profile",
     "Role",
     "Store",
+    "StoredEvent",
     "UiSession",
     "UpsertCounts",
     "User",

@@ -12,6 +12,7 @@ from taste2vec.store._aliases import AliasLogMixin
 from taste2vec.store._catalogue import CatalogueMixin
 from taste2vec.store._engine import make_engine
 from taste2vec.store._events import EventsMixin
+from taste2vec.store._experiments import ExperimentsMixin
 from taste2vec.store._migrate import migrate_engine
 from taste2vec.store._onboarding import OnboardingMixin
 from taste2vec.store._outbox import OutboxMixin
@@ -30,6 +31,7 @@ class Store(
     RevisionsMixin,
     AccountsMixin,
     AliasLogMixin,
+    ExperimentsMixin,
 ):
     """The operational store: users, API keys, catalogue, tastings, feedback, profiles,
     coffee embeddings, the app-event outbox, onboarding answers, the web UI's accounts
