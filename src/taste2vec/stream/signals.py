@@ -20,13 +20,27 @@ with a calibrated one): ``risk = 1 / (1 + exp(-z))`` with
 and ``risk = 1.0`` once the subscription is cancelled (already churned). A user with no
 engagement event counts days since their first event. :data:`CHURN_COEFFICIENTS` holds the
 numbers; :data:`CHURN_RULE` names this version of the rule.
+
+**A trained churn model replaces the rule** when one is given: :func:`user_signals` and
+:class:`~taste2vec.stream.state.StreamReader` take a :class:`ChurnScorer` (a protocol:
+``name`` and ``score(signals)``), injected by the layers above (the service passes the
+registry's ``taste2vec-churn`` champion; this layer never imports the registry).
+``churn_rule`` then names the model version, e.g. ``taste2vec-churn/3``; without a scorer,
+or when the scorer fails, the rule above is the fallback and ``churn_rule`` stays
+``rule-v1``. :class:`LogisticChurnModel` is the trained model's runtime: a standardised
+logistic regression over :func:`churn_features` (:data:`CHURN_FEATURES`) followed by an
+isotonic calibration map, read from plain JSON (no pickle), trained by
+``taste2vec.batch.churn``.
 """
 
 from __future__ import annotations
 
+import bisect
+import logging
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from taste2vec.stream.aggregates import (
     ARM_FIELDS,
@@ -36,6 +50,8 @@ from taste2vec.stream.aggregates import (
     UserActivity,
 )
 from taste2vec.stream.windows import DAY_US, iso
+
+log = logging.getLogger(__name__)
 
 CHURN_RULE = "rule-v1"
 CHURN_COEFFICIENTS: dict[str, float] = {
@@ -97,6 +113,154 @@ def churn_risk(features: dict[str, Any]) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+#: The trained churn model's inputs, computed from a user's signals by :func:`churn_features`
+#: (the batch layer computes the same signals from a snapshot: ``taste2vec.batch.features``).
+CHURN_FEATURES: tuple[str, ...] = (
+    "days_since_last_engagement",  # capped at 60
+    "skip_streak",  # capped at 10
+    "paused_now",
+    "paused_days",  # capped at 60
+    "rating_trend_per_week",  # clamped to [-2, 2], 0 when unknown
+    "trend_known",
+    "lab_sessions_30d",  # capped at 10
+    "rating_mean",  # 3 when there is no rating
+    "has_ratings",
+    "log_rating_count",
+    "rating_variance",  # 0 when there is no rating
+    "pause_streak",  # capped at 5
+    "log_renewals",
+    "log_feedback",
+    "log_events",
+    "tenure_days",  # capped at 365
+)
+
+
+def _us_of(text: str) -> int:
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (int(t.timestamp()) * 1_000_000) + t.microsecond
+
+
+def churn_features(sig: Mapping[str, Any]) -> list[float]:
+    """The :data:`CHURN_FEATURES` vector of a user's signals (the dict of
+    :func:`user_signals`, or the batch layer's row in that shape). ``tenure_days`` is read
+    when present, else computed from ``first_event`` and ``as_of``."""
+    rating = sig.get("rating") or {}
+    mean = rating.get("mean")
+    count = rating.get("count") or 0
+    trend = sig.get("rating_trend_per_week")
+    tenure = sig.get("tenure_days")
+    if tenure is None and sig.get("first_event") and sig.get("as_of"):
+        tenure = max(_us_of(sig["as_of"]) - _us_of(sig["first_event"]), 0) / 86_400_000_000
+    return [
+        min(float(sig.get("days_since_last_engagement") or 0.0), 60.0),
+        float(min(sig.get("skip_streak") or 0, 10)),
+        1.0 if sig.get("subscription_status") == "paused" else 0.0,
+        min(float(sig.get("paused_days") or 0.0), 60.0),
+        0.0 if trend is None else max(-2.0, min(2.0, float(trend))),
+        0.0 if trend is None else 1.0,
+        float(min(sig.get("lab_sessions_30d") or 0, 10)),
+        3.0 if mean is None else float(mean),
+        1.0 if count else 0.0,
+        math.log1p(count),
+        float(rating.get("variance") or 0.0),
+        float(min(sig.get("pause_streak") or 0, 5)),
+        math.log1p(sig.get("renewals") or 0),
+        math.log1p(sig.get("n_feedback") or 0),
+        math.log1p(sig.get("n_events") or 0),
+        min(float(tenure or 0.0), 365.0),
+    ]
+
+
+@runtime_checkable
+class ChurnScorer(Protocol):
+    """Scores a user's churn risk from their signals (see the module docstring)."""
+
+    @property
+    def name(self) -> str:
+        """What ``churn_rule`` reports, e.g. ``taste2vec-churn/3``."""
+        ...
+
+    def score(self, signals: Mapping[str, Any]) -> float:
+        """Risk in [0, 1] for a user whose subscription is not cancelled."""
+        ...
+
+
+MODEL_FORMAT = "taste2vec-churn-logistic/1"
+
+
+class LogisticChurnModel:
+    """A calibrated logistic-regression churn model, from plain JSON::
+
+        {"format": "taste2vec-churn-logistic/1", "features": [...CHURN_FEATURES],
+         "mean": [...], "scale": [...], "coef": [...], "intercept": z0,
+         "calibration": {"x": [...], "y": [...]}}
+
+    ``z = intercept + coef . ((features - mean) / scale)``; the risk is the isotonic map
+    ``calibration`` (piecewise linear through the points, clipped at the ends) applied to
+    ``z``. Raises ``ValueError`` for a document that does not have this shape."""
+
+    def __init__(self, doc: Mapping[str, Any], name: str = "churn-model") -> None:
+        if not isinstance(doc, Mapping) or doc.get("format") != MODEL_FORMAT:
+            raise ValueError(f"not a churn model document (format {MODEL_FORMAT} expected)")
+        if list(doc.get("features", [])) != list(CHURN_FEATURES):
+            raise ValueError("the churn model was trained on other features than this code's")
+        n = len(CHURN_FEATURES)
+        self.mean = [float(v) for v in doc["mean"]]
+        self.scale = [float(v) for v in doc["scale"]]
+        self.coef = [float(v) for v in doc["coef"]]
+        self.intercept = float(doc["intercept"])
+        cal = doc["calibration"]
+        self.cx = [float(v) for v in cal["x"]]
+        self.cy = [float(v) for v in cal["y"]]
+        if not (len(self.mean) == len(self.scale) == len(self.coef) == n):
+            raise ValueError(f"the churn model needs {n} means, scales and coefficients")
+        if not self.cx or len(self.cx) != len(self.cy) or self.cx != sorted(self.cx):
+            raise ValueError("the churn model's calibration points are not an increasing map")
+        if any(s <= 0 for s in self.scale) or not all(0.0 <= y <= 1.0 for y in self.cy):
+            raise ValueError("the churn model has a non-positive scale or a risk outside [0, 1]")
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def decision(self, x: Sequence[float]) -> float:
+        return self.intercept + sum(
+            c * (v - m) / s for c, v, m, s in zip(self.coef, x, self.mean, self.scale, strict=True)
+        )
+
+    def calibrate(self, z: float) -> float:
+        xs, ys = self.cx, self.cy
+        if z <= xs[0]:
+            return ys[0]
+        if z >= xs[-1]:
+            return ys[-1]
+        i = bisect.bisect_right(xs, z)
+        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+        return y0 if x1 == x0 else y0 + (y1 - y0) * (z - x0) / (x1 - x0)
+
+    def score(self, signals: Mapping[str, Any]) -> float:
+        return self.calibrate(self.decision(churn_features(signals)))
+
+
+def score_churn(signals: Mapping[str, Any], scorer: ChurnScorer | None) -> tuple[float, str]:
+    """(risk, what scored it): the scorer's risk and name, or the rule and
+    :data:`CHURN_RULE` without a scorer or when it fails (logged). A cancelled
+    subscription is 1.0 either way."""
+    if scorer is None:
+        return churn_risk(dict(signals)), CHURN_RULE
+    if signals.get("subscription_status") == "cancelled":
+        return 1.0, scorer.name
+    try:
+        risk = float(scorer.score(signals))
+        if math.isfinite(risk):
+            return min(max(risk, 0.0), 1.0), scorer.name
+        log.warning("churn scorer %s returned %r; using %s", scorer.name, risk, CHURN_RULE)
+    except Exception:
+        log.exception("churn scorer %s failed; using %s", scorer.name, CHURN_RULE)
+    return churn_risk(dict(signals)), CHURN_RULE
+
+
 def as_of(max_event_us: int | None, max_append_us: int | None) -> int | None:
     """The default ``as_of``: the largest event time seen, but never later than the
     latest log append time (the log's clock), so a client whose clock runs ahead (within
@@ -110,8 +274,12 @@ def as_of(max_event_us: int | None, max_append_us: int | None) -> int | None:
     return min(max_event_us, max_append_us)
 
 
-def user_signals(user: str, u: UserActivity, as_of_us: int) -> dict[str, Any]:
-    """A user's signals as of ``as_of_us`` (event time). Keys are stable (the API serves them)."""
+def user_signals(
+    user: str, u: UserActivity, as_of_us: int, churn_scorer: ChurnScorer | None = None
+) -> dict[str, Any]:
+    """A user's signals as of ``as_of_us`` (event time). Keys are stable (the API serves them).
+    ``churn_risk`` comes from ``churn_scorer`` when given (else the rule; see
+    :func:`score_churn`), and ``churn_rule`` names what scored it."""
     as_of_day = as_of_us // DAY_US
     ref = u.last_engagement if u.last_engagement is not None else u.first_us
     since = None if ref is None else max(as_of_us - ref, 0) / DAY_US
@@ -142,8 +310,7 @@ def user_signals(user: str, u: UserActivity, as_of_us: int) -> dict[str, Any]:
         "lab_sessions_total": u.n_lab,
         "lab_sessions_30d": lab_30d,
     }
-    out["churn_risk"] = churn_risk(out)
-    out["churn_rule"] = CHURN_RULE
+    out["churn_risk"], out["churn_rule"] = score_churn(out, churn_scorer)
     return out
 
 

@@ -63,7 +63,13 @@ from taste2vec.stream.aggregates import (
     dumps,
     dumps_ints,
 )
-from taste2vec.stream.signals import arm_metrics, as_of, merge_coffee, user_signals
+from taste2vec.stream.signals import (
+    ChurnScorer,
+    arm_metrics,
+    as_of,
+    merge_coffee,
+    user_signals,
+)
 from taste2vec.stream.windows import END_OF_TIME, NO_WATERMARK, SPECS, iso
 
 BUSY_TIMEOUT_S = 60.0
@@ -480,8 +486,16 @@ class StreamReader:
     any partition has seen (:meth:`as_of_us`), never the wall clock.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        churn_scorer: Callable[[], ChurnScorer | None] | None = None,
+    ) -> None:
+        """``churn_scorer``: called on every :meth:`user_signals`; the trained churn model
+        it returns scores ``churn_risk`` (None, or no ``churn_scorer``: the rule). The
+        service passes the registry's champion this way (see ``signals.ChurnScorer``)."""
         self.path = Path(path)
+        self._churn_scorer = churn_scorer
         try:
             self._conn = _connect(self.path)
         except sqlite3.Error as exc:
@@ -517,7 +531,8 @@ class StreamReader:
             return None
         ref = as_of_us if as_of_us is not None else self.as_of_us()
         state = UserActivity.from_json(json.loads(rows[0][0]))
-        return user_signals(user, state, ref if ref is not None else 0)
+        scorer = None if self._churn_scorer is None else self._churn_scorer()
+        return user_signals(user, state, ref if ref is not None else 0, scorer)
 
     def coffee_stats(self, coffee: str) -> dict[str, Any] | None:
         """A coffee's feedback counts, rating stats and rating trend (summed over
