@@ -34,6 +34,9 @@ TABLES = {
     "model_alias_events",
     "experiments",
     "controller_leases",
+    "subscriptions",
+    "curation_runs",
+    "curation_picks",
 }
 
 

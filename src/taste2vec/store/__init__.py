@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from taste2vec.store._accounts import Account, UiSession
 from taste2vec.store._aliases import AliasEvent
+from taste2vec.store._curation import CurationRun, Pick, Subscription, check_month, month_minus
 from taste2vec.store._experiments import Experiment, Fence, StoredEvent
 from taste2vec.store._export import FACT_TABLES, export_dimension, export_facts
 from taste2vec.store._migrate import alembic_config, migrate
@@ -47,7 +48,12 @@ __all__ = [
     "AddResult",
     "ApiKeyInfo",
     "CatalogueRevision",
+    "CurationRun",
     "Experiment",
+    "Pick",
+    "Subscription",
+    "check_month",
+    "month_minus",
     "Fence",
     "FeedbackRevision",
     "OutboxEntry",

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL
 from taste2vec.store._accounts import AccountsMixin
 from taste2vec.store._aliases import AliasLogMixin
 from taste2vec.store._catalogue import CatalogueMixin
+from taste2vec.store._curation import CurationMixin
 from taste2vec.store._engine import make_engine
 from taste2vec.store._events import EventsMixin
 from taste2vec.store._experiments import ExperimentsMixin
@@ -32,6 +33,7 @@ class Store(
     AccountsMixin,
     AliasLogMixin,
     ExperimentsMixin,
+    CurationMixin,
 ):
     """The operational store: users, API keys, catalogue, tastings, feedback, profiles,
     coffee embeddings, the app-event outbox, onboarding answers, the web UI's accounts

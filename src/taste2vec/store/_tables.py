@@ -285,4 +285,5 @@ class AliasEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+from taste2vec.store import _curation_tables as _curation_tables  # noqa: E402  (issue 13)
 from taste2vec.store import _experiment_tables as _experiment_tables  # noqa: E402  (issue 12)
