@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,8 +19,10 @@ from taste2vec.batch.churn import (
     train_churn,
 )
 from taste2vec.batch.snapshot import SnapshotError, export_snapshot
+from taste2vec.config import Settings
 from taste2vec.errors import ArtifactError
 from taste2vec.registry.churn import ChurnRegistry, ChurnScorerSource, load_churn_model
+from taste2vec.service.stream import churn_source
 from taste2vec.sim.churn import simulate_subscribers
 from taste2vec.store import Store, create_store
 from taste2vec.stream.log import open_log
@@ -120,6 +123,19 @@ def test_registered_champion_replaces_the_rule_in_the_stream_signals(
         assert s["churn_risk"] == pytest.approx(model.score(s))
         assert s["churn_risk"] != pytest.approx(churn_risk(s))  # not the rule's number
     assert n_model > 5
+
+    # the service wires the same source from its settings: the registry's champion
+    settings = Settings(registry_uri=f"sqlite:///{home / 'mlflow.db'}", cache_dir=home / "svc")
+    wired = churn_source(settings, SimpleNamespace(store=store))  # type: ignore[arg-type]
+    assert wired is not None
+    try:
+        assert wired.wait_loaded(60.0)
+        loaded = wired()
+        assert loaded is not None and loaded.name == model.name
+    finally:
+        wired.stop()
+    none = Settings(registry_uri=f"sqlite:///{home / 'no-such-mlflow.db'}")
+    assert churn_source(none, SimpleNamespace(store=store)) is None  # type: ignore[arg-type]
 
     # a scorer that fails falls back to the rule, for that read
     class Broken:

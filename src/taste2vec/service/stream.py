@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from taste2vec.config import Settings
+from taste2vec.registry.churn import ChurnRegistry, ChurnScorerSource
 from taste2vec.service.core import TasteService
 from taste2vec.stream.log import EventLog, open_log
 from taste2vec.stream.state import StreamReader
@@ -30,6 +31,7 @@ EMBEDDED_CHECKPOINT_S = 0.2  # the embedded worker's checkpoint interval: signal
 # them; they come with every answer) wait this long instead: fewer state and log fsyncs.
 EMBEDDED_LAZY_CHECKPOINT_S = 1.0
 EMBEDDED_LAZY_TYPES = frozenset({"recommendation_shown"})
+CHURN_POLL_S = 30.0  # how often the service looks up the churn champion
 
 
 class EmbeddedWorker:
@@ -81,21 +83,38 @@ class StreamHandle:
     stop: Callable[[], None]
 
 
+def churn_source(settings: Settings, service: TasteService) -> ChurnScorerSource | None:
+    """The churn model the signals are scored with: the ``taste2vec-churn`` champion of the
+    registry (looked up in the background every 30 s), or None -- the rule ``rule-v1`` --
+    when there is no registry to look in (an embedded ``sqlite:///`` registry whose file
+    does not exist yet: nothing was ever registered, so MLflow is not even imported)."""
+    uri = settings.registry_uri_value()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None
+    registry = ChurnRegistry(uri, service.store, cache_dir=settings.registry_cache_dir())
+    return ChurnScorerSource(registry, poll_s=CHURN_POLL_S).start()
+
+
 def start_stream(settings: Settings, service: TasteService) -> StreamHandle:
     """Open the event log, start publishing the outbox to it and, with
     ``settings.stream_worker``, the embedded stream worker (both under the service's
-    supervisor); open the reader the signal routes use."""
+    supervisor); open the reader the signal routes use, scoring churn with the registry's
+    churn champion when there is one (:func:`churn_source`)."""
     event_log = open_log(settings.event_log_url_value())
     state_path = settings.stream_state_path()
     worker: EmbeddedWorker | None = None
+    churn: ChurnScorerSource | None = None
     try:
         retention = timedelta(hours=settings.outbox_retention_hours)
         service.start_publishing(event_log, retention=retention)
         if settings.stream_worker:
             worker = EmbeddedWorker(event_log, state_path, settings.max_clock_skew_s)
             service.runtime.add(worker, on_stop=worker.close, start=True)
-        reader = StreamReader(state_path)
+        churn = churn_source(settings, service)
+        reader = StreamReader(state_path, churn_scorer=churn)
     except BaseException:
+        if churn is not None:
+            churn.stop()
         service.stop_loop(EmbeddedWorker.name)
         service.stop_publishing()
         event_log.close()
@@ -106,6 +125,8 @@ def start_stream(settings: Settings, service: TasteService) -> StreamHandle:
             service.stop_publishing()  # publishes what is queued, while the log is open
             service.stop_loop(EmbeddedWorker.name)
         finally:
+            if churn is not None:
+                churn.stop()
             reader.close()
             event_log.close()
 

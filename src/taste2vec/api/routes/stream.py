@@ -302,8 +302,11 @@ class UserSignalsOut(BaseModel):
     days_since_last_engagement: float | None
     lab_sessions_total: int
     lab_sessions_30d: int
-    churn_risk: float = Field(description="0-1, from the documented rule named in churn_rule.")
-    churn_rule: str
+    churn_risk: float = Field(
+        description="0-1, from the trained churn model (the registry's taste2vec-churn "
+        "champion) or, without one, the documented rule; churn_rule names which."
+    )
+    churn_rule: str = Field(description="'taste2vec-churn/<version>' or 'rule-v1'.")
 
 
 class CoffeeStatsOut(BaseModel):
@@ -353,7 +356,7 @@ def _reader(request: Request) -> StreamReader:
     summary="A user's stream signals: taste vector, ratings, subscription, churn risk",
     description="Read from the stream worker's state: the rolling taste vector, rating "
     "stats and trend, skip/pause streaks, days since last engagement, Lab usage and the "
-    "churn-risk rule. New events show up within about a second. 404 until the stream has "
+    "churn risk (the registered churn model, else rule-v1). New events show up within about a second. 404 until the stream has "
     "seen an event of this user.",
     responses=error_responses(
         (403, "A user key may only read its own user's signals."),
