@@ -783,6 +783,172 @@ def model_history(
         out.print(table)
 
 
+# ------------------------------------------------------------------- A/B experiments
+experiment_app = typer.Typer(
+    help="A/B experiments of registry versions: control = champion, treatment = "
+    "challenger; the controller promotes or rolls back. See docs/experiments.md.",
+    no_args_is_help=True,
+)
+app.add_typer(experiment_app, name="experiment")
+
+
+def _print_experiment(exp: Any, current: dict[str, Any] | None = None) -> None:
+    out.print(
+        f"{exp.id}: {exp.status}  control v{exp.control_version} / treatment "
+        f"v{exp.treatment_version} ({exp.treatment_share:.0%} of users), created "
+        f"{exp.created_at.isoformat(timespec='seconds')} by {exp.created_by}"
+    )
+    if exp.end_reason:
+        out.print(f"  ended: {exp.end_reason}", highlight=False)
+    for label, decision in (("last decision", exp.last_decision), ("now", current)):
+        if decision:
+            users = decision.get("users", {})
+            out.print(
+                f"  {label}: {decision.get('action')} (users {users.get('control', 0)} / "
+                f"{users.get('treatment', 0)})",
+                highlight=False,
+            )
+            for reason in decision.get("reasons", []):
+                out.print(f"    - {reason}", highlight=False)
+
+
+@experiment_app.command("create")
+def experiment_create(
+    treatment: Annotated[
+        str | None,
+        typer.Option("--treatment", help="Treatment version (default: the challenger)."),
+    ] = None,
+    share: Annotated[
+        float, typer.Option("--share", help="Share of users in the treatment (0-1).")
+    ] = 0.10,
+    experiment_id: Annotated[str | None, typer.Option("--id", help="Experiment id.")] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A decision setting NAME=VALUE (e.g. min_users_per_arm=500); repeatable.",
+        ),
+    ] = None,
+    description: Annotated[str, typer.Option("--description")] = "",
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start an experiment: control = the champion, treatment = --treatment (it becomes
+    the challenger). Refused (exit 2/3) without changing anything when a version is
+    missing or corrupt, the share is out of (0, 1), or one is already running."""
+    from taste2vec.service.experiments import create_experiment
+
+    config: dict[str, Any] = {}
+    for item in setting or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(SchemaError(f"--set {item!r}: use NAME=VALUE"))
+        try:
+            config[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            config[name.strip()] = value
+    with _registry() as registry:
+        exp = create_experiment(
+            registry,
+            treatment_version=treatment,
+            treatment_share=share,
+            experiment_id=experiment_id,
+            config=config,
+            actor=_who(actor),
+            description=description,
+        )
+        if as_json:
+            out.print_json(json.dumps(exp.to_dict()))
+        else:
+            _print_experiment(exp)
+
+
+@experiment_app.command("status")
+def experiment_status(
+    experiment_id: Annotated[
+        str | None, typer.Argument(help="An experiment id (default: every experiment).")
+    ] = None,
+    evaluate_now: Annotated[
+        bool, typer.Option("--evaluate", help="Also compute the decision on the data now.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Experiments with the controller's latest decision."""
+    from taste2vec.service.controller import evaluate
+
+    with _registry() as registry:
+        store = registry.store
+        found = (
+            [store.get_experiment(experiment_id)]
+            if experiment_id
+            else store.list_experiments(registry.name)
+        )
+        rows = []
+        for exp in found:
+            current = evaluate(store, exp) if evaluate_now and exp.active else None
+            rows.append((exp, current))
+        if as_json:
+            out.print_json(json.dumps([{**e.to_dict(), "current": c} for e, c in rows]))
+            return
+        if not rows:
+            out.print("no experiments")
+        for exp, current in rows:
+            _print_experiment(exp, current)
+
+
+@experiment_app.command("stop")
+def experiment_stop(
+    experiment_id: Annotated[str, typer.Argument(help="The experiment id.")],
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
+) -> None:
+    """Stop a running experiment: the challenger alias is cleared (audited), the champion
+    stays."""
+    from taste2vec.service.experiments import stop_experiment
+
+    with _registry() as registry:
+        _print_experiment(
+            stop_experiment(registry, experiment_id, actor=_who(actor), reason=reason)
+        )
+
+
+@app.command()
+def controller(
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", help="Seconds between rounds (T2V_CONTROLLER_INTERVAL_S)."),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    lease_ttl: Annotated[
+        float | None, typer.Option("--lease-ttl", help="Lease seconds (default 3 rounds).")
+    ] = None,
+) -> None:
+    """Run the A/B experiment controller on its own (the service runs one by default with
+    T2V_MODEL_SOURCE=registry; only one acts at a time)."""
+    import threading
+
+    from taste2vec.service.controller import ExperimentController
+
+    every = interval if interval is not None else Settings().controller_interval_s
+    with _registry() as registry:
+        ctl = ExperimentController(registry, interval_s=every, lease_ttl_s=lease_ttl)
+        out.print(f"experiment controller {ctl.holder} for model {registry.name!r}")
+        stop = threading.Event()
+        try:
+            while True:
+                for action in ctl.tick():
+                    out.print(
+                        f"{action.experiment}: {action.action} -> {action.status}",
+                        highlight=False,
+                    )
+                if once or stop.wait(every):
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            ctl.release()
+
+
 @app.command()
 def snapshot(
     out_dir: Annotated[Path, typer.Option("--out", help="Snapshot directory (created).")],

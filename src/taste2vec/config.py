@@ -156,6 +156,19 @@ class Settings(BaseSettings):
         "lookup of the champion alias; an alias flip reaches every replica within this plus "
         "T2V_FOLLOW_INTERVAL_S plus the new version's download and load.",
     )
+    controller: bool = Field(
+        default=True,
+        description="With T2V_MODEL_SOURCE=registry, run the A/B experiment controller in "
+        "each service process (one acts at a time, by a lease in the store): it promotes "
+        "or rolls back experiments on its own (docs/experiments.md). Off: run "
+        "`taste2vec controller` somewhere instead.",
+    )
+    controller_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="How often the experiment controller evaluates running experiments.",
+    )
     # Per-key rate limiting (taste2vec.api.ratelimit): a token bucket per user API key.
     rate_limit_per_s: float = Field(
         default=50.0,

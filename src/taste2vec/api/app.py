@@ -23,6 +23,7 @@ from taste2vec.api.routes import (
     coffees,
     embed,
     events,
+    experiments,
     health,
     models,
     onboarding,
@@ -34,6 +35,8 @@ from taste2vec.config import Settings
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.registry import RegistryModelSource, open_registry
 from taste2vec.service import TasteService, seed_demo
+from taste2vec.service.arms import ArmRouter
+from taste2vec.service.controller import ExperimentController
 from taste2vec.service.model_source import ModelSource
 from taste2vec.service.stream import start_stream
 from taste2vec.store import create_store
@@ -97,6 +100,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 model_source=source,
             )
             app.state.service = service
+            if settings.model_source == "registry":  # A/B experiments (issue 12)
+                registry = app.state.model_registry
+                arms = ArmRouter(service, registry, load, settings.follow_interval_s)
+                service.arms = arms
+                service.runtime.add(arms, start=True)
+                if settings.controller:  # one acts at a time (a lease in the store)
+                    controller = ExperimentController(
+                        registry, interval_s=settings.controller_interval_s
+                    )
+                    service.runtime.add(controller, on_stop=controller.release, start=True)
             try:
                 handle = start_stream(settings, service)
             except BaseException:
@@ -142,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         embed,
         stream,
         models,
+        experiments,
     ):
         app.include_router(module.router)
     mount_ui(app)  # the web UI at / (taste2vec.ui)

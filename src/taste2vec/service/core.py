@@ -55,6 +55,7 @@ from taste2vec.recommend.engine import (
 from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
+from taste2vec.service.arms import ArmRouter, Assignment
 from taste2vec.service.follower import Follower
 from taste2vec.service.model_source import ModelSourceLike
 from taste2vec.service.relay import EventBuffer, OutboxRelay
@@ -131,6 +132,7 @@ class TasteService:
         self.relay: OutboxRelay | None = None
         self.emitted: EventBuffer | None = None
         self.follower: Follower | None = None
+        self.arms: ArmRouter | None = None  # per-arm serving of an A/B experiment (issue 12)
         self.holder.subscribe(self._on_swap)
         if follow_interval_s is not None:
             self.follower = Follower(self, follow_interval_s, STATS_EVERY)
@@ -268,6 +270,7 @@ class TasteService:
         request: str | None = None,
         experiment: str | None = None,
         arm: str | None = None,
+        model_version: str | None = None,
     ) -> str:
         """Emit ``recommendation_shown`` (buffered, no write on this path) when publishing;
         returns the request id (its event id is ``shown:<request>``)."""
@@ -283,6 +286,7 @@ class TasteService:
                 coffees=list(coffees),
                 experiment=experiment,
                 arm=arm,
+                model_version=model_version,
             )
         except ValidationError:  # a user id no event may carry (never stored either)
             log.debug("no recommendation_shown for invalid user id %r", user)
@@ -437,6 +441,19 @@ class TasteService:
             state=state,
         )
         return items
+
+    def recommend_served(
+        self, user: str, k: int, context: Context | None = None
+    ) -> tuple[Assignment | None, list[Recommendation]]:
+        """:meth:`recommend` by the model of the user's experiment arm (``arms``), with
+        the assignment (None: no experiment is served)."""
+        arms = self.arms
+        if arms is None:
+            return None, self.recommend(user, k, context)
+        routed = arms.recommend(user, k, context)
+        if routed is not None:
+            return routed
+        return arms.assign(user), self.recommend(user, k, context)
 
     def onboard(
         self, user: str, families: Sequence[str] | None, ratings: Mapping[str, int]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from taste2vec.errors import NotFoundError, SchemaError
 from taste2vec.schema.records import Identifier
-from taste2vec.store._engine import Backend, upsert_stmt, writer
+from taste2vec.store._engine import Backend, insert_ignoring, writer
 from taste2vec.store._group import GroupCommitter
 from taste2vec.store._tables import CoffeeRow, UserRow, utcnow
 
@@ -71,8 +71,8 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 def ensure_user_in(session: Session, user_id: str) -> None:
     """Insert the user unless present; race-free on both backends."""
-    stmt = upsert_stmt(session, UserRow).values(id=user_id, created_at=utcnow())
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+    stmt = insert_ignoring(session, UserRow, "id")
+    session.execute(stmt, {"id": user_id, "created_at": utcnow()})
 
 
 def existing_coffee_ids(session: Session, ids: Iterable[str]) -> set[str]:

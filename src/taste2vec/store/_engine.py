@@ -17,10 +17,11 @@ acknowledged = committed.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -124,3 +125,27 @@ def upsert_stmt(
     if backend_of(session) == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+@cache
+def _insert_ignoring(dialect: str, table: Table, conflict: str, returning: str | None) -> Any:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = insert.on_conflict_do_nothing(index_elements=[conflict])
+    return stmt if returning is None else stmt.returning(table.c[returning])
+
+
+def insert_ignoring(
+    session: Session, model: type[DeclarativeBase], conflict: str, returning: str | None = None
+) -> Any:
+    """``INSERT INTO model ... ON CONFLICT (conflict) DO NOTHING [RETURNING returning]``,
+    built once per dialect and table and executed with the row as parameters
+    (``session.execute(stmt, row)``).
+
+    The hot ingestion path uses this instead of ``upsert_stmt(...).values(**row)``, which
+    builds a new statement (and its cache key) for every row: that was most of a write's
+    CPU time (``bench/ingest_commit.py``).
+    """
+    table = model.__table__
+    if not isinstance(table, Table):  # pragma: no cover - every ORM table here is a Table
+        raise TypeError(f"{model.__name__} is not mapped to a Table")
+    return _insert_ignoring(backend_of(session), table, conflict, returning)

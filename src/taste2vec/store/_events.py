@@ -42,7 +42,7 @@ from taste2vec.store._base import (
     payload_hash,
     require_coffees,
 )
-from taste2vec.store._engine import upsert_stmt
+from taste2vec.store._engine import insert_ignoring
 from taste2vec.store._outbox import stage_event
 from taste2vec.store._tables import FeedbackRow, RecordRow, utcnow
 from taste2vec.store._types import AddResult
@@ -79,11 +79,7 @@ def _add(
     ensure_user_in(session, values["user_id"])
     if values["coffee_id"] is not None:
         require_coffees(session, [values["coffee_id"]])
-    insert = upsert_stmt(session, table).values(**values)
-    seq = session.scalar(
-        insert.on_conflict_do_nothing(index_elements=["id"]).returning(table.seq),
-        execution_options={"synchronize_session": False},
-    )
+    seq = session.execute(insert_ignoring(session, table, "id", "seq"), values).scalar()
     if seq is not None:
         return AddResult(created=True, record=obj, seq=int(seq))
     # Lost a race with a concurrent add of the same id (PostgreSQL): compare with theirs.

@@ -52,7 +52,7 @@ from taste2vec.store._base import (
     payload_hash,
     returned,
 )
-from taste2vec.store._engine import backend_of, upsert_stmt
+from taste2vec.store._engine import backend_of, insert_ignoring
 from taste2vec.store._tables import OutboxRow, UserRow, utcnow
 from taste2vec.store._types import AddResult
 from taste2vec.stream.events import Event, encode_event, parse_event
@@ -88,9 +88,8 @@ def stage_event(session: Session, event: Event) -> bool:
     Returns False when its ``event_id`` is already there (nothing is changed).
     The caller has already made sure the user exists.
     """
-    insert = upsert_stmt(session, OutboxRow).values(**_values(event))
-    stmt = insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(OutboxRow.seq)
-    return returned(session, stmt) == 1
+    stmt = insert_ignoring(session, OutboxRow, "event_id", "seq")
+    return session.execute(stmt, _values(event)).first() is not None
 
 
 def _check_stored(row: OutboxRow, digest: str) -> AddResult[Event]:
