@@ -209,6 +209,12 @@ class RecommendationsOut(BaseModel):
         description="This answer's request id: the service records a recommendation_shown "
         "event with it; send it back in recommendation_clicked events.",
     )
+    experiment: str | None = Field(
+        default=None,
+        description="The A/B experiment whose arm served this answer (issue 12; None: no "
+        "experiment is served); model_version is then that arm's model version.",
+    )
+    arm: str | None = Field(default=None, description="control or treatment.")
 
 
 class ProfileOut(BaseModel):

@@ -113,6 +113,9 @@ class RecommendationShown(_Event):
     coffees: list[Identifier] = Field(min_length=1, max_length=100)
     experiment: Identifier | None = Field(default=None, description="A/B experiment, if any.")
     arm: Identifier | None = Field(default=None, description="Experiment arm, if any.")
+    model_version: Identifier | None = Field(
+        default=None, description="The model version (weights hash) that ranked them."
+    )
 
 
 class RecommendationClicked(_Event):

@@ -35,7 +35,10 @@ def _context(values: dict[str, object]) -> Context | None:
     description="Context (hour, weekday, mood, location_type, ...) is optional and shifts "
     "the ranking. Coffees the user already gave feedback on and coffees out of stock are "
     "left out. Each answer carries a request id and is recorded as a recommendation_shown "
-    "event (with the optional experiment and arm) for the stream's A/B metrics. A user "
+    "event (with the optional experiment and arm) for the stream's A/B metrics. While an "
+    "A/B experiment of the registry runs, the user's arm (sticky, from a hash of the "
+    "experiment's salt and the user id) picks the model, and the answer and the event "
+    "carry that experiment, arm and model version (query experiment/arm are ignored). A user "
     "with no history gets the cold-start ranking.",
     responses=error_responses((403, "A user key may only read its own recommendations.")),
 )
@@ -75,15 +78,25 @@ async def recommendations(
             "location_type": location_type,
         }
     )
-    items = service.recommend(user_id, k, ctx)
+    assignment, items = service.recommend_served(user_id, k, ctx)
+    model_version = service.model_version
+    if assignment is not None:  # the service's own experiment decides the arm
+        experiment, arm = assignment.experiment, assignment.arm
+        model_version = assignment.model_version or model_version
     names = service.names
     shown = service.recommendation_shown(  # buffered: no write on this path
-        user_id, [r.coffee_id for r in items], experiment=experiment, arm=arm
+        user_id,
+        [r.coffee_id for r in items],
+        experiment=experiment,
+        arm=arm,
+        model_version=model_version,
     )
     return RecommendationsOut(
         request=shown,
         user=user_id,
-        model_version=service.model_version or "",
+        experiment=experiment,
+        arm=arm,
+        model_version=model_version or "",
         items=[
             RecommendationOut(
                 coffee=r.coffee_id,

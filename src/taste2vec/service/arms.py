@@ -1,0 +1,216 @@
+"""Per-arm serving: each user gets the model of their experiment arm (issue 12, item 2).
+
+With ``T2V_MODEL_SOURCE=registry`` the service serves ``champion`` (the control arm) and
+this loop (``experiment-arms``, every ``interval_s``) looks up the model's active
+experiment in the store. While one is ``running`` (or ``promoting``), the process also
+holds the treatment version: downloaded and verified from the registry, loaded, with a
+recommendation engine of its own over the same catalogue and crowd statistics. Every
+request asks :meth:`ArmRouter.assign`: the user's arm is
+:func:`~taste2vec.experiments.assignment.arm_of` of the experiment's salt (the same on
+every replica, nothing stored), and a treatment user is ranked by the treatment model
+(:meth:`ArmRouter.recommend`, with a per-user state cache checked against the store's
+revision like the service's own). The answer and its ``recommendation_shown`` event
+carry the experiment, the arm and the model version that served.
+
+When the experiment ends (promoted, rolled back, stopped) the loop drops the treatment
+model at its next pass and every user is served the champion again (after a promotion
+the champion *is* the treatment: the follower loads it). A treatment version that
+cannot be loaded (corrupt artifact) is logged and not served: every user gets the
+champion and no answer carries the experiment, so the controller counts nobody and the
+experiment waits (stop it: ``taste2vec experiment stop``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from taste2vec.errors import ArtifactError, NotFoundError
+from taste2vec.experiments.assignment import TREATMENT, Arm, arm_of
+from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.recommend.engine import Recommendation, RecommendationEngine
+from taste2vec.recommend.user_state import UserState
+from taste2vec.registry import ChecksumError, ModelRegistry
+from taste2vec.schema import Context
+from taste2vec.store import CatalogueRevision, FeedbackRevision, UserRevision
+
+if TYPE_CHECKING:
+    from taste2vec.service.core import TasteService
+
+__all__ = ["ArmRouter", "Assignment"]
+
+log = logging.getLogger(__name__)
+ROUTED = ("running", "promoting")
+MAX_CACHED = 10_000
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A user's arm in the active experiment and the model version that serves it."""
+
+    experiment: str
+    arm: Arm
+    model_version: str | None
+
+
+@dataclass
+class _Treatment:
+    experiment: str
+    salt: str
+    share: float
+    version: str  # registry version
+    weights: str  # weights hash (model_version in answers)
+    model: Taste2Vec
+    engine: RecommendationEngine
+    catalogue: CatalogueRevision
+    crowd: FeedbackRevision
+
+
+class ArmRouter:
+    """A supervised loop (``run``) plus the per-request routing; see the module docstring."""
+
+    name = "experiment-arms"
+
+    def __init__(
+        self,
+        service: TasteService,
+        registry: ModelRegistry,
+        loader: Callable[[Path], Taste2Vec] | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        self.service = service
+        self.registry = registry
+        self.interval_s = interval_s
+        self._loader = loader or Taste2Vec.load
+        self.treatment: _Treatment | None = None
+        self.refused: dict[str, str] = {}  # registry version -> why it is not served
+        self._states: OrderedDict[str, tuple[UserRevision, UserState]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def run(self, stop: threading.Event) -> None:
+        self.sync_once()
+        while not stop.wait(self.interval_s):
+            self.sync_once()
+
+    def sync_once(self) -> None:
+        """Follow the store's active experiment (raises on a store failure: retried)."""
+        store = self.service.store
+        exp = store.active_experiment(self.registry.name)
+        current = self.treatment
+        if exp is None or exp.status not in ROUTED:
+            if current is not None:
+                log.info("experiment %s ended; serving every user the champion", current.experiment)
+                self._set(None)
+            return
+        if current is not None and current.experiment == exp.id:
+            catalogue, crowd = store.catalogue_revision(), store.feedback_revision()
+            if catalogue != current.catalogue:
+                current.engine.rebuild(current.model, self.service._all_coffees())
+                current.catalogue = catalogue
+                self._drop_states()
+            if crowd != current.crowd:
+                current.engine.set_crowd(store.all_feedback())
+                current.crowd = crowd
+            return
+        if exp.treatment_version in self.refused:
+            return
+        try:
+            root = self.registry.download(exp.treatment_version)
+            info = self.registry.version(exp.treatment_version)
+            model = self._loader(root / "model")
+        except (ChecksumError, ArtifactError, NotFoundError) as exc:  # never retried
+            self.refused[exp.treatment_version] = str(exc)
+            log.error(
+                "experiment %s: treatment %s not served: %s", exp.id, exp.treatment_version, exc
+            )
+            self._set(None)
+            return
+        catalogue, crowd = store.catalogue_revision(), store.feedback_revision()
+        engine = RecommendationEngine(model, self.service._all_coffees())
+        engine.set_crowd(store.all_feedback())
+        self._set(
+            _Treatment(
+                exp.id,
+                exp.salt,
+                exp.treatment_share,
+                exp.treatment_version,
+                info.weights_version,
+                model,
+                engine,
+                catalogue,
+                crowd,
+            )
+        )
+        log.info(
+            "experiment %s: serving version %s to %.0f%% of users",
+            exp.id,
+            exp.treatment_version,
+            100 * exp.treatment_share,
+        )
+
+    def _set(self, treatment: _Treatment | None) -> None:
+        self.treatment = treatment
+        self._drop_states()
+
+    def _drop_states(self) -> None:
+        with self._lock:
+            self._states.clear()
+
+    # ------------------------------------------------------------------ per request
+    def assign(self, user: str) -> Assignment | None:
+        """The user's arm (None: no experiment is being served)."""
+        t = self.treatment
+        if t is None:
+            return None
+        arm = arm_of(t.salt, user, t.share)
+        return Assignment(
+            t.experiment, arm, t.weights if arm == TREATMENT else self.service.model_version
+        )
+
+    def recommend(
+        self, user: str, k: int, context: Context | None
+    ) -> tuple[Assignment, list[Recommendation]] | None:
+        """The treatment model's ranking for a treatment user; None for everyone else
+        (the service ranks them with the champion)."""
+        t = self.treatment
+        if t is None or arm_of(t.salt, user, t.share) != TREATMENT:
+            return None
+        service = self.service
+        state = self._state(t, user)
+        vector = state.vector()
+        seen = set(state.items)
+        liked = [(c, w) for c, (w, _) in state.items.items() if w > 0]
+        items: list[Recommendation] = t.engine.recommend(
+            vector,
+            k,
+            exclude=seen,
+            context=context,
+            history=service.history(user) if context is not None else (),
+            liked=liked,
+            n_feedback=len(seen),
+            state=state,
+        )
+        return Assignment(t.experiment, TREATMENT, t.weights), items
+
+    def _state(self, t: _Treatment, user: str) -> UserState:
+        service = self.service
+        revision = service.store.user_revision(user)
+        with self._lock:
+            cached = self._states.get(user)
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        now = datetime.now(UTC) + timedelta(seconds=service.max_clock_skew_s)
+        state = t.engine.state(service.store.feedback_for_user(user), service.history(user), now)
+        t.engine.onboard(state, service.store.onboarding_families(user))
+        with self._lock:
+            self._states[user] = (revision, state)
+            self._states.move_to_end(user)
+            while len(self._states) > MAX_CACHED:
+                self._states.popitem(last=False)
+        return state
