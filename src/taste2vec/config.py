@@ -156,6 +156,15 @@ class Settings(BaseSettings):
         "lookup of the champion alias; an alias flip reaches every replica within this plus "
         "T2V_FOLLOW_INTERVAL_S plus the new version's download and load.",
     )
+    learner_policy: Literal["experiment", "promote", "off"] = Field(
+        default="experiment",
+        description="What happens to an online learner candidate that passes its gate: "
+        "experiment (register it as a model registry version and point the challenger alias "
+        "at it; an A/B experiment decides), promote (register it and point champion at it: "
+        "every replica following the registry serves it), or off (swap it into this process "
+        "only, unregistered and lost at restart; one process only). With several replicas "
+        "sharing a store, only the replica holding the learner lease runs the learner.",
+    )
     controller: bool = Field(
         default=True,
         description="With T2V_MODEL_SOURCE=registry, run the A/B experiment controller in "

@@ -64,3 +64,22 @@ def sim_data(catalogue: list[Coffee]):  # type: ignore[no-untyped-def]
         key=lambda x: (x.timestamp, x.id),
     )
     return stream, validation
+
+
+@pytest.fixture(scope="session")
+def better_model(tiny_model: Taste2Vec, catalogue: list[Coffee], sim_data):  # type: ignore[no-untyped-def]
+    """A model the gate (``gate_z=0``) ranks above ``tiny_model`` on ``sim_data``'s
+    validation set: the first candidate an online learner promotes from the stream."""
+    from taste2vec.learning.learner import LearnerConfig, OnlineLearner, clone_model
+
+    stream, validation = sim_data
+    learner = OnlineLearner(
+        clone_model(tiny_model), catalogue, validation, config=LearnerConfig(lr=1e-3, gate_z=0.0)
+    )
+    for i, x in enumerate(stream, start=1):
+        learner.observe(x)
+        if i % 48 == 0:
+            learner.step()
+            if learner.promote().promoted:
+                return learner.holder.get()
+    raise AssertionError("no candidate passed the gate on the simulated stream")

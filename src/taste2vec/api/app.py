@@ -32,12 +32,15 @@ from taste2vec.api.routes import (
     users,
 )
 from taste2vec.config import Settings
+from taste2vec.learning import LearnerLease
 from taste2vec.model.taste2vec import Taste2Vec
-from taste2vec.registry import RegistryModelSource, open_registry
+from taste2vec.registry import ModelRegistry, RegistryModelSource, open_registry
+from taste2vec.registry.learner import RegistryPublisher
 from taste2vec.service import TasteService, seed_demo
 from taste2vec.service.arms import ArmRouter
 from taste2vec.service.controller import ExperimentController
 from taste2vec.service.model_source import ModelSource
+from taste2vec.service.monitoring import ModelMonitor
 from taste2vec.service.stream import start_stream
 from taste2vec.store import create_store
 from taste2vec.ui import mount as mount_ui
@@ -57,6 +60,30 @@ with the same client id is safe (idempotent).
 
 def demo_keys_file(settings: Settings) -> Path:
     return settings.model_dir.parent / "demo-keys.json"
+
+
+def _learner_wiring(
+    settings: Settings, registry: ModelRegistry, source: ModelSource | RegistryModelSource
+) -> tuple[RegistryPublisher | None, LearnerLease | None]:
+    """The online learner's publisher (``T2V_LEARNER_POLICY``; none for ``off``) and its
+    lease on the store (one learner acts among replicas; none for an in-memory SQLite)."""
+    if not settings.online_learning:
+        return None, None
+    publish = None
+    if settings.learner_policy != "off":
+        publish = RegistryPublisher(
+            registry,
+            settings.learner_policy,
+            base_dir=lambda: source.path,
+            # following the registry, the follower loads the new champion like every replica
+            swap_on_promote=not isinstance(source, RegistryModelSource),
+        )
+    try:
+        lease: LearnerLease | None = LearnerLease(settings.database_url)
+    except ValueError as exc:
+        log.warning("online learner without a lease (%s): run one process only", exc)
+        lease = None
+    return publish, lease
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -89,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 else ModelSource(settings.model_dir, load)
             )
             model = source.load()
+            publish, lease = _learner_wiring(settings, app.state.model_registry, source)
             service = TasteService(
                 store,
                 model,
@@ -98,6 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 follow_interval_s=settings.follow_interval_s,
                 registry=app.state.registry,
                 model_source=source,
+                learner_publish=publish,
+                learner_lease=lease,
+                monitor=app.state.model_monitor,
             )
             app.state.service = service
             if settings.model_source == "registry":  # A/B experiments (issue 12)
@@ -144,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     registry = CollectorRegistry()
     app.state.registry = registry
+    app.state.model_monitor = ModelMonitor(registry)  # per-version latency, errors, drift
     errors.install(app)
     for module in (
         health,
@@ -159,6 +191,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     mount_ui(app)  # the web UI at / (taste2vec.ui)
-    app.add_middleware(Metrics, registry=registry)
+    app.add_middleware(Metrics, registry=registry, monitor=app.state.model_monitor)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -8,6 +8,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from taste2vec.service.monitoring import ModelMonitor
+
+#: A route that served a request with another model than the process's default (per-arm
+#: serving) names it here: ``request.state.model_version = "<weights hash>"``.
+MODEL_VERSION_STATE = "model_version"
+
 
 class BodyTooLarge(Exception):
     pass
@@ -66,10 +72,14 @@ async def _reply_413(send: Send, limit: int) -> None:
 
 
 class Metrics:
-    """Count requests and time them per route template, into the app's own registry."""
+    """Count requests and time them per route template, into the app's own registry;
+    with a ``monitor``, also per model version (``/v1/`` routes, model admin excluded)."""
 
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, app: ASGIApp, registry: CollectorRegistry, monitor: ModelMonitor | None = None
+    ) -> None:
         self.app = app
+        self.monitor = monitor
         self.requests = Counter(
             "t2v_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
         )
@@ -99,5 +109,26 @@ class Metrics:
         finally:
             route: Any = scope.get("route")
             name = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - start
             self.requests.labels(scope["method"], name, str(status)).inc()
-            self.latency.labels(name).observe(time.perf_counter() - start)
+            self.latency.labels(name).observe(seconds)
+            if self.monitor is not None and _per_model(name):
+                self.monitor.observe_request(_served_by(scope), name, status, seconds)
+
+
+def _per_model(route: str) -> bool:
+    """Whether a route's requests count for the model version that answered them."""
+    return route.startswith("/v1/") and not route.startswith("/v1/models")
+
+
+def _served_by(scope: Scope) -> str | None:
+    """The model version that answered: the route's ``request.state.model_version`` when
+    it set one (per-arm serving), else the version the process serves."""
+    state = scope.get("state") or {}
+    version = state.get(MODEL_VERSION_STATE) if isinstance(state, dict) else None
+    if version:
+        return str(version)
+    app = scope.get("app")
+    service = getattr(getattr(app, "state", None), "service", None)
+    served = getattr(service, "model_version", None)
+    return None if served is None else str(served)

@@ -9,6 +9,8 @@ This package is the slow path that makes the *model* better from the same reacti
 - :mod:`.learner`: :class:`OnlineLearner` (train a copy, gate it, promote it);
 - :mod:`.holder`: :class:`ModelHolder`, the live model behind an atomic reference;
 - :mod:`.background`: :class:`BackgroundLearner`, the thread that runs it all;
+- :mod:`.lease`: :class:`LearnerLease` / :class:`LeasedLearner`, so that with several
+  replicas sharing a store only one learner acts;
 - ``taste2vec.sim.learning.measure`` (bench tooling, outside the runtime):
   ``measure_personalisation``, the proof on SIMULATED subscribers
   (``python -m taste2vec.sim.learning.measure --model artifacts/model``).
@@ -32,9 +34,12 @@ from taste2vec.learning.learner import (
     LearnerConfig,
     LearnerStats,
     OnlineLearner,
+    Publication,
+    Publisher,
     StepResult,
     clone_model,
 )
+from taste2vec.learning.lease import LearnerLease, LeasedLearner
 from taste2vec.learning.objective import ObjectiveConfig, coffee_record, preference_loss
 from taste2vec.learning.replay import ReplayBuffer
 from taste2vec.learning.validation import RankingScore, ValidationSet
@@ -43,10 +48,14 @@ __all__ = [
     "BackgroundLearner",
     "GateDecision",
     "LearnerConfig",
+    "LearnerLease",
+    "LeasedLearner",
     "LearnerStats",
     "ModelHolder",
     "ObjectiveConfig",
     "OnlineLearner",
+    "Publication",
+    "Publisher",
     "RankingScore",
     "ReplayBuffer",
     "StepResult",

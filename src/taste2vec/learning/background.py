@@ -170,7 +170,9 @@ class BackgroundLearner:
             self.last_decision = decision
             log.info(
                 "online learning gate: %s (%s), live %.4f, candidate %.4f, version %d",
-                "promoted" if decision.promoted else "kept live",
+                "promoted"
+                if decision.promoted
+                else ("published" if decision.published else "kept live"),
                 decision.reason,
                 decision.live.auc,
                 decision.candidate.auc,

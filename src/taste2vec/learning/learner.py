@@ -24,6 +24,13 @@ The slow path of online learning (the instant path updates taste vectors in clos
    A rejected candidate keeps training; once it has scored below the live model at
    ``reset_after`` gates in a row it is thrown away and the next step starts again from
    the live weights.
+4. **Publishing** (optional, ``publish``): a candidate that passed the gate is handed to
+   the ``publish`` hook first (the service registers it as a model registry version,
+   ``taste2vec.registry.learner``). The hook's :class:`Publication` says whether the
+   learner then swaps it in here (policy ``promote`` with a model directory) or not (it
+   serves through an experiment, or the registry follower loads it). A hook that raises
+   keeps the live model, is counted (``publish_failures``), and the candidate goes on
+   training.
 
 Only the Taste2Vec network is copied and trained; the frozen text encoder, lexicon, scaler
 and vocabulary are shared, read-only, by every version.
@@ -33,10 +40,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -59,6 +68,8 @@ __all__ = [
     "LearnerConfig",
     "LearnerStats",
     "OnlineLearner",
+    "Publication",
+    "Publisher",
     "StepResult",
     "clone_model",
     "paired_z",
@@ -133,17 +144,52 @@ class StepResult:
     pairs: int
 
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a ``publish`` hook did with a candidate that passed the gate."""
+
+    version: str  # where it went, e.g. the model registry's version number
+    alias: str | None = None  # the alias it now has (challenger, champion), if any
+    swap: bool = False  # True: the learner swaps it into its holder (serves it here)
+
+
 @dataclass(frozen=True)
 class GateDecision:
     """The gate's verdict on one candidate."""
 
-    promoted: bool
+    promoted: bool  # swapped into the holder (served by this process)
     reason: str
     live: RankingScore
     candidate: RankingScore
     version: int  # the live version after the decision
     live_content: float = math.nan  # content loss of the live model
     candidate_content: float = math.nan  # ... and of the candidate
+    published: Publication | None = None  # what the publish hook did, when it ran
+
+    @property
+    def passed(self) -> bool:
+        """Whether the candidate passed the gate (promoted here, or published)."""
+        return self.promoted or self.published is not None
+
+    def evidence(self) -> dict[str, float | int | str]:
+        """The gate's figures as flat JSON (registry metrics, audit log evidence)."""
+        return {
+            "gate_reason": self.reason,
+            "live_auc": self.live.auc,
+            "candidate_auc": self.candidate.auc,
+            "auc_gain": self.candidate.auc - self.live.auc,
+            "paired_z": paired_z(self.candidate, self.live),
+            "validation_users": self.candidate.users,
+            "live_content_loss": self.live_content,
+            "candidate_content_loss": self.candidate_content,
+        }
+
+
+#: ``publish(candidate, draft decision, learner) -> Publication``; raises when it failed.
+Publisher = Callable[[Taste2Vec, GateDecision, "OnlineLearner"], Publication]
 
 
 @dataclass
@@ -159,6 +205,8 @@ class LearnerStats:
     promotions: int = 0
     rejections: int = 0
     resets: int = 0
+    publications: int = 0
+    publish_failures: int = 0
 
 
 def paired_z(candidate: RankingScore, live: RankingScore) -> float:
@@ -177,6 +225,7 @@ class OnlineLearner:
     ``model`` is the live model, or a :class:`ModelHolder` the service already reads from;
     ``lr`` (default :attr:`LearnerConfig.lr`, 1e-4) overrides the config's learning rate.
     ``step``, ``promote`` and ``evaluate`` are meant for one thread (the background one).
+    ``publish`` is the hook a candidate that passed the gate goes through (module docstring).
     """
 
     def __init__(
@@ -188,8 +237,10 @@ class OnlineLearner:
         *,
         config: LearnerConfig | None = None,
         buffer: ReplayBuffer | None = None,
+        publish: Publisher | None = None,
     ) -> None:
         config = config or LearnerConfig()
+        self.publish = publish
         self.config = config if lr is None else replace(config, lr=lr)
         self.holder = model if isinstance(model, ModelHolder) else ModelHolder(model)
         self.validation = validation
@@ -236,6 +287,17 @@ class OnlineLearner:
             self._pending.append(feedback)
             self.stats.observed += 1
         return True
+
+    def data_fingerprint(self) -> str:
+        """SHA-256 of the sorted ids of the reactions in the replay buffer (what a
+        candidate was trained on, as far as the buffer still holds it)."""
+        with self._lock:
+            ids = sorted(fb.id for fb in self.buffer.items())
+        digest = hashlib.sha256()
+        for fid in ids:
+            digest.update(fid.encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
 
     @property
     def pending(self) -> int:
@@ -393,6 +455,33 @@ class OnlineLearner:
             return GateDecision(False, stale, live_score, live_score, snap.version, live_content)
         score, content = self.evaluate(model), self.content_loss(model)
         reason = self._verdict(live_score, score, live_content, content)
+        publication: Publication | None = None
+        if reason is None and self.publish is not None:
+            draft = GateDecision(
+                False, "passed the gate", live_score, score, snap.version, live_content, content
+            )
+            try:
+                publication = self.publish(model, draft, self)
+            except Exception as exc:
+                self.stats.publish_failures += 1
+                log.exception("publishing a candidate that passed the gate failed")
+                reason = f"passed the gate, but publishing it failed: {type(exc).__name__}: {exc}"
+            else:
+                self.stats.publications += 1
+                if not publication.swap:
+                    if own:
+                        self.reset()  # published: the next candidate starts from live
+                    where = f" as {publication.alias}" if publication.alias else ""
+                    return GateDecision(
+                        False,
+                        f"published as version {publication.version}{where}; not served here",
+                        live_score,
+                        score,
+                        snap.version,
+                        live_content,
+                        content,
+                        publication,
+                    )
         if reason is None:
             version = self.holder.swap(model, expected_version=snap.version)
             if version is not None:
@@ -400,7 +489,7 @@ class OnlineLearner:
                 if own:
                     self.reset()  # the published copy must never be trained again
                 return GateDecision(
-                    True, "better", live_score, score, version, live_content, content
+                    True, "better", live_score, score, version, live_content, content, publication
                 )
             reason = "the live model changed during the evaluation"
         self.stats.rejections += 1
@@ -411,5 +500,12 @@ class OnlineLearner:
                 self.stats.resets += 1
                 self.reset()
         return GateDecision(
-            False, reason, live_score, score, self.holder.version, live_content, content
+            False,
+            reason,
+            live_score,
+            score,
+            self.holder.version,
+            live_content,
+            content,
+            publication,
         )

@@ -41,8 +41,11 @@ from pydantic import ValidationError
 from taste2vec.errors import ConflictError, NotFoundError
 from taste2vec.learning import (
     BackgroundLearner,
+    LearnerLease,
+    LeasedLearner,
     ModelHolder,
     OnlineLearner,
+    Publisher,
     ValidationSet,
     Versioned,
 )
@@ -58,6 +61,7 @@ from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
 from taste2vec.service.arms import ArmRouter, Assignment
 from taste2vec.service.follower import Follower
 from taste2vec.service.model_source import ModelSourceLike
+from taste2vec.service.monitoring import EmbeddingReference, ModelMonitor, reference_for
 from taste2vec.service.relay import EventBuffer, OutboxRelay
 from taste2vec.service.runtime import Backoff, Supervisor
 from taste2vec.store import (
@@ -108,8 +112,16 @@ class TasteService:
         follow_interval_s: float | None = None,
         registry: CollectorRegistry | None = None,
         model_source: ModelSourceLike | None = None,
+        learner_publish: Publisher | None = None,
+        learner_lease: LearnerLease | None = None,
+        monitor: ModelMonitor | None = None,
     ) -> None:
         self.store = store
+        # Online learner: where gate-passing candidates go (taste2vec.registry.learner) and
+        # the lease that lets one replica's learner act; per-version metrics (monitoring).
+        self.learner_publish = learner_publish
+        self.learner_lease = learner_lease
+        self.monitor = monitor
         self.max_cached_users = MAX_CACHED_USERS
         self.model_source = model_source
         self.model_version: str | None = None if model_source is None else model_source.version
@@ -151,11 +163,17 @@ class TasteService:
         if not validation.held_out:
             log.warning("online learning off: too little feedback for a validation set")
             return
-        learner = OnlineLearner(self.holder, coffees, validation, lr=lr)
+        learner = OnlineLearner(
+            self.holder, coffees, validation, lr=lr, publish=self.learner_publish
+        )
         for fb in feedback:
             learner.observe(fb)  # held-out reactions are refused by the learner
         self.background = BackgroundLearner(learner)
-        self.runtime.add(self.background, start=True)
+        lease = self.learner_lease
+        if lease is None:
+            self.runtime.add(self.background, start=True)
+        else:  # with replicas, only the lease holder's learner acts
+            self.runtime.add(LeasedLearner(self.background, lease), on_stop=lease.close, start=True)
 
     def reload_model(self) -> bool:
         """Load the model of ``model_source`` when its version differs from the one served
@@ -258,6 +276,7 @@ class TasteService:
         if not records:
             return out
         vectors, _ = self.model.encode([r for _, r in records])
+        self._observe_embeddings(vectors)
         for (i, _), vector in zip(records, vectors, strict=True):
             if vector.shape == (128,):
                 out[i] = out[i].model_copy(update={"vector": [float(x) for x in vector]})
@@ -497,7 +516,23 @@ class TasteService:
         return None if vec is None else self.engine.profile(vec)
 
     def embed(self, records: Sequence[TasteRecord]) -> tuple[np.ndarray, list[Explanation]]:
-        return self.model.encode(records)
+        vectors, why = self.model.encode(records)
+        self._observe_embeddings(vectors)
+        return vectors, why
+
+    def _observe_embeddings(self, vectors: np.ndarray) -> None:
+        """Served embeddings into the per-version drift metrics (service.monitoring)."""
+        if self.monitor is None:
+            return
+        source = self.model_source
+
+        def reference() -> EmbeddingReference:
+            snap = self.engine.snapshot
+            return reference_for(
+                None if source is None else source.path, snap.centroid, snap.radius
+            )
+
+        self.monitor.observe_embeddings(self.model_version, vectors, reference)
 
 
 def onboarding_feedback_id(user: str, coffee: str) -> str:
