@@ -24,11 +24,12 @@ AXE := .cache/axe-core/package/axe.min.js
 install: $(STAMP)
 
 # torch is installed first and pinned exactly: any other version pulls a multi-GB CUDA build.
+# [spark]: pyspark for the batch DuckDB/Spark parity test (tests/batch; Java 17, as for Flink).
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench,kafka,edge]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench,kafka,edge,spark]'
 	touch $(STAMP)
 
 # The [flink] extra, in .venv-flink (not the main venv: apache-flink downgrades numpy, pandas and
