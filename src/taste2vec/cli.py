@@ -990,6 +990,65 @@ def snapshot(
     out.print_json(json.dumps(result.to_dict()))
 
 
+@app.command("churn-train")
+def churn_train(
+    snapshot_dir: Annotated[Path, typer.Option("--snapshot", help="Snapshot directory.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where to write churn.json and metrics.json.")
+    ] = Path("artifacts/churn-model"),
+    horizon_days: Annotated[
+        float, typer.Option(min=1, help="Label: cancels within this many days.")
+    ] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed of the subscriber split.")] = 0,
+    register: Annotated[
+        bool, typer.Option("--register", help="Register it as taste2vec-churn (T2V_REGISTRY_URI).")
+    ] = False,
+    promote: Annotated[
+        bool,
+        typer.Option("--promote", help="With --register: make it champion if it beats rule-v1."),
+    ] = False,
+) -> None:
+    """Train the calibrated churn model on a snapshot's subscribers (docs/batch.md).
+
+    Prints held-out AUC and Brier next to rule-v1's as JSON. With --register the model
+    becomes a version of taste2vec-churn; with --promote also its champion (what the stream
+    signals are scored with), only if it beats the rule. Exit 2 for an unusable snapshot.
+    """
+    from taste2vec.batch.churn import train_from_snapshot
+    from taste2vec.batch.snapshot import SnapshotError
+
+    if promote and not register:
+        raise typer.BadParameter("--promote needs --register", param_hint="--promote")
+    try:
+        if register:
+            from taste2vec.registry.churn import ChurnRegistry
+            from taste2vec.store import create_store
+
+            settings = Settings()
+            with create_store(settings.database_url) as store:
+                registry = ChurnRegistry(
+                    settings.registry_uri_value(), store, cache_dir=settings.registry_cache_dir()
+                )
+                summary = train_from_snapshot(
+                    snapshot_dir,
+                    out_dir,
+                    horizon_days=horizon_days,
+                    seed=seed,
+                    registry=registry,
+                    promote=promote,
+                )
+        else:
+            summary = train_from_snapshot(
+                snapshot_dir, out_dir, horizon_days=horizon_days, seed=seed
+            )
+    except SnapshotError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except Taste2VecError as exc:
+        raise _fail(exc) from exc
+    out.print_json(json.dumps(summary))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

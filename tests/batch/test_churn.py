@@ -165,3 +165,30 @@ def test_too_short_a_snapshot_is_refused(tmp_path: Path) -> None:
     log.close()
     with pytest.raises(SnapshotError, match="too short"):
         default_cutoffs(tmp_path / "snap", horizon_days=30)
+
+
+def test_cli_trains_registers_and_promotes(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from taste2vec.cli import app
+
+    monkeypatch.setenv("T2V_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("T2V_REGISTRY_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("T2V_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    args = ["churn-train", "--snapshot", str(home / "snap"), "--out", str(tmp_path / "m")]
+    res = runner.invoke(app, [*args, "--register", "--promote"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["promoted"] is True and summary["version"] == "1"
+    assert summary["auc"] > summary["rule_auc"]
+    with create_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        registry = ChurnRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", store)
+        assert registry.aliases() == {"champion": "1"}
+        assert registry.history("champion")[0].evidence["rule_auc"] == summary["rule_auc"]
+    res = runner.invoke(app, ["churn-train", "--snapshot", str(tmp_path / "none")])
+    assert res.exit_code == 2 and "no snapshot" in " ".join(res.output.split())
+    res = runner.invoke(app, [*args, "--promote"])
+    assert res.exit_code == 2  # --promote needs --register

@@ -244,3 +244,55 @@ def default_cutoffs(
             f"{warmup_days:g}-day warm-up plus a {horizon_days:g}-day label window"
         )
     return out
+
+
+def train_from_snapshot(
+    snapshot: Snapshot | Path | str,
+    out: Path | str,
+    *,
+    horizon_days: float = 30.0,
+    seed: int = 0,
+    registry: Any | None = None,
+    promote: bool = False,
+    actor: str = "cli",
+) -> dict[str, Any]:
+    """Train on a snapshot, write ``churn.json`` + ``metrics.json`` to ``out`` and, with a
+    ``registry`` (:class:`taste2vec.registry.churn.ChurnRegistry`), register the model;
+    ``promote`` then makes it champion, only if it beats rule-v1 on the held-out
+    subscribers (AUC and Brier; the evidence is logged with the move)."""
+    cutoffs = default_cutoffs(snapshot, horizon_days)
+    data = build_dataset(snapshot, cutoffs, horizon_days)
+    trained = train_churn(data, seed=seed)
+    folder = trained.save(out)
+    m = trained.metrics
+    summary: dict[str, Any] = {
+        "model_dir": str(folder),
+        "examples": m["examples"],
+        "auc": m["model"]["auc"],
+        "brier": m["model"]["brier"],
+        "rule_auc": m[CHURN_RULE]["auc"],
+        "rule_brier": m[CHURN_RULE]["brier"],
+        "version": None,
+        "promoted": False,
+    }
+    if registry is None:
+        return summary
+    info, created = registry.register(folder, actor=actor, description="churn model")
+    summary["version"], summary["created"] = info.version, created
+    if promote:
+        better = (
+            m["model"]["auc"] > m[CHURN_RULE]["auc"]
+            and m["model"]["brier"] < m[CHURN_RULE]["brier"]
+        )
+        if not better:
+            summary["refused"] = "the model does not beat rule-v1 on held-out subscribers"
+            return summary
+        evidence = {k: summary[k] for k in ("auc", "brier", "rule_auc", "rule_brier")}
+        registry.promote(
+            info.version,
+            actor=actor,
+            reason="beats rule-v1 on held-out subscribers",
+            evidence=evidence,
+        )
+        summary["promoted"] = True
+    return summary
