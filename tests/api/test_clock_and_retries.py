@@ -57,6 +57,28 @@ def test_a_feedback_retry_without_timestamp_is_the_same_write(client: TestClient
     assert client.post("/v1/feedback", json=disliked, headers=ana).status_code == 409
 
 
+def test_creating_a_user_is_retry_safe_with_an_idempotency_key(client: TestClient) -> None:
+    idem = {**ADMIN, "Idempotency-Key": "4f9e2b7c-0d3a-4c1e-9b8a-7e6d5c4b3a21"}
+    first = client.post("/v1/users", json={"id": "retry-user"}, headers=idem)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = client.post("/v1/users", json={"id": "retry-user"}, headers=idem)
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    key = again.json()["api_key"]
+    me = client.get("/v1/users/retry-user", headers={"Authorization": f"Bearer {key}"})
+    assert me.status_code == 200
+    old = {"Authorization": f"Bearer {first.json()['api_key']}"}
+    assert client.get("/v1/users/retry-user", headers=old).status_code == 401
+    # Without the header, or with another user's key, it is still a conflict.
+    assert client.post("/v1/users", json={"id": "retry-user"}, headers=ADMIN).status_code == 409
+    other = client.post("/v1/users", json={"id": "someone-else"}, headers=idem)
+    assert other.status_code == 409
+    bad = client.post("/v1/users", json={"id": "x1"}, headers={**ADMIN, "Idempotency-Key": "no"})
+    assert bad.status_code == 422, bad.text
+    assert client.get("/v1/users/someone-else", headers=ADMIN).status_code == 404
+
+
 def test_every_write_route_takes_a_minimal_body_twice(client: TestClient) -> None:
     """Each write route with only its required fields: first accepted, then the exact
     repeat accepted again (never a conflict)."""

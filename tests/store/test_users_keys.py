@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import MetaData, create_engine, select
 from sqlalchemy.engine import make_url
 
-from taste2vec.errors import SchemaError
+from taste2vec.errors import ConflictError, SchemaError
 from taste2vec.store import Store, hash_api_key
 
 
@@ -82,3 +82,32 @@ def test_bad_roles_and_user_keys_without_user(store: Store) -> None:
     with pytest.raises(SchemaError, match="user_id"):
         store.create_api_key("user")
     assert store.list_api_keys() == []
+
+
+def test_create_user_key_is_retry_safe_with_an_idempotency_key(store: Store) -> None:
+    idem = "0b6c1c5e-9a4f-4d7e-8f3a-2d1e5c7b9a10"
+    first, replayed = store.create_user_key("kim", idem)
+    assert replayed is False and store.resolve_api_key(first) is not None
+    again, replayed = store.create_user_key("kim", idem)  # the answer was lost: a retry
+    assert replayed is True and again != first
+    info = store.resolve_api_key(again)
+    assert info is not None and info.user_id == "kim" and info.role == "user"
+    assert store.resolve_api_key(first) is None  # the unseen key is replaced, not added
+    assert len(store.list_api_keys("kim")) == 1
+    assert [u.id for u in store.list_users()].count("kim") == 1
+    with pytest.raises(ConflictError, match="another user"):
+        store.create_user_key("lee", idem)
+    with pytest.raises(ConflictError, match="'kim' already exists"):
+        store.create_user_key("kim", "another-key-0123456789")
+    with pytest.raises(ConflictError, match="'kim' already exists"):
+        store.create_user_key("kim")
+    assert store.get_user("lee") is None
+
+
+def test_create_user_key_refuses_a_malformed_idempotency_key(store: Store) -> None:
+    for bad in ("short", "x" * 129, "has space in it 123", "ünïcode-key-123456"):
+        with pytest.raises(SchemaError, match="Idempotency-Key"):
+            store.create_user_key("kim", bad)
+    assert store.get_user("kim") is None
+    key, replayed = store.create_user_key("kim")
+    assert replayed is False and store.resolve_api_key(key) is not None

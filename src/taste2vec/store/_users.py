@@ -6,22 +6,33 @@ keys are uniformly random 256-bit secrets, not passwords: there is no
 dictionary to try, and brute-forcing 2^256 candidates is out of reach, so a
 slow KDF or a pepper would add cost without adding security. The plaintext is
 returned once, by :meth:`UsersMixin.create_api_key`, and never again.
+
+Creating a user with its key is retry-safe with an idempotency key
+(:meth:`UsersMixin.create_user_key`): the key row's id is derived from it, so a retry
+finds the user it created and answers again, with a *fresh* key that replaces the one the
+lost answer carried (that one is never stored in plaintext, so it cannot be shown again;
+the client never saw it, so nothing it holds stops working).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from taste2vec.errors import SchemaError
+from taste2vec.errors import ConflictError, SchemaError
 from taste2vec.store._base import StoreBase, check_id, check_page, ensure_user_in, returned
 from taste2vec.store._tables import ApiKeyRow, UserRow, utcnow
 from taste2vec.store._types import ROLES, ApiKeyInfo, Role, User
 
 KEY_PREFIX = "t2v_"
 _MAX_KEY_CHARS = 256
+#: What an idempotency key may be: 16 to 128 URL-safe characters (a UUID4 qualifies).
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_IDEM_PREFIX = "idem_"
 
 
 def hash_api_key(key: str) -> str:
@@ -85,6 +96,61 @@ class UsersMixin(StoreBase):
                 )
             )
         return key
+
+    def create_user_key(self, user_id: str, idempotency_key: str | None = None) -> tuple[str, bool]:
+        """Create a new user and its ``"user"`` key; return ``(key, replayed)``.
+
+        Without ``idempotency_key`` an existing user raises :class:`ConflictError`. With
+        one (see :data:`IDEMPOTENCY_KEY`), a retry of the call that created the user
+        answers ``replayed=True`` with a fresh key that replaces the first one (module
+        docstring); the same idempotency key for another user, or a user that exists
+        without it, raises :class:`ConflictError`. One transaction either way.
+        """
+        check_id(user_id, "user id")
+        idem_id = None
+        if idempotency_key is not None:
+            if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+                raise SchemaError(
+                    "Idempotency-Key must be 16 to 128 characters of A-Z, a-z, 0-9, '_' "
+                    "and '-' (a UUID4 works)",
+                    [("Idempotency-Key", "16-128 URL-safe characters")],
+                )
+            digest = hashlib.sha256(f"create_user\0{idempotency_key}".encode()).hexdigest()
+            idem_id = _IDEM_PREFIX + digest[: 32 - len(_IDEM_PREFIX)]
+        try:
+            return self._create_user_key(user_id, idem_id)
+        except IntegrityError:
+            # A concurrent request with the same Idempotency-Key (PostgreSQL) inserted
+            # first: this one is its retry now.
+            return self._create_user_key(user_id, idem_id)
+
+    def _create_user_key(self, user_id: str, idem_id: str | None) -> tuple[str, bool]:
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        with self._write() as session:
+            if idem_id is not None:
+                row = session.get(ApiKeyRow, idem_id, with_for_update=True)
+                if row is not None:
+                    if row.user_id != user_id:
+                        raise ConflictError(
+                            "this Idempotency-Key was used to create another user; "
+                            "a new request needs a new key"
+                        )
+                    row.key_hash, row.revoked = hash_api_key(key), False
+                    return key, True
+            if session.get(UserRow, user_id) is not None:
+                raise ConflictError(f"user {user_id!r} already exists")
+            ensure_user_in(session, user_id)
+            session.add(
+                ApiKeyRow(
+                    id=idem_id or "key_" + secrets.token_hex(8),
+                    key_hash=hash_api_key(key),
+                    role="user",
+                    user_id=user_id,
+                    created_at=utcnow(),
+                    revoked=False,
+                )
+            )
+        return key, False
 
     def resolve_api_key(self, key: str) -> ApiKeyInfo | None:
         """What ``key`` grants, or ``None`` if it is unknown or revoked."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Response
 
 from taste2vec.api.deps import AdminDep, PrincipalDep, ServiceDep, UserIdPath, check_user
 from taste2vec.api.schemas import UserCreate, UserCreated, UserPublic, error_responses
@@ -17,19 +17,39 @@ router = APIRouter(prefix="/v1/users", tags=["users"])
     "",
     status_code=201,
     summary="Create a user and its API key (admin)",
-    description="201 with the new user's API key, shown this once. Not idempotent: "
-    "creating a user that exists answers 409 (its key is never shown again).",
+    description="201 with the new user's API key, shown this once. Creating a user that "
+    "exists answers 409 (its key is never shown again). **Retry-safe with an "
+    "`Idempotency-Key` header** (16-128 URL-safe characters, e.g. a UUID4): a retry of "
+    "the request that created the user answers 201 again, with `Idempotent-Replayed: true` "
+    "and a fresh key that replaces the one in the lost answer (keys are stored hashed, so "
+    "that one cannot be shown again). The same Idempotency-Key for another user is a 409.",
     responses=error_responses(
         (403, "This needs the admin key."),
-        (409, "The user already exists."),
+        (
+            409,
+            "The user already exists (without this Idempotency-Key), or the key was "
+            "used for another user.",
+        ),
+        422,
     ),
 )
 def create_user(
-    body: Annotated[UserCreate, json_types_of(UserCreate)], service: ServiceDep, _: AdminDep
+    body: Annotated[UserCreate, json_types_of(UserCreate)],
+    service: ServiceDep,
+    _: AdminDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Makes the request retry-safe (16-128 characters of A-Z, a-z, 0-9, "
+            "'_' and '-').",
+            max_length=128,
+        ),
+    ] = None,
 ) -> UserCreated:
-    if service.store.get_user(body.id) is not None:
-        raise HTTPException(409, f"user {body.id!r} already exists")
-    key = service.store.create_api_key("user", body.id)
+    key, replayed = service.store.create_user_key(body.id, idempotency_key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return UserCreated(id=body.id, api_key=key)
 
 
