@@ -1049,6 +1049,98 @@ def churn_train(
     out.print_json(json.dumps(summary))
 
 
+@app.command()
+def curate(
+    month: Annotated[str, typer.Option("--month", help="The month to curate, YYYY-MM.")],
+    solver: Annotated[
+        str, typer.Option("--solver", help="auto (exact up to 20k pairs), greedy or exact.")
+    ] = "auto",
+    no_repeat_months: Annotated[
+        int, typer.Option("--no-repeat-months", help="No coffee sent again within N months.")
+    ] = 6,
+    w_family: Annotated[float, typer.Option("--w-family", help="Per distinct family.")] = 0.15,
+    w_origin: Annotated[float, typer.Option("--w-origin", help="Per distinct origin.")] = 0.10,
+    w_explore: Annotated[float, typer.Option("--w-explore", help="Per discovery pick.")] = 0.20,
+    explore_share: Annotated[
+        float, typer.Option("--explore-share", help="Share of a box rewarded as discovery.")
+    ] = 0.25,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the boxes to this CSV file.")
+    ] = None,
+    ship: Annotated[
+        bool, typer.Option("--ship", help="Ship the run: mark it shipped, take it off stock.")
+    ] = False,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Curate a month's subscription boxes: k coffees per active subscriber (k from the
+    plan) by predicted affinity, diversity and discovery, under stock, exclusions and
+    no-repeat. Stored as the month's draft (a re-run replaces it; a shipped month is
+    refused, exit 2). Subscribers with short boxes are listed."""
+    from rich.progress import Progress
+
+    from taste2vec.curation import Weights
+    from taste2vec.curation.export import write_csv
+    from taste2vec.curation.run import CurationSettings
+    from taste2vec.errors import ConflictError, NotFoundError
+    from taste2vec.model.taste2vec import Taste2Vec
+    from taste2vec.service import TasteService
+    from taste2vec.service.curation_scores import curate_month
+    from taste2vec.store import create_store
+
+    try:
+        settings = Settings()
+        config = CurationSettings(
+            weights=Weights(
+                family=w_family, origin=w_origin, explore=w_explore, explore_share=explore_share
+            ),
+            no_repeat_months=no_repeat_months,
+            solver=solver,  # type: ignore[arg-type]  # checked by CurationSettings
+        )
+        loaded = Taste2Vec.load(model or settings.model_dir, settings)
+        with create_store(settings.database_url) as store:
+            service = TasteService(store, loaded)
+            try:
+                with Progress(console=err, transient=True) as bar:
+                    tasks: dict[str, Any] = {}
+
+                    def progress(stage: str, done: int, total: int) -> None:
+                        if stage not in tasks:
+                            tasks[stage] = bar.add_task(stage, total=total)
+                        bar.update(tasks[stage], completed=done)
+
+                    run = curate_month(service, month, config, progress)
+                if ship:
+                    store.ship_curation_run(run.id)
+                    run = store.curation_run(run.id) or run
+                if csv_out is not None:
+                    with csv_out.open("w", newline="", encoding="utf-8") as fh:
+                        write_csv(store, run.id, fh)
+            finally:
+                service.close()
+    except (ConflictError, NotFoundError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except Taste2VecError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(run.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    s = run.summary
+    out.print(
+        f"{run.id} ({run.status}): {s['subscribers']} subscribers, {s['picks']} coffees, "
+        f"solver {s['solver']} in {s['solve_s']} s; mean affinity {s['mean_affinity']}, "
+        f"{s['mean_families_per_box']} families and {s['mean_origins_per_box']} origins "
+        "per box",
+        highlight=False,
+    )
+    if s["short_box_count"]:
+        shown = ", ".join(f"{u} (-{n})" for u, n in list(s["short_boxes"].items())[:20])
+        out.print(f"short boxes ({s['short_box_count']}): {shown}", highlight=False)
+    if csv_out is not None:
+        out.print(f"boxes written to {csv_out}", highlight=False)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from taste2vec.curation.run import CurationSettings, curate
 from taste2vec.errors import ConflictError, SchemaError
 from taste2vec.schema import Coffee
+from taste2vec.schema.records import Process, RoastLevel
 from taste2vec.store import Pick, Store, Subscription, create_store, month_minus
 
 COFFEES = [
@@ -19,27 +20,31 @@ COFFEES = [
         id="eth-nat",
         name="Ethiopia Natural",
         origin_country="Ethiopia",
-        process="natural",
+        process=Process.NATURAL,
         stock=10,
     ),
     Coffee(
-        id="eth-w", name="Ethiopia Washed", origin_country="Ethiopia", process="washed", stock=10
+        id="eth-w",
+        name="Ethiopia Washed",
+        origin_country="Ethiopia",
+        process=Process.WASHED,
+        stock=10,
     ),
-    Coffee(id="col", name="Colombia", origin_country="Colombia", process="washed", stock=10),
+    Coffee(id="col", name="Colombia", origin_country="Colombia", process=Process.WASHED, stock=10),
     Coffee(
         id="bra",
         name="Brazil",
         origin_country="Brazil",
-        process="natural",
-        roast_level="dark",
+        process=Process.NATURAL,
+        roast_level=RoastLevel.DARK,
         stock=10,
     ),
-    Coffee(id="ken", name="Kenya AA", origin_country="Kenya", process="washed", stock=10),
+    Coffee(id="ken", name="Kenya AA", origin_country="Kenya", process=Process.WASHED, stock=10),
     Coffee(
         id="dec1",
         name="Sidama Decaf",
         origin_country="Ethiopia",
-        process="washed",
+        process=Process.WASHED,
         descriptors=["decaf", "peach"],
         stock=10,
     ),
@@ -47,7 +52,7 @@ COFFEES = [
         id="dec2",
         name="Mountain Water",
         origin_country="Mexico",
-        process="washed",
+        process=Process.WASHED,
         descriptors=["Decaf"],
         stock=10,
     ),
@@ -103,7 +108,7 @@ def test_exclusions_plan_size_and_explanations(store: Store) -> None:
         Subscription(
             user="picky",
             box_size=3,
-            exclude_processes=["natural"],
+            exclude_processes=[Process.NATURAL],
             exclude_origins=["kenya"],
             exclude_coffees=["col"],
         )

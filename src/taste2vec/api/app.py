@@ -21,6 +21,7 @@ from taste2vec.api.middleware import BodyLimit, Metrics
 from taste2vec.api.ratelimit import RateLimiter
 from taste2vec.api.routes import (
     coffees,
+    curation,
     embed,
     events,
     experiments,
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         embed,
         stream,
         models,
+        curation,
         experiments,
     ):
         app.include_router(module.router)

@@ -6,13 +6,16 @@ as ``GET /v1/users/{id}/recommendations``, over the whole catalogue), the senten
 recommender gives for it, each coffee's main flavour family, and the subscriber's own top
 families (their taste profile). Coffees the subscriber already reacted to are not
 scored: the recommender never offers them again, and neither does the box.
+:func:`curate_month` runs a month's curation with it (the CLI and the API call it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from taste2vec.curation.run import CurationSettings, Progress, curate
 from taste2vec.service.core import TasteService
+from taste2vec.store import CurationRun
 
 HOME_FAMILIES = 3
 
@@ -44,3 +47,14 @@ class ServiceScorer:
         if profile is None:
             return []
         return [family for family, _ in profile.top_families[: self.n_home]]
+
+
+def curate_month(
+    service: TasteService,
+    month: str,
+    settings: CurationSettings | None = None,
+    progress: Progress | None = None,
+) -> CurationRun:
+    """Curate ``month`` for every active subscriber with the service's recommender and
+    store it as the month's draft (:func:`taste2vec.curation.run.curate`)."""
+    return curate(service.store, ServiceScorer(service), month, settings, progress)
