@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from taste2vec.data.demo import load_demo_catalogue
 from taste2vec.recommend.bayes import BayesConfig, fit_crowd_prior, posterior_mean
@@ -181,3 +182,43 @@ def test_content_ridge_baseline_follows_the_users_ratings() -> None:
     lemon = [by_id[c.id] for c in coffees if "lemon" in c.roaster_notes.lower()][4:]
     assert choc and lemon and np.mean(choc) > np.mean(lemon)
     assert rec.recommend("someone-new", 5, set()) == rec._popularity.recommend("x", 5, set())
+
+
+def _crowd_with_item_effects(
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, dict[int, float]]]:
+    """300 coffees whose features miss a shared item effect; 60 users, 15 random reactions."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(300, 6))
+    effect = rng.normal(0.0, 0.8, 300)
+    prefs: dict[str, dict[int, float]] = {}
+    for u in range(60):
+        w = rng.normal(0.0, 0.5, 6)
+        items = rng.choice(300, 15, replace=False)
+        y = x[items] @ w + effect[items] + rng.normal(0.0, 0.5, 15)
+        prefs[f"u{u}"] = {int(j): float(v) for j, v in zip(items, y, strict=True)}
+    return x, effect, prefs
+
+
+def test_population_residual_carries_the_crowds_item_effect_for_cold_users() -> None:
+    """Issue 10 cold start: reactions minus the population's taste estimate the item effect
+    a new user should expect; minus each reacting user's own (in-sample) posterior, the
+    residual is shrunk toward 0."""
+    x, effect, prefs = _crowd_with_item_effects(seed=3)
+    names = [f"f{i}" for i in range(6)]
+    pop = fit_crowd_prior(x, names, prefs, BayesConfig(residual_reference="population"))
+    user = fit_crowd_prior(x, names, prefs, BayesConfig())
+    seen = np.zeros(300, dtype=bool)
+    for items in prefs.values():
+        seen[list(items)] = True
+    corr = np.corrcoef(pop.residual[seen], effect[seen])[0, 1]
+    assert corr > 0.5
+    assert np.all(pop.residual[~seen] == 0.0)  # never seen: no evidence, no effect
+    # the population residual is larger in scale: the user one is shrunk by in-sample fits
+    assert np.abs(pop.residual[seen]).mean() > np.abs(user.residual[seen]).mean()
+
+
+def test_residual_reference_is_validated() -> None:
+    x, _, prefs = _crowd_with_item_effects(seed=4)
+    with pytest.raises(ValueError, match="residual_reference"):
+        fit_crowd_prior(x, [f"f{i}" for i in range(6)], prefs, BayesConfig(residual_reference="x"))

@@ -69,6 +69,11 @@ class BayesConfig:
     #: Item residuals are shrunk by this many pseudo-reactions; None estimates it as
     #: sigma^2 / tau^2 (tau^2: the variance of item effects, by the method of moments).
     residual_shrink: float | None = None
+    #: What an item's residual is measured against: "population" (each reaction minus the
+    #: population's taste ``x . mean``: the item effect a new user, a random draw from the
+    #: crowd, should expect) or "user" (minus the reacting user's own posterior, which is
+    #: fitted on that very reaction, so its residuals shrink toward 0).
+    residual_reference: str = "user"
     exclude_features: tuple[str, ...] = ()  # feature-name prefixes left out (ablations)
     #: Prior scale of each feature group (its columns are multiplied by it): a group that
     #: helps less gets a smaller prior variance, so it cannot add as much noise.
@@ -166,17 +171,54 @@ def fit_crowd_prior(
         sigma2 = float(np.clip(resid / n_obs, 0.05, 1.0))
     precision = sigma2 * np.linalg.inv(cov)
     means, _ = _user_posteriors(x, rows, mean, precision)
+    residual = _item_residual(x, rows, means, mean, sigma2, n_items, config)
+    return CrowdPrior(mean, precision, sigma2, residual, len(users))
+
+
+def _item_residual(
+    x: FloatArray,
+    rows: Sequence[tuple[npt.NDArray[np.int64], FloatArray]],
+    user_means: Sequence[FloatArray],
+    mean: FloatArray,
+    sigma2: float,
+    n_items: int,
+    config: BayesConfig,
+) -> FloatArray:
+    """Posterior mean of each item's effect ``b ~ N(0, tau2)`` (see ``residual_reference``).
+
+    Against the users' posteriors the within-item variance is ``sigma2``; against the
+    population's taste it is the residuals' total variance minus ``tau2`` (taste
+    differences are noise there). ``tau2`` comes from the method of moments on the item
+    means unless ``residual_shrink`` fixes the shrinkage.
+    """
+    if config.residual_reference not in ("user", "population"):
+        raise ValueError(
+            f"residual_reference must be 'user' or 'population', got {config.residual_reference!r}"
+        )
     sums, counts = np.zeros(n_items), np.zeros(n_items)
-    for (items, y), mu in zip(rows, means, strict=True):
-        np.add.at(sums, items, y - x[items] @ mu)
+    squares = 0.0
+    for (items, y), mu in zip(rows, user_means, strict=True):
+        ref = mean if config.residual_reference == "population" else mu
+        r = y - x[items] @ ref
+        np.add.at(sums, items, r)
         np.add.at(counts, items, 1.0)
+        squares += float(r @ r)
     shrink = config.residual_shrink
-    if shrink is None:  # item effects ~ N(0, tau2): method of moments on the item means
-        seen = counts > 0
+    seen = counts > 0
+    if shrink is None and config.residual_reference == "user":
+        # item effects ~ N(0, tau2): method of moments on the item means
         tau2 = float(np.mean((sums[seen] / counts[seen]) ** 2 - sigma2 / counts[seen]))
         shrink = sigma2 / max(tau2, 1e-4)
-    residual = sums / (counts + shrink)
-    return CrowdPrior(mean, precision, sigma2, residual, len(users))
+    elif shrink is None:
+        # total variance v = tau2 + within, E[m_j^2] = tau2 + within / n_j, so
+        # tau2 (1 - 1/n_j) = E[m_j^2] - v / n_j (items seen once tell nothing apart)
+        total = squares / max(float(counts.sum()), 1.0)
+        inv = 1.0 / counts[seen]
+        tau2 = float(np.sum((sums[seen] * inv) ** 2 - total * inv) / max(np.sum(1.0 - inv), 1e-9))
+        tau2 = min(max(tau2, 1e-4), total)
+        shrink = (total - tau2) / tau2
+    out: FloatArray = sums / (counts + shrink)
+    return out
 
 
 def posterior_mean(
