@@ -9,13 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from taste2vec.api.app import create_app
+from taste2vec.api.middleware import Metrics
 from taste2vec.learning import LeasedLearner
 from taste2vec.registry.learner import RegistryPublisher
-from taste2vec.service.monitoring import EMBEDDING_STATS
+from taste2vec.service.monitoring import EMBEDDING_STATS, ModelMonitor
 from tests.api.conftest import auth, make_settings
 
 
@@ -130,3 +133,29 @@ def test_the_learner_publishes_to_the_registry_and_holds_the_lease(client: TestC
         if isinstance(e.loop, LeasedLearner)  # noqa: SLF001
     ]
     assert len(leased) == 1 and leased[0].inner is service.background and leased[0].leader
+
+
+def test_a_route_names_the_version_that_served_it() -> None:
+    """Per-arm serving: a route that answered with another model sets
+    request.state.model_version, and the request counts for that version."""
+    app = FastAPI()
+    registry = CollectorRegistry()
+    monitor = ModelMonitor(registry)
+
+    @app.get("/v1/arm")
+    async def arm(request: Request) -> dict[str, str]:
+        request.state.model_version = "treatment-weights"
+        return {}
+
+    @app.get("/v1/models/x")
+    async def admin(request: Request) -> dict[str, str]:
+        request.state.model_version = "ignored"
+        return {}
+
+    app.add_middleware(Metrics, registry=registry, monitor=monitor)
+    with TestClient(app) as c:
+        assert c.get("/v1/arm").status_code == 200
+        assert c.get("/v1/models/x").status_code == 200
+    assert monitor.versions == ["treatment-weights"]
+    labels = {"model_version": "treatment-weights", "route": "/v1/arm", "status_class": "2xx"}
+    assert registry.get_sample_value("t2v_model_requests_total", labels) == 1

@@ -79,13 +79,17 @@ def test_a_lease_needs_a_database_it_can_share() -> None:
 
 
 class _Inner:
-    """A stand-in for the BackgroundLearner: records whether it runs."""
+    """A stand-in for the BackgroundLearner: records whether it runs and what it saw."""
 
     name = "online-learner"
 
     def __init__(self) -> None:
         self.running = threading.Event()
         self.runs = 0
+        self.observed: list[str] = []
+
+    def observe(self, item: str) -> None:
+        self.observed.append(item)
 
     def run(self, stop: threading.Event) -> None:
         self.runs += 1
@@ -154,3 +158,31 @@ def test_postgres_advisory_lease(postgres_db_url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_the_leader_is_fed_what_every_replica_stored(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 't2v.db'}"
+    stored = ["a", "b"]
+    leader = LeasedLearner(
+        _Inner(),
+        LearnerLease(url),
+        retry_s=0.05,
+        check_s=0.02,
+        feed=lambda: list(stored),
+        revision=lambda: len(stored),
+        feed_s=0.05,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=leader.run, args=(stop,))
+    thread.start()
+    try:
+        assert _wait(lambda: leader.inner.observed == ["a", "b"])  # at the acquisition
+        time.sleep(0.3)
+        assert leader.inner.observed == ["a", "b"]  # revision unchanged: no re-read
+        stored.append("c")  # another replica stored a reaction
+        assert _wait(lambda: leader.inner.observed[-3:] == ["a", "b", "c"])
+    finally:
+        stop.set()
+        leader.wake()
+        thread.join(10)
+        leader.lease.close()

@@ -20,7 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -188,18 +190,58 @@ class LeasedLearner:
     Without the lease it waits, trying again every ``retry_s``; when the lease is lost
     (PostgreSQL session gone, checked every ``check_s``), the inner loop is stopped and
     the wait starts again. ``name`` is the inner loop's, so ``/readyz`` shows one loop.
+
+    ``feed`` (every stored reaction, e.g. ``store.all_feedback``) with ``revision`` (a
+    cheap value that changes when reactions are added, e.g. ``store.feedback_revision``):
+    while it leads, every reaction in the store reaches the inner loop's ``observe``
+    (duplicates are refused by the learner), at each acquisition and then every
+    ``feed_s`` when the revision moved, so the leader also learns from the feedback the
+    other replicas stored. Each feed reads the whole feedback table.
     """
 
     def __init__(
-        self, inner: Any, lease: LearnerLease, retry_s: float = 5.0, check_s: float = 5.0
+        self,
+        inner: Any,
+        lease: LearnerLease,
+        retry_s: float = 5.0,
+        check_s: float = 5.0,
+        *,
+        feed: Callable[[], Iterable[Any]] | None = None,
+        revision: Callable[[], object] | None = None,
+        feed_s: float = 60.0,
     ) -> None:
         self.inner = inner
         self.lease = lease
         self.retry_s = retry_s
         self.check_s = check_s
+        self.feed = feed
+        self.revision = revision
+        self.feed_s = feed_s
         self.name: str = str(getattr(inner, "name", "online-learner"))
         self.acquisitions = 0
+        self.feeds = 0
+        self._fed_revision: object = None
+        self._fed_at = 0.0
         self._wake = threading.Event()
+
+    def _feed(self, force: bool) -> None:
+        """Queue the store's reactions for the inner loop (see the class docstring)."""
+        if self.feed is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._fed_at < self.feed_s:
+            return
+        self._fed_at = now
+        try:
+            revision = None if self.revision is None else self.revision()
+            if not force and revision is not None and revision == self._fed_revision:
+                return
+            for item in self.feed():
+                self.inner.observe(item)
+            self._fed_revision = revision
+            self.feeds += 1
+        except Exception:  # noqa: BLE001 - the next feed tries again; learning goes on
+            log.exception("could not feed stored reactions to the online learner")
 
     @property
     def leader(self) -> bool:
@@ -226,10 +268,12 @@ class LeasedLearner:
                     target=self.inner.run, args=(inner_stop,), name="t2v-learner-leased"
                 )
                 worker.start()
+                self._feed(force=True)  # catch up: feedback the other replicas stored
                 try:
                     while not stop.is_set() and worker.is_alive():
                         self._wake.wait(self.check_s)
                         self._wake.clear()
+                        self._feed(force=False)
                         if not self.lease.held():
                             log.warning("learner lease lost; the online learner stops here")
                             break

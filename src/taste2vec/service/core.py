@@ -173,7 +173,13 @@ class TasteService:
         if lease is None:
             self.runtime.add(self.background, start=True)
         else:  # with replicas, only the lease holder's learner acts
-            self.runtime.add(LeasedLearner(self.background, lease), on_stop=lease.close, start=True)
+            leased = LeasedLearner(
+                self.background,
+                lease,
+                feed=self.store.all_feedback,  # what the other replicas stored, too
+                revision=self.store.feedback_revision,
+            )
+            self.runtime.add(leased, on_stop=lease.close, start=True)
 
     def reload_model(self) -> bool:
         """Load the model of ``model_source`` when its version differs from the one served

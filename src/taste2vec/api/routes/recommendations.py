@@ -83,6 +83,7 @@ async def recommendations(
     if assignment is not None:  # the service's own experiment decides the arm
         experiment, arm = assignment.experiment, assignment.arm
         model_version = assignment.model_version or model_version
+    request.state.model_version = model_version  # per-version metrics (service.monitoring)
     names = service.names
     shown = service.recommendation_shown(  # buffered: no write on this path
         user_id,
