@@ -51,6 +51,12 @@ def _scaler() -> MetricScaler:
     return MetricScaler.fit(values, np.ones_like(values))
 
 
+def _sensory_cols() -> list[int]:
+    from taste2vec.model.network import SENSORY_COLUMNS
+
+    return list(SENSORY_COLUMNS)
+
+
 def _model(seed: int = 0) -> Taste2Vec:
     torch.manual_seed(seed)
     notes = [r.notes for r in _records()] * 3
@@ -213,6 +219,9 @@ def test_the_decodable_block_is_read_back_exactly_by_a_linear_map() -> None:
     np.testing.assert_allclose(decoded_f.numpy(), evidence, atol=1e-4)
     np.testing.assert_allclose(notes.numpy(), batch.text_present.numpy(), atol=1e-4)
     assert evidence[0].sum() > 0 and evidence[2].sum() == 0  # notes vs no notes
+    # decoded_readings: the same block on a metric scale, no head involved
+    points = m.decoded_readings(emb, scale="app")
+    np.testing.assert_allclose(points, m.scaler.inverse(readings, _sensory_cols()), atol=1e-3)
     # Any linear read-out of the vector (least squares, no knowledge of the layout) too.
     x = np.hstack([emb, np.ones((len(emb), 1), dtype=np.float32)]).astype(np.float64)
     coef, *_ = np.linalg.lstsq(x, readings.astype(np.float64), rcond=None)

@@ -6,8 +6,10 @@ Three tasks, all on the newest 20 % of reviews (never trained on):
     aftertaste) from the tasting text alone, numeric inputs masked as missing:
     R² and MAE against a mean predictor, TF-IDF + ridge, MiniLM + ridge. Two
     Taste2Vec rows: the model's own sensory head (on the Coffee Review scale),
-    and a ridge probe fitted on its 128-d text-only embedding (the same
-    protocol as the MiniLM baseline). The probe's training rows get
+    the vector's decodable block read back with no fitting (the readings,
+    ``Taste2Vec.decoded_readings``), and a ridge probe fitted on its 128-d
+    text-only embedding (the same protocol as the MiniLM baseline: per-target
+    alpha by leave-one-out CV on the probe's training rows). The probe's training rows get
     out-of-fold vocabulary readings, as its test rows (unseen notes) do: with
     in-sample readings the probe would learn to trust an overfitted input;
 (b) cross-modal retrieval: from a review's text, find its numeric profile
@@ -102,6 +104,15 @@ def _profiles(records: list[Any]) -> np.ndarray:
     return out
 
 
+def fit_probe(embeddings: np.ndarray, targets: np.ndarray) -> EmbeddingRidge:
+    """The ridge probe on the 128-d vector: standardised dimensions, per-target ``RidgeCV``.
+
+    Each target's penalty is chosen by efficient leave-one-out CV on the probe's own
+    training rows (``baselines.RIDGE_ALPHAS``), as for the MiniLM + ridge baseline.
+    """
+    return EmbeddingRidge().fit(embeddings, targets)
+
+
 def evaluate(
     model: Taste2Vec,
     data_dir: Path,
@@ -147,13 +158,16 @@ def evaluate(
 
     # (a) attribute scores from text alone
     sens, fam_text = model.predict_heads(z_text, scale="coffeereview")
-    ours = sens[:, [SENSORY_METRICS.index(t) for t in TARGETS]]
+    cols = [SENSORY_METRICS.index(t) for t in TARGETS]
+    ours = sens[:, cols]
+    decoded = model.decoded_readings(z_text, scale="coffeereview")[:, cols]
     preds = {
         "mean predictor": MeanBaseline().fit(texts_fit, y_fit).predict(texts_test),
         "TF-IDF + ridge": TfidfRidge().fit(texts_fit, y_fit).predict(texts_test),
         "MiniLM + ridge": EmbeddingRidge().fit(e_fit, y_fit).predict(e_test),
         "Taste2Vec (text only)": ours,
-        "Taste2Vec embedding + ridge": EmbeddingRidge().fit(z_fit, y_fit).predict(z_text),
+        "Taste2Vec readings (decoded)": decoded,
+        "Taste2Vec embedding + ridge": fit_probe(z_fit, y_fit).predict(z_text),
     }
     for name, pred in preds.items():
         r2 = r2_per_target(y_test, pred)

@@ -246,6 +246,16 @@ class Taste2Vec:
         sensory = self.scaler.inverse(z.numpy(), list(SENSORY_COLUMNS), source=scale)
         return np.clip(sensory, 0.0, 10.0), torch.sigmoid(logits).numpy()
 
+    @torch.inference_mode()
+    def decoded_readings(self, embeddings: np.ndarray, scale: str = APP_SCALE) -> np.ndarray:
+        """The readings block of ``embeddings`` (a fixed linear map), in points on ``scale``.
+
+        No head, no fitting: what the vector itself says about the 12 sensory metrics.
+        """
+        readings, _, _ = self.net.decode(torch.from_numpy(np.asarray(embeddings, np.float32)))
+        out: np.ndarray = self.scaler.inverse(readings.numpy(), list(SENSORY_COLUMNS), source=scale)
+        return out
+
     def explain(self, embeddings: np.ndarray) -> list[Explanation]:
         sensory, probs = self.predict_heads(embeddings)
         out = []
