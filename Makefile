@@ -108,6 +108,8 @@ bench: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/python bench/replicas.py
 	$(BIN)/python bench/stream_log.py
 	$(BIN)/python bench/stream_worker.py
+	$(BIN)/python bench/churn.py
+	$(BIN)/python bench/batch_engines.py
 	$(BIN)/python bench/signals_latency.py --model $(MODEL_DIR)
 	$(BIN)/python bench/edge.py --model $(MODEL_DIR)
 	command -v wrk >/dev/null || apt-get install -y wrk

@@ -36,6 +36,7 @@ def spark_session(master: str = "local[2]", app: str = "taste2vec-batch") -> Any
             SparkSession.builder.master(master)
             .appName(app)
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.sql.session.timeZone", "UTC")
