@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from taste2vec.errors import ConflictError, NotFoundError, SchemaError
 from taste2vec.schema.records import Identifier, Process, RoastLevel
@@ -31,13 +32,15 @@ from taste2vec.store._curation_tables import (
 from taste2vec.store._engine import upsert_stmt
 from taste2vec.store._tables import CoffeeRow, utcnow
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$")  # 1900-01 to 2999-12
 
 
 def check_month(value: str) -> str:
     """``value`` if it is ``YYYY-MM``, else :class:`SchemaError`."""
     if not isinstance(value, str) or not MONTH.match(value):
-        raise SchemaError(f"month must be YYYY-MM, got {value!r}", [("month", "not YYYY-MM")])
+        raise SchemaError(
+            f"month must be YYYY-MM (1900-2999), got {value!r}", [("month", "not YYYY-MM")]
+        )
     return value
 
 
@@ -72,12 +75,13 @@ class Subscription(BaseModel):
     @field_validator("exclude_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        out = []
+        out: list[str] = []
         for origin in value:
             text = origin.strip()
-            if not 1 <= len(text) <= 100:
-                raise ValueError("an origin is 1-100 characters")
-            out.append(text)
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or len(text) > 100:
+                raise ValueError("an origin is at most 100 characters, no control characters")
+            if text and text.casefold() not in {o.casefold() for o in out}:
+                out.append(text)
         return out
 
 
@@ -235,6 +239,24 @@ class CurationMixin(StoreBase):
             }
             for p in picks
         ]
+        try:
+            return self._save_run(run_id, month, solver, params, summary, rows)
+        except IntegrityError as exc:
+            if "curation_runs" not in str(exc) or "month" not in str(exc):
+                raise
+            raise ConflictError(
+                f"another run of {month} was saved at the same time; run it again"
+            ) from None
+
+    def _save_run(
+        self,
+        run_id: str,
+        month: str,
+        solver: str,
+        params: dict[str, Any],
+        summary: dict[str, Any],
+        rows: list[dict[str, Any]],
+    ) -> CurationRun:
         with self._write() as session:
             old = session.scalar(select(CurationRunRow).where(CurationRunRow.month == month))
             if old is not None and old.status == "shipped":

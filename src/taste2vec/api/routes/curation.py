@@ -12,16 +12,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from taste2vec.api.deps import AdminDep, ServiceDep, UserIdPath
 from taste2vec.api.schemas import error_responses
+from taste2vec.api.strict import json_types_of
 from taste2vec.curation import Weights
 from taste2vec.curation.export import csv_lines
 from taste2vec.curation.run import CurationSettings
-from taste2vec.errors import NotFoundError
-from taste2vec.schema.records import Identifier, Process, RoastLevel
+from taste2vec.errors import NotFoundError, SchemaError
+from taste2vec.schema.records import ID_PATTERN, Identifier, Process, RoastLevel
 from taste2vec.service.curation_scores import curate_month
 from taste2vec.store import CurationRun, Subscription
 
@@ -32,6 +33,9 @@ RunIdPath = Annotated[
 ]
 
 
+Origin = Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,7 +44,7 @@ class SubscriptionIn(BaseModel):
     status: Literal["active", "paused", "cancelled"] = "active"
     decaf_only: bool = False
     exclude_processes: list[Process] = Field(default_factory=list, max_length=10)
-    exclude_origins: list[str] = Field(default_factory=list, max_length=50)
+    exclude_origins: list[Origin] = Field(default_factory=list, max_length=50)
     exclude_roasts: list[RoastLevel] = Field(default_factory=list, max_length=10)
     exclude_coffees: list[Identifier] = Field(default_factory=list, max_length=500)
 
@@ -63,7 +67,9 @@ class WeightsIn(BaseModel):
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2027-01"])
+    month: str = Field(
+        pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", examples=["2027-01"], description="YYYY-MM."
+    )
     solver: Literal["auto", "greedy", "exact"] = "auto"
     no_repeat_months: int = Field(default=6, ge=0, le=36)
     weights: WeightsIn = Field(default_factory=WeightsIn)
@@ -114,9 +120,15 @@ def _get_run(service: ServiceDep, run_id: str) -> CurationRun:
     responses=error_responses(401, 403, 422),
 )
 def put_subscription(
-    user_id: UserIdPath, body: SubscriptionIn, service: ServiceDep, _: AdminDep
+    user_id: UserIdPath,
+    body: Annotated[SubscriptionIn, json_types_of(SubscriptionIn)],
+    service: ServiceDep,
+    _: AdminDep,
 ) -> SubscriptionOut:
-    sub = Subscription(user=user_id, **body.model_dump())
+    try:
+        sub = Subscription(user=user_id, **body.model_dump())
+    except ValidationError as exc:
+        raise SchemaError(f"invalid subscription: {exc.errors()[0]['msg']}") from None
     changed = service.store.set_subscription(sub)
     return SubscriptionOut(**sub.model_dump(mode="json"), changed=changed)
 
@@ -142,7 +154,9 @@ def get_subscription(user_id: UserIdPath, service: ServiceDep, _: AdminDep) -> S
     "Subscribers whose box could not be filled are listed in summary.short_boxes.",
     responses=error_responses(401, 403, (409, "The month has shipped."), 422),
 )
-async def post_run(body: RunIn, service: ServiceDep, _: AdminDep) -> RunOut:
+async def post_run(
+    body: Annotated[RunIn, json_types_of(RunIn)], service: ServiceDep, _: AdminDep
+) -> RunOut:
     settings = CurationSettings(
         weights=Weights(**body.weights.model_dump()),
         no_repeat_months=body.no_repeat_months,
@@ -186,7 +200,7 @@ def get_boxes(
     _: AdminDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    user: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    user: Annotated[str | None, Query(min_length=1, max_length=128, pattern=ID_PATTERN)] = None,
 ) -> BoxesOut:
     _get_run(service, run_id)
     store = service.store
