@@ -44,6 +44,7 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -188,10 +189,11 @@ def event_row(entry: LogEntry) -> dict[str, Any]:
         event_us=t,
         event_day=t // DAY_US,
     )
+    fields = ev.__dict__  # pydantic's field values; getattr of a missing one is slow
     for name in _EVENT_FIELDS:
-        value = getattr(ev, name, None)
+        value = fields.get(name)
         if value is not None:
-            row[name] = value.value if hasattr(value, "value") else value
+            row[name] = value.value if isinstance(value, Enum) else value
     return row
 
 
@@ -333,7 +335,9 @@ class _Writer:
 
         for (table, day), rows in sorted(self.buffers.items()):
             rel = f"{table}/day={_day_name(day)}/r{self.run:06d}-{self.chunk:03d}.parquet"
-            self._write(rel, pa.Table.from_pylist(rows, schema=self.schemas[table]), table, pq)
+            schema = self.schemas[table]
+            columns = {c: [r.get(c) for r in rows] for c in schema.names}
+            self._write(rel, pa.Table.from_pydict(columns, schema=schema), table, pq)
         self.buffers.clear()
         self.buffered = 0
         self.chunk += 1
