@@ -30,6 +30,9 @@ from taste2vec.stream.signals import CHURN_RULE, LogisticChurnModel, churn_risk
 from taste2vec.stream.state import StreamReader
 from taste2vec.stream.worker import run_to_end
 
+# one worker builds the simulated population and trains once for the whole module
+pytestmark = [pytest.mark.xdist_group("batch-churn")]
+
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
