@@ -39,15 +39,19 @@ def create_user(
     _: AdminDep,
     response: Response,
     idempotency_key: Annotated[
-        str | None,
+        str,
         Header(
             description="Makes the request retry-safe (16-128 characters of A-Z, a-z, 0-9, "
             "'_' and '-').",
-            max_length=128,
+            # Documented here, checked by the store after the transport's whitespace is
+            # stripped (a JSON-schema "$" also admits a trailing newline, which no HTTP
+            # header can carry).
+            json_schema_extra={"pattern": r"^[A-Za-z0-9_-]{16,128}$"},
         ),
-    ] = None,
+    ] = "",
 ) -> UserCreated:
-    key, replayed = service.store.create_user_key(body.id, idempotency_key)
+    idem = idempotency_key.strip() or None  # absent (or empty): not retry-safe, as before
+    key, replayed = service.store.create_user_key(body.id, idem)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return UserCreated(id=body.id, api_key=key)
