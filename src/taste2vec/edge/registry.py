@@ -11,6 +11,11 @@ reader never sees half a file)::
 ``<model_version>`` is :func:`taste2vec.model.artifact.weights_version` of the
 model directory, the same id the API reports as ``model_version``. ``latest``
 points at the most recent export. Torch-free.
+
+One version's folder (``index.json`` plus the archives) is a :class:`BundleFolder`; the
+model registry stores exactly such a folder in each version (``taste2vec/edge/``, copied
+from here by ``taste2vec model register``), and ``GET /v1/models/edge/champion`` serves
+the one of the version the alias points at.
 """
 
 from __future__ import annotations
@@ -85,6 +90,47 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
+def _read_index(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"cannot read {path}: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+class BundleFolder:
+    """The bundles of one model version: ``index.json`` and ``<format>.t2vb`` in ``folder``."""
+
+    def __init__(self, folder: Path | str, model_version: str) -> None:
+        self.folder = Path(folder)
+        self.model_version = model_version
+
+    def index(self) -> dict[str, Any]:
+        return _read_index(self.folder / "index.json")
+
+    def formats(self) -> dict[str, dict[str, Any]]:
+        bundles = self.index().get("bundles", {})
+        return dict(bundles) if isinstance(bundles, dict) else {}
+
+    def entry(self, fmt: str) -> BundleEntry | None:
+        info = self.formats().get(fmt)
+        if info is None:
+            return None
+        path = self.folder / str(info["file"])
+        if not path.is_file():
+            return None
+        return BundleEntry(
+            self.model_version,
+            fmt,
+            path,
+            str(info["sha256"]),
+            int(info["size"]),
+            str(info["created"]),
+        )
+
+
 class EdgeRegistry:
     """Bundles by model version and format, plus named aliases."""
 
@@ -143,15 +189,13 @@ class EdgeRegistry:
         _write_atomic(self.root / "aliases" / f"{alias}.json", _dump(payload))
 
     # ---------------------------------------------------------------------------- read
+    def folder(self, model_version: str) -> BundleFolder:
+        """The bundles of one model version."""
+        version = _check_name("model version", model_version)
+        return BundleFolder(self.root / version, version)
+
     def index(self, model_version: str) -> dict[str, Any]:
-        path = self.root / _check_name("model version", model_version) / "index.json"
-        if not path.is_file():
-            return {}
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"cannot read {path}: {exc}") from exc
-        return data if isinstance(data, dict) else {}
+        return self.folder(model_version).index()
 
     def aliases(self) -> dict[str, str]:
         folder = self.root / "aliases"
@@ -182,19 +226,10 @@ class EdgeRegistry:
         return None
 
     def formats(self, model_version: str) -> dict[str, dict[str, Any]]:
-        bundles = self.index(model_version).get("bundles", {})
-        return dict(bundles) if isinstance(bundles, dict) else {}
+        return self.folder(model_version).formats()
 
     def entry(self, model_version: str, fmt: str) -> BundleEntry | None:
-        info = self.formats(model_version).get(fmt)
-        if info is None:
-            return None
-        path = self.root / model_version / str(info["file"])
-        if not path.is_file():
-            return None
-        return BundleEntry(
-            model_version, fmt, path, str(info["sha256"]), int(info["size"]), str(info["created"])
-        )
+        return self.folder(model_version).entry(fmt)
 
 
 def _dump(data: Mapping[str, Any]) -> bytes:

@@ -1,11 +1,14 @@
-"""Model downloads for the app (edge bundles from the registry beside the model
-directory) and the admin routes of the model registry (``/v1/models/registry``).
+"""Model downloads for the app (edge bundles) and the admin routes of the model
+registry (``/v1/models/registry``).
 
-``taste2vec export`` writes and registers the bundles; this router only serves
-them. An alias is ``latest`` (the most recent export), ``current`` (the model
-this server is serving), any alias given to ``taste2vec export --alias``, or a
-model version itself. Responses carry a strong ETag (the archive's SHA-256) and
-answer ``If-None-Match`` with 304, so an app re-downloads only what changed.
+Edge bundles: ``champion`` and ``challenger`` resolve through the model registry (the
+bundles stored in the version the alias points at, downloaded and checksum-verified);
+``current`` is the model this server serves (its registry version's bundles with
+``T2V_MODEL_SOURCE=registry``); ``latest``, any alias given to ``taste2vec export
+--alias``, or a model version itself come from the edge folder beside the model
+directory, where ``taste2vec export`` writes them. Responses carry a strong ETag (the
+archive's SHA-256) and answer ``If-None-Match`` with 304, so an app re-downloads only
+what changed.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 from taste2vec.api.deps import AdminDep, Principal, PrincipalDep
 from taste2vec.api.schemas import error_responses
-from taste2vec.edge.registry import EdgeRegistry
+from taste2vec.edge.registry import BundleFolder, EdgeRegistry
 from taste2vec.edge.spec import FORMATS, SUFFIX
-from taste2vec.errors import ArtifactError
-from taste2vec.registry import ChecksumError, ModelRegistry, VersionInfo
+from taste2vec.errors import ArtifactError, StoreError
+from taste2vec.registry import ALIASES, ChecksumError, ModelRegistry, VersionInfo
 from taste2vec.store import AliasEvent
 
 T = TypeVar("T")
@@ -54,17 +57,46 @@ class EdgeVersionOut(BaseModel):
 class EdgeCatalogueOut(BaseModel):
     serving: str = Field(description="Model version this server serves (alias 'current').")
     versions: list[EdgeVersionOut]
+    registry_error: str | None = Field(
+        default=None,
+        description="Why the model registry's champion/challenger bundles are missing from "
+        "this list (registry unreachable, corrupt artifact); null when they are listed.",
+    )
 
 
 def registry_for(request: Request) -> EdgeRegistry:
     return EdgeRegistry.beside(request.app.state.settings.model_dir)
 
 
-def _resolve(request: Request, registry: EdgeRegistry, alias: str) -> str | None:
+def _from_model_registry(request: Request, alias: str) -> BundleFolder | None:
+    """The bundles stored in the registry version ``alias`` points at (downloaded and
+    verified; cached). None while the alias is unset."""
+    registry = model_registry(request)
+    ref = registry.resolve(alias)
+    if ref is None:
+        return None
+    try:
+        root = registry.download(ref.version)
+    except ChecksumError as exc:
+        detail = f"registry version {ref.version} ({alias}) is corrupt: {exc}"
+        raise HTTPException(503, detail) from None
+    return BundleFolder(root / "edge", ref.weights_version)
+
+
+def _bundles(request: Request, registry: EdgeRegistry, alias: str) -> BundleFolder | None:
+    """Where ``alias``'s bundles are (module docstring); None when it is unknown."""
+    if alias in ALIASES:
+        return _from_model_registry(request, alias)
     if alias == CURRENT:
         version: str | None = _serving(request)
-        return version if version and registry.formats(version) else None
-    return registry.resolve(alias)
+        if not version:
+            return None
+        source = getattr(getattr(request.app.state, "service", None), "model_source", None)
+        if getattr(source, "registry_version", None) is not None:  # following the registry
+            return BundleFolder(PathLib(source.path).parent / "edge", version)  # type: ignore[union-attr]
+        return registry.folder(version) if registry.formats(version) else None
+    found = registry.resolve(alias)
+    return None if found is None else registry.folder(found)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -77,17 +109,31 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 @router.get(
     "/edge",
     summary="List the edge bundles",
-    description="Every registered model version with its aliases, formats, sizes, checksums "
-    "and parity reports. Bundles appear here after `taste2vec export`.",
+    description="Every model version with edge bundles, with its aliases, formats, sizes, "
+    "checksums and parity reports: those of the edge folder (`taste2vec export`) and those "
+    "stored in the model registry versions `champion` and `challenger` point at.",
     responses=error_responses((503, "The edge registry could not be read.")),
 )
-async def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueOut:
+def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueOut:
     registry = registry_for(request)
-    aliases = registry.aliases()
+    aliases: dict[str, list[str]] = {}
+    for alias, version in registry.aliases().items():
+        aliases.setdefault(version, []).append(alias)
+    folders = {v: registry.folder(v) for v in registry.versions()}
+    registry_error = None
+    for alias in ALIASES:  # the model registry's aliases, with the bundles of their version
+        try:
+            folder = _from_model_registry(request, alias)
+        except (StoreError, HTTPException) as exc:
+            registry_error = str(getattr(exc, "detail", exc))
+            continue
+        if folder is not None and folder.formats():
+            folders.setdefault(folder.model_version, folder)
+            aliases.setdefault(folder.model_version, []).append(alias)
     serving = str(_serving(request) or "")
     versions = []
-    for version in registry.versions():
-        names = sorted(a for a, v in aliases.items() if v == version)
+    for version, folder in sorted(folders.items()):
+        names = sorted(aliases.get(version, []))
         if version == serving:
             names.append(CURRENT)
         bundles = [
@@ -98,18 +144,19 @@ async def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueO
                 created=str(info["created"]),
                 parity=dict(info.get("parity") or {}),
             )
-            for fmt, info in sorted(registry.formats(version).items())
+            for fmt, info in sorted(folder.formats().items())
         ]
         versions.append(EdgeVersionOut(model_version=version, aliases=names, bundles=bundles))
-    return EdgeCatalogueOut(serving=serving, versions=versions)
+    return EdgeCatalogueOut(serving=serving, versions=versions, registry_error=registry_error)
 
 
 @router.get(
     "/edge/{alias}",
     summary="Download an edge bundle",
-    description="The bundle archive (zip, `.t2vb`) for a model alias (`latest`, `current`, "
-    "an export alias) or a model version, in one format: `tflite`, `tflite-int8`, `onnx` or "
-    "`onnx-int8`. Send the ETag back as `If-None-Match` to get 304 when nothing changed. "
+    description="The bundle archive (zip, `.t2vb`) for a model alias (`champion` and "
+    "`challenger` through the model registry; `latest`, `current`, an export alias) or a "
+    "model version, in one format: `tflite`, `tflite-int8`, `onnx` or `onnx-int8`. "
+    "Send the ETag back as `If-None-Match` to get 304 when nothing changed. "
     "Run it with `taste2vec.edge.runtime.EdgeRuntime` (see docs/edge.md).",
     response_class=FileResponse,
     responses={
@@ -117,11 +164,11 @@ async def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueO
         304: {"description": "The bundle matches If-None-Match."},
         **error_responses(
             (404, "Unknown alias, unknown format, or no bundle of that format for it."),
-            (503, "The edge registry could not be read."),
+            (503, "The edge or model registry could not be read, or the artifact is corrupt."),
         ),
     },
 )
-async def get_edge(
+def get_edge(
     alias: str,
     request: Request,
     principal: PrincipalDep,
@@ -135,21 +182,29 @@ async def get_edge(
     ] = DEFAULT_FORMAT,
 ) -> Response:
     registry = registry_for(request)
-    version = _resolve(request, registry, alias)
-    if version is None:
+    folder = _bundles(request, registry, alias)
+    if folder is None:
+        if alias in ALIASES:
+            raise HTTPException(404, f"no model registry version has the alias {alias!r} yet")
         known = sorted({*registry.aliases(), *registry.versions()})
         hint = f"known: {', '.join(known)}" if known else "none yet; run: taste2vec export"
-        raise HTTPException(404, f"no edge bundles for {alias!r} ({hint})")
+        raise HTTPException(404, f"no edge bundles for {alias!r} ({hint}; or champion, challenger)")
     if fmt not in FORMATS:
         raise HTTPException(404, f"unknown edge format {fmt!r}; formats: {', '.join(FORMATS)}")
-    entry = registry.entry(version, fmt)
+    entry = folder.entry(fmt)
     if entry is None:
-        have = ", ".join(sorted(registry.formats(version))) or "none"
+        version = folder.model_version
+        have = ", ".join(sorted(folder.formats())) or "none"
+        export = f"taste2vec export --format {fmt.removesuffix('-int8')}" + (
+            " --int8" if fmt.endswith("-int8") else ""
+        )
+        where = (
+            "; a registry version carries the bundles exported before it was registered"
+            if alias in ALIASES
+            else ""
+        )
         raise HTTPException(
-            404,
-            f"model {version} has no {fmt} bundle (exported: {have}); run: "
-            f"taste2vec export --format {fmt.removesuffix('-int8')}"
-            + (" --int8" if fmt.endswith("-int8") else ""),
+            404, f"model {version} has no {fmt} bundle (exported: {have}); run: {export}{where}"
         )
     headers = {
         "ETag": entry.etag,
