@@ -106,6 +106,7 @@ bench: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/python bench/ann_choice.py
 	$(BIN)/python bench/feedback_latency.py
 	$(BIN)/python bench/replicas.py
+	$(BIN)/python bench/ingest_commit.py
 	$(BIN)/python bench/stream_log.py
 	$(BIN)/python bench/stream_worker.py
 	$(BIN)/python bench/churn.py
