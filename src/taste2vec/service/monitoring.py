@@ -26,7 +26,9 @@
   - ``t2v_embedding_window{model_version}``: how many embeddings the window holds.
 
 **Bounded cardinality.** At most ``max_versions`` (4) versions are tracked; when another
-one serves, the least recently seen version's series are removed. ``route`` is the route
+one serves, the least recently seen version's series are removed. The drift gauges are
+computed when ``/metrics`` is read (a collector), so an observation costs one O(d) update
+of the window's running sums. ``route`` is the route
 template, never the raw path.
 """
 
@@ -37,13 +39,15 @@ import logging
 import math
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
 
 from taste2vec.model.reference import EMBEDDING_STATS, EmbeddingReference, embedding_stats
 
@@ -60,6 +64,49 @@ log = logging.getLogger(__name__)
 MAX_VERSIONS = 4
 WINDOW = 1000
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+_DRIFT_HELP = {
+    "centroid_shift": "Served centroid's distance from the reference centroid, in units of "
+    "the reference's mean distance from it",
+    "centroid_cosine": "Cosine of the served and reference centroids",
+    "norm_mean": "Mean L2 norm of the served embeddings in the window",
+    "norm_std": "Standard deviation of their L2 norms",
+    "window": "Served embeddings in the drift window",
+}
+
+
+class _DriftCollector(Collector):
+    """The drift gauges of a :class:`ModelMonitor`, computed at scrape time."""
+
+    def __init__(self, monitor: ModelMonitor) -> None:
+        self.monitor = monitor
+
+    def collect(self) -> Iterator[Metric]:
+        families = {
+            name: GaugeMetricFamily(f"t2v_embedding_{name}", text, labels=["model_version"])
+            for name, text in _DRIFT_HELP.items()
+        }
+        ref_labels = ["model_version", "reference"]
+        ref_mean = GaugeMetricFamily(
+            "t2v_embedding_reference_norm_mean",
+            "Mean L2 norm of the reference embeddings",
+            labels=ref_labels,
+        )
+        ref_std = GaugeMetricFamily(
+            "t2v_embedding_reference_norm_std",
+            "Standard deviation of the reference norms",
+            labels=ref_labels,
+        )
+        for version, figures, ref in self.monitor.snapshot():
+            for name, value in figures.items():
+                families[name].add_metric([version], value)
+            if ref is not None and math.isfinite(ref.norm_mean):  # catalogue: no norms
+                ref_mean.add_metric([version, ref.source], ref.norm_mean)
+                ref_std.add_metric([version, ref.source], ref.norm_std)
+        yield from families.values()
+        yield ref_mean
+        yield ref_std
 
 
 def reference_for(
@@ -171,29 +218,9 @@ class ModelMonitor:
             v,
             registry=registry,
         )
-        self.gauges = {
-            name: Gauge(f"t2v_embedding_{name}", text, v, registry=registry)
-            for name, text in (
-                (
-                    "centroid_shift",
-                    "Served centroid's distance from the reference centroid, "
-                    "in units of the reference's mean distance from it",
-                ),
-                ("centroid_cosine", "Cosine of the served and reference centroids"),
-                ("norm_mean", "Mean L2 norm of the served embeddings in the window"),
-                ("norm_std", "Standard deviation of their L2 norms"),
-                ("window", "Served embeddings in the drift window"),
-            )
-        }
-        self.reference_gauges = {
-            name: Gauge(
-                f"t2v_embedding_reference_{name}", text, [*v, "reference"], registry=registry
-            )
-            for name, text in (
-                ("norm_mean", "Mean L2 norm of the reference embeddings"),
-                ("norm_std", "Standard deviation of the reference norms"),
-            )
-        }
+        # Drift gauges are computed when /metrics is read (a collector), not per embedding.
+        if registry is not None:
+            registry.register(_DriftCollector(self))
 
     # ------------------------------------------------------------------ versions
     def _track(self, version: str) -> _Window:
@@ -203,7 +230,6 @@ class ModelMonitor:
         if found is None:
             found = _Window(self.window, self._references.get(version))
             self._versions[version] = found
-            self._set_reference_gauges(version)
             while len(self._versions) > self.max_versions:
                 old, _ = self._versions.popitem(last=False)
                 self._forget(old)
@@ -224,25 +250,11 @@ class ModelMonitor:
                 except KeyError:
                     pass
         per_version: list[MetricWrapperBase] = [self.observed, self.nonfinite]
-        for series in [*per_version, *self.gauges.values()]:
+        for series in per_version:
             try:
                 series.remove(version)
             except KeyError:
                 pass
-        for gauge in self.reference_gauges.values():
-            for source in ("artifact", "catalogue"):
-                try:
-                    gauge.remove(version, source)
-                except KeyError:
-                    pass
-
-    def _set_reference_gauges(self, version: str) -> None:
-        ref = self._references.get(version)
-        if ref is None:
-            return
-        if math.isfinite(ref.norm_mean):  # a catalogue reference has no norm statistics
-            self.reference_gauges["norm_mean"].labels(version, ref.source).set(ref.norm_mean)
-            self.reference_gauges["norm_std"].labels(version, ref.source).set(ref.norm_std)
 
     def set_reference(self, version: str, reference: EmbeddingReference) -> None:
         """The distribution ``version``'s served embeddings are compared with. A reference
@@ -252,10 +264,7 @@ class ModelMonitor:
             if current is not None and current.source == "artifact" != reference.source:
                 return
             self._references[version] = reference
-            window = self._track(version)
-            window.reference = reference
-            self._set_reference_gauges(version)
-            self._publish(version, window)
+            self._track(version).reference = reference
 
     def reference(self, version: str) -> EmbeddingReference | None:
         with self._lock:
@@ -306,15 +315,15 @@ class ModelMonitor:
             window = self._track(version)
             for row in arr[finite]:
                 window.add(row)
-            self._publish(version, window)
         self.observed.labels(version).inc(len(arr))
         bad = int((~finite).sum())
         if bad:
             self.nonfinite.labels(version).inc(bad)
 
-    def _publish(self, version: str, window: _Window) -> None:
-        for name, value in window.figures().items():
-            self.gauges[name].labels(version).set(value)
+    def snapshot(self) -> list[tuple[str, dict[str, float], EmbeddingReference | None]]:
+        """(version, drift figures, reference) of every tracked version, for a scrape."""
+        with self._lock:
+            return [(v, w.figures(), w.reference) for v, w in self._versions.items()]
 
     def figures(self, version: str) -> dict[str, float]:
         """The drift figures of ``version`` now (empty before any embedding)."""
