@@ -126,3 +126,61 @@ def test_policy_promote_moves_champion_and_may_swap(
 def test_the_policy_must_name_a_registry_action(registry: ModelRegistry) -> None:
     with pytest.raises(ValueError, match="off"):
         RegistryPublisher(registry, "off")
+
+
+@pytest.mark.slow
+def test_a_promoted_candidate_reaches_a_service_following_the_registry(
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    minilm,  # type: ignore[no-untyped-def]
+) -> None:
+    """policy promote + T2V_MODEL_SOURCE=registry: the learner's process does not swap
+    the candidate itself; its follower loads the new champion like every replica."""
+    import numpy as np
+
+    from taste2vec.learning import GateDecision, LearnerLease
+    from taste2vec.registry import RegistryModelSource
+    from taste2vec.service import TasteService, seed_demo
+
+    with create_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        seed_demo(store, tmp_path / "keys.json")
+        registry = ModelRegistry(
+            f"sqlite:///{tmp_path / 'mlflow.db'}", store, name="svc", cache_dir=tmp_path / "c"
+        )
+        base, _ = registry.register(tiny_model_dir, actor="ci")
+        registry.promote(base.version, actor="ci")
+        source = RegistryModelSource(
+            registry, loader=lambda p: Taste2Vec.load(p, text_encoder=minilm), poll_s=0.0
+        )
+        publisher = RegistryPublisher(
+            registry, "promote", base_dir=lambda: source.path, swap_on_promote=False
+        )
+        lease = LearnerLease(f"sqlite:///{tmp_path / 'store.db'}")
+        service = TasteService(
+            store,
+            source.load(),
+            online_learning=True,
+            model_source=source,
+            learner_publish=publisher,
+            learner_lease=lease,
+        )
+        try:
+            assert service.background is not None
+            learner = service.background.learner
+            assert learner.publish is publisher
+            candidate = clone_model(service.model)
+            with np.errstate(all="ignore"):
+                for p in candidate.net.parameters():
+                    p.data.mul_(1.01)
+            live_score, cand_score = learner.evaluate(service.model), learner.evaluate(candidate)
+            draft = GateDecision(False, "passed the gate", live_score, cand_score, 0, 1.0, 1.0)
+            published = publisher(candidate, draft, learner)
+            assert published.alias == "champion" and not published.swap
+            new = registry.version(published.version)
+            assert service.model_version == base.weights_version  # not swapped by the learner
+            assert service.reload_model()  # what the follower does every 0.5 s
+            assert service.model_version == new.weights_version != base.weights_version
+            assert source.registry_version == published.version
+            assert registry.history("champion")[0].actor == "online-learner"
+        finally:
+            service.close()
