@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from taste2vec.learning.lease import LearnerLease, LeasedLearner
+from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.schema import Coffee
 from tests.store.conftest import postgres_db_url, postgres_server_url
 
 __all__ = ["postgres_db_url", "postgres_server_url"]  # fixtures used below
@@ -186,3 +188,20 @@ def test_the_leader_is_fed_what_every_replica_stored(tmp_path: Path) -> None:
         leader.wake()
         thread.join(10)
         leader.lease.close()
+
+
+def test_a_replica_without_the_lease_queues_a_bounded_number_of_reactions(
+    tiny_model: Taste2Vec,
+    catalogue: list[Coffee],
+    sim_data,  # type: ignore[no-untyped-def]
+) -> None:
+    from taste2vec.learning import BackgroundLearner, OnlineLearner
+
+    stream, validation = sim_data
+    background = BackgroundLearner(
+        OnlineLearner(tiny_model, catalogue, validation), every_n=8, max_queue=16
+    )
+    for fb in stream[:100]:  # never drained: this replica's learner does not run
+        background.observe(fb)
+    assert len(background._queue) == 16  # noqa: SLF001
+    assert list(background._queue) == stream[84:100]  # noqa: SLF001 - the newest kept

@@ -1,7 +1,8 @@
 """``BackgroundLearner``: run the :class:`OnlineLearner` on its own thread, out of the way.
 
 - :meth:`BackgroundLearner.observe` is what the request path calls: it appends to a queue
-  and returns at once. It never blocks on training and never raises.
+  (at most ``max_queue`` reactions, the oldest dropped first) and returns at once. It
+  never blocks on training and never raises.
 - The worker thread moves queued reactions into the learner and runs an update (a
   :meth:`~OnlineLearner.step`) every ``every_n`` reactions or every ``every_s`` seconds
   when at least one reaction arrived; every ``gate_every`` updates it runs the gate
@@ -45,9 +46,12 @@ class BackgroundLearner:
         every_s: float = 60.0,
         gate_every: int = 1,
         name: str = "online-learner",
+        max_queue: int = 10_000,
     ) -> None:
-        if every_n < 1 or every_s <= 0 or gate_every < 1:
-            raise ValueError("every_n and gate_every must be >= 1 and every_s > 0")
+        if every_n < 1 or every_s <= 0 or gate_every < 1 or max_queue < every_n:
+            raise ValueError(
+                "every_n and gate_every must be >= 1, every_s > 0 and max_queue >= every_n"
+            )
         self.learner = learner
         self.every_n = every_n
         self.every_s = every_s
@@ -59,7 +63,9 @@ class BackgroundLearner:
         self.last_error: str | None = None
         self.last_decision: GateDecision | None = None
         self.torch_threads: int | None = None  # what the worker thread runs with
-        self._queue: deque[Feedback] = deque()
+        # Bounded: a replica that does not hold the learner lease queues but never drains
+        # (the lease holder reads the store's feedback instead); the oldest drop first.
+        self._queue: deque[Feedback] = deque(maxlen=max_queue)
         self._since_update = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
