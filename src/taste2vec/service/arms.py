@@ -109,11 +109,14 @@ class ArmRouter:
                 self._set(None)
             return
         if current is not None and current.experiment == exp.id:
-            catalogue, crowd = store.catalogue_revision(), store.feedback_revision()
+            catalogue = store.catalogue_revision()
             if catalogue != current.catalogue:
                 current.engine.rebuild(current.model, self.service._all_coffees())
                 current.catalogue = catalogue
                 self._drop_states()
+            # The crowd's statistics are refitted when the champion's were (the follower
+            # does it after 50 new feedback rows or 30 s), so both arms rank with the same.
+            crowd = self.service.crowd_revision
             if crowd != current.crowd:
                 current.engine.set_crowd(store.all_feedback())
                 current.crowd = crowd
@@ -131,7 +134,7 @@ class ArmRouter:
             )
             self._set(None)
             return
-        catalogue, crowd = store.catalogue_revision(), store.feedback_revision()
+        catalogue, crowd = store.catalogue_revision(), self.service.crowd_revision
         engine = RecommendationEngine(model, self.service._all_coffees())
         engine.set_crowd(store.all_feedback())
         self._set(
