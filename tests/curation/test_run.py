@@ -196,3 +196,10 @@ def test_bad_input_is_refused_clearly(store: Store) -> None:
         Subscription(user="ana", exclude_processes=["roasted"])  # type: ignore[list-item]
     assert month_minus("2027-01", 1) == "2026-12"
     assert month_minus("2027-01", 13) == "2025-12"
+
+
+def test_a_month_without_subscribers_is_an_empty_run(store: Store) -> None:
+    store.set_subscription(Subscription(user="gone", status="cancelled"))
+    run = curate(store, FakeScorer(), "2027-05")
+    assert run.summary["subscribers"] == 0 and run.summary["picks"] == 0
+    assert store.curation_picks(run.id) == []

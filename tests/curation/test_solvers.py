@@ -167,3 +167,18 @@ def test_invalid_instances_and_weights_are_refused() -> None:
             inst.origin,
             inst.home,
         )
+
+
+def test_empty_months() -> None:
+    no_users = Instance(
+        [], ["a", "b"], np.zeros((0, 2), np.float32), np.zeros((0, 2), bool),
+        np.zeros(0, np.int64), np.array([1, 1]), np.array([0, 1]), np.array([0, -1]),
+        np.zeros((0, 2), bool),
+    )  # fmt: skip
+    no_coffees = Instance(
+        ["u"], [], np.zeros((1, 0), np.float32), np.zeros((1, 0), bool), np.array([2]),
+        np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+        np.zeros((1, 1), bool),
+    )  # fmt: skip
+    assert solve_greedy(no_users) == [] and solve_exact(no_users).boxes == []
+    assert solve_greedy(no_coffees) == [[]] and solve_exact(no_coffees).boxes == [[]]

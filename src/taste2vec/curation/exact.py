@@ -57,6 +57,8 @@ def solve_exact(inst: Instance, time_limit_s: float | None = 60.0) -> ExactResul
     w = inst.weights
     pu, pc = np.nonzero(inst.eligible & (inst.stock > 0)[None, :])
     n_x = len(pu)
+    if n_x == 0:  # nothing can be sent to anyone: every box is empty, and that is optimal
+        return ExactResult([[] for _ in range(inst.n_users)], True, 0.0, "no eligible pair")
     explore = inst.exploratory()[pu, pc] if n_x else np.zeros(0, dtype=bool)
     fu, f_var, _ = _coverage(pu, inst.family[pc], inst.n_users)
     ou, o_var, _ = _coverage(pu, inst.origin[pc], inst.n_users)
