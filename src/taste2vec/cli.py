@@ -1050,6 +1050,91 @@ def churn_train(
 
 
 @app.command()
+def retrain(
+    snapshot_dir: Annotated[
+        Path, typer.Option("--snapshot", help="Snapshot directory (taste2vec snapshot --out).")
+    ],
+    checkpoint_dir: Annotated[
+        Path,
+        typer.Option("--checkpoint-dir", help="Stages and epochs done; a re-run resumes here."),
+    ] = Path("artifacts/retrain"),
+    epochs: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same model.")] = 13,
+    holdout_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.9, help="Newest share of the tastings held out.")
+    ] = 0.2,
+    min_holdout: Annotated[int, typer.Option(min=1, help="Fewest holdout tastings.")] = 5,
+    min_improvement: Annotated[
+        float, typer.Option(min=0.0, help="Holdout MAE points the candidate must gain.")
+    ] = 0.0,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Also train on Coffee Review from this datasets folder (default: bundled "
+            "data and the snapshot only, which keeps the job light).",
+        ),
+    ] = None,
+    review_limit: Annotated[
+        int | None, typer.Option(min=10, help="With --data-dir: the newest N reviews only.")
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Ignore (delete) the checkpoint and start over.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check inputs and show the split; train nothing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrain on everything accumulated, evaluate against the champion on the newest
+    tastings, and register a challenger only if it is better (docs/batch.md).
+
+    No champion yet: the model becomes the champion. Not better: exit 0, nothing
+    registered. Exit 2 for a missing, empty or corrupt snapshot or checkpoint.
+    """
+    from taste2vec.batch.retrain import RetrainConfig
+    from taste2vec.batch.retrain import retrain as run_retrain
+    from taste2vec.batch.snapshot import SnapshotError
+    from taste2vec.model.taste2vec import text_encoder_for
+
+    if data_dir is not None and not data_dir.is_dir():
+        raise typer.BadParameter(f"{data_dir} is not a directory", param_hint="--data-dir")
+    try:
+        cfg = RetrainConfig(
+            epochs=epochs,
+            seed=seed,
+            holdout_fraction=holdout_fraction,
+            min_holdout=min_holdout,
+            min_improvement=min_improvement,
+            review_limit=review_limit,
+        )
+    except SnapshotError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    with _registry() as registry:
+        try:
+            result = run_retrain(
+                snapshot_dir,
+                registry,
+                text_encoder_for(Settings()),
+                checkpoint_dir,
+                cfg,
+                data_dir=data_dir,
+                dry_run=dry_run,
+                fresh=fresh,
+                progress=not quiet,
+                on_stage=None if quiet else (lambda s: err.print(f"retrain: stage {s}")),
+            )
+        except SnapshotError as exc:  # RetrainError too: unusable input
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        out.print(result.message, highlight=False)
+
+
+@app.command()
 def curate(
     month: Annotated[str, typer.Option("--month", help="The month to curate, YYYY-MM.")],
     solver: Annotated[

@@ -178,6 +178,19 @@ class Settings(BaseSettings):
         le=86_400,
         description="How often the experiment controller evaluates running experiments.",
     )
+    retrain_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=30 * 86_400,
+        description="Run the retraining job (taste2vec retrain) inside the service every this "
+        "many seconds: one replica at a time (a lease in the store) exports a snapshot and "
+        "registers a challenger only if it beats the champion. 0 (the default): off. Needs "
+        "T2V_MODEL_SOURCE=registry.",
+    )
+    retrain_dir: Path = Field(
+        default=Path("artifacts/retrain-service"),
+        description="The scheduled retraining job's snapshot and checkpoint directory.",
+    )
     # Per-key rate limiting (taste2vec.api.ratelimit): a token bucket per user API key.
     rate_limit_per_s: float = Field(
         default=50.0,

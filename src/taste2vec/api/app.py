@@ -34,7 +34,7 @@ from taste2vec.api.routes import (
 )
 from taste2vec.config import Settings
 from taste2vec.learning import LearnerLease
-from taste2vec.model.taste2vec import Taste2Vec
+from taste2vec.model.taste2vec import Taste2Vec, text_encoder_for
 from taste2vec.registry import ModelRegistry, RegistryModelSource, open_registry
 from taste2vec.registry.learner import RegistryPublisher
 from taste2vec.service import TasteService, seed_demo
@@ -42,6 +42,7 @@ from taste2vec.service.arms import ArmRouter
 from taste2vec.service.controller import ExperimentController
 from taste2vec.service.model_source import ModelSource
 from taste2vec.service.monitoring import ModelMonitor
+from taste2vec.service.retrain import RetrainScheduler
 from taste2vec.service.stream import start_stream
 from taste2vec.store import create_store
 from taste2vec.ui import mount as mount_ui
@@ -142,6 +143,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         registry, interval_s=settings.controller_interval_s
                     )
                     service.runtime.add(controller, on_stop=controller.release, start=True)
+                if settings.retrain_interval_s > 0:  # one replica runs it (a lease)
+                    scheduler = RetrainScheduler(
+                        registry,
+                        text_encoder_for(settings),
+                        interval_s=settings.retrain_interval_s,
+                        work_dir=settings.retrain_dir,
+                        store_url=settings.database_url,
+                        log_url=settings.event_log_url_value(),
+                    )
+                    service.runtime.add(scheduler, start=True)
             try:
                 handle = start_stream(settings, service)
             except BaseException:

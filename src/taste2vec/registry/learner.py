@@ -39,17 +39,41 @@ from taste2vec.learning.learner import GateDecision, Publication
 from taste2vec.model.artifact import read_json
 from taste2vec.model.reference import EMBEDDING_STATS, embedding_stats
 from taste2vec.model.taste2vec import Taste2Vec
-from taste2vec.registry.core import CHALLENGER, CHAMPION, ModelRegistry
+from taste2vec.registry.core import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
 
 if TYPE_CHECKING:
     from taste2vec.learning.learner import OnlineLearner
 
-__all__ = ["LEARNER_ACTOR", "LearnerPolicy", "RegistryPublisher"]
+__all__ = ["LEARNER_ACTOR", "LearnerPolicy", "RegistryPublisher", "register_candidate"]
 
 log = logging.getLogger(__name__)
 
 LearnerPolicy = Literal["experiment", "promote", "off"]
 LEARNER_ACTOR = "online-learner"
+
+
+def register_candidate(
+    registry: ModelRegistry,
+    model_dir: Path,
+    *,
+    alias: str,
+    actor: str,
+    description: str,
+    reason: str,
+    evidence: dict[str, Any],
+) -> tuple[VersionInfo, bool]:
+    """Register a candidate's model directory and point ``alias`` at it (audited, with
+    ``evidence``): the one path by which automatic jobs (the online learner, the batch
+    retraining job) hand a model to the registry. Returns (version, created)."""
+    info, created = registry.register(model_dir, actor=actor, description=description)
+    registry.promote(
+        info.version,
+        alias=alias,
+        actor=actor,
+        reason=reason,
+        evidence={**evidence, "weights_version": info.weights_version, "created": created},
+    )
+    return info, created
 
 
 class RegistryPublisher:
@@ -110,21 +134,18 @@ class RegistryPublisher:
             # the drift reference: its embeddings of the catalogue it was tuned on
             stats = embedding_stats(learner.embeddings(model))
             (out / EMBEDDING_STATS).write_text(json.dumps(stats, indent=1) + "\n")
-            info, created = self.registry.register(
+            info, _ = register_candidate(
+                self.registry,
                 out,
+                alias=self.alias,
                 actor=self.actor,
                 description=(
                     f"online learner candidate: validation AUC {decision.live.auc:.4f} -> "
                     f"{decision.candidate.auc:.4f}"
                 ),
+                reason=f"online learner gate passed (policy {self.policy})",
+                evidence=evidence,
             )
-        self.registry.promote(
-            info.version,
-            alias=self.alias,
-            actor=self.actor,
-            reason=f"online learner gate passed (policy {self.policy})",
-            evidence={**evidence, "weights_version": info.weights_version, "created": created},
-        )
         self.published.append(info.version)
         log.info(
             "online learner candidate registered as %s version %s and set as %s",

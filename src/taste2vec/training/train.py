@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,6 +98,52 @@ class TrainResult:
         if self.refit:
             out["refit"] = self.refit
         return out
+
+
+class EpochCheckpoint:
+    """The training loop's state after every epoch, in ``directory/train-<phase>.pt``.
+
+    ``_fit`` saves the network, optimiser, both random generators, the history and the
+    early-stopping state after each epoch (temporary file, ``os.replace``: a kill leaves
+    the previous epoch's file) and, when it finds one for its phase (``select``, then
+    ``refit``), continues after that epoch. The inputs are rebuilt deterministically
+    (scaler, vocabulary, readings) from the same records and seed, so a resumed run ends
+    with the same weights as one that was never stopped. The caller must give a fresh
+    directory when the records or the configuration change (``batch.retrain`` keys its
+    checkpoint directory on both).
+    """
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+        self.resumed: dict[str, int] = {}  # phase -> the epoch it resumed after
+
+    def path(self, phase: str) -> Path:
+        return self.directory / f"train-{phase}.pt"
+
+    def load(self, phase: str) -> dict[str, Any] | None:
+        path = self.path(phase)
+        if not path.is_file():
+            return None
+        try:
+            state: dict[str, Any] = torch.load(path, weights_only=False)
+        except Exception as exc:  # a truncated or foreign file
+            raise ModelError(
+                f"training checkpoint {path} is unreadable ({exc}); delete it to start over"
+            ) from None
+        if not isinstance(state, dict) or "epoch" not in state:
+            raise ModelError(f"training checkpoint {path} is not a checkpoint; delete it")
+        self.resumed[phase] = int(state["epoch"])
+        return state
+
+    def save(self, phase: str, state: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(phase)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
 
 def family_targets(batch: FeatureBatch, node_family: torch.Tensor) -> torch.Tensor:
@@ -166,19 +214,32 @@ def train(
     cfg: TrainConfig | None = None,
     lexicon: Lexicon | None = None,
     progress: bool = True,
+    checkpoint: EpochCheckpoint | None = None,
 ) -> TrainResult:
-    """Choose the epoch count on ``corpus.val``, then (``cfg.refit``) refit on train + val."""
+    """Choose the epoch count on ``corpus.val``, then (``cfg.refit``) refit on train + val.
+
+    With ``checkpoint`` every epoch is saved and a run continues where a killed one
+    stopped (:class:`EpochCheckpoint`)."""
     cfg = cfg or TrainConfig()
     if len(corpus.train) < 8:
         raise ModelError(f"need at least 8 training records, got {len(corpus.train)}")
     started = time.perf_counter()
     lex = lexicon or load_lexicon()
-    model, history, best_epoch = _fit(corpus.train, corpus.val, cfg, text_encoder, lex, progress)
+    model, history, best_epoch = _fit(
+        corpus.train, corpus.val, cfg, text_encoder, lex, progress, checkpoint, "select"
+    )
     refit: dict[str, Any] = {}
     if cfg.refit and corpus.val and best_epoch > 0:
         records = [*corpus.train, *corpus.val]
         model, refit_history, _ = _fit(
-            records, [], replace(cfg, epochs=best_epoch), text_encoder, lex, progress
+            records,
+            [],
+            replace(cfg, epochs=best_epoch),
+            text_encoder,
+            lex,
+            progress,
+            checkpoint,
+            "refit",
         )
         refit = {
             "records": len(records),
@@ -196,6 +257,8 @@ def _fit(
     text_encoder: TextEncoder,
     lex: Lexicon,
     progress: bool,
+    checkpoint: EpochCheckpoint | None = None,
+    phase: str = "select",
 ) -> tuple[Taste2Vec, list[dict[str, float]], int]:
     """One training run from scratch; early-stopped on ``val_recs`` unless it is empty."""
     torch.manual_seed(cfg.seed)
@@ -218,7 +281,47 @@ def _fit(
     gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
     best, best_epoch, best_state, stale = float("inf"), 0, None, 0
-    bar = tqdm(range(1, cfg.epochs + 1), desc="training", unit="epoch", disable=not progress)
+    first, finished = 1, False
+    saved = checkpoint.load(phase) if checkpoint is not None else None
+    if saved is not None:
+        model.net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["opt"])
+        gen.set_state(saved["gen"])
+        torch.set_rng_state(saved["torch_rng"])
+        history = list(saved["history"])
+        best, best_epoch, best_state = saved["best"], saved["best_epoch"], saved["best_state"]
+        stale, finished = saved["stale"], saved["finished"]
+        first = int(saved["epoch"]) + 1
+        log.info("training (%s) resumes after epoch %d", phase, first - 1)
+
+    def save(epoch: int, done: bool) -> None:
+        if checkpoint is not None:
+            checkpoint.save(
+                phase,
+                {
+                    "epoch": epoch,
+                    "net": model.net.state_dict(),
+                    "opt": opt.state_dict(),
+                    "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": history,
+                    "best": best,
+                    "best_epoch": best_epoch,
+                    "best_state": best_state,
+                    "stale": stale,
+                    "finished": done,
+                },
+            )
+
+    epochs = range(first, cfg.epochs + 1) if not finished else range(0)
+    bar = tqdm(
+        epochs,
+        desc=f"training ({phase})",
+        unit="epoch",
+        disable=not progress,
+        initial=first - 1,
+        total=cfg.epochs,
+    )
     for epoch in bar:
         model.net.train()
         order = torch.randperm(len(train_b), generator=gen)
@@ -241,6 +344,7 @@ def _fit(
         if val_b is None:
             history.append(row)
             best_epoch = epoch
+            save(epoch, epoch == cfg.epochs)
             continue
         vterms = evaluate_loss(model, val_b, node_family, cfg)
         row.update({f"val_{k}": v for k, v in vterms.items()})
@@ -257,8 +361,10 @@ def _fit(
             best_state = copy.deepcopy(model.net.state_dict())
         else:
             stale += 1
-            if stale >= cfg.patience:
-                break
+        stop = stale >= cfg.patience
+        save(epoch, stop or epoch == cfg.epochs)
+        if stop:
+            break
     bar.close()
     if best_state is not None:
         model.net.load_state_dict(best_state)
