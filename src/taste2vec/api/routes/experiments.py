@@ -10,7 +10,7 @@ routes create, read and stop.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from taste2vec.api.deps import AdminDep, Principal
 from taste2vec.api.schemas import error_responses
 from taste2vec.registry import ChecksumError, ModelRegistry
+from taste2vec.schema.records import ID_PATTERN
 from taste2vec.service.controller import evaluate
 from taste2vec.service.experiments import (
     DEFAULT_TREATMENT_SHARE,
@@ -36,12 +37,38 @@ _ERRORS = (
 )
 
 
+class ExperimentSettings(BaseModel):
+    """Decision settings to override; absent or null keeps the default
+    (:class:`~taste2vec.experiments.stats.DecisionConfig`, ``GuardrailConfig``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    primary: (
+        Literal["recommendation_ctr", "user_satisfaction", "subscription_retention", "ctr_per_user"]
+        | None
+    ) = Field(default=None, description="The metric that decides (default recommendation_ctr).")
+    primary_kind: Literal["proportion", "mean"] | None = None
+    lift_threshold: float | None = Field(default=None, ge=0, le=100, description="Default 0.05.")
+    alpha: float | None = Field(default=None, gt=0, lt=1, description="Default 0.05.")
+    tuning: float | None = Field(
+        default=None, gt=0, le=1e12, description="Confidence sequence tuning (default 5000)."
+    )
+    srm_p_threshold: float | None = Field(default=None, gt=0, lt=1, description="Default 0.001.")
+    min_users_per_arm: int | None = Field(default=None, ge=0, le=10**9, description="Default 1000.")
+    min_duration_s: float | None = Field(
+        default=None, ge=0, le=1e9, description="Default 604800 (a week)."
+    )
+    satisfaction_floor: float | None = Field(
+        default=None, ge=1, le=5, description="Guardrail on the 1-5 box rating (default 3.0)."
+    )
+
+
 class ExperimentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     treatment_version: str | None = Field(
         default=None,
-        max_length=32,
+        pattern=r"^[0-9]{1,9}$",
         description="Registry version of the treatment; default: the current challenger.",
     )
     treatment_share: float = Field(
@@ -54,12 +81,12 @@ class ExperimentIn(BaseModel):
         default=None,
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._:@-]+$",
+        pattern=ID_PATTERN,
         description="Experiment id; default: exp-<random>.",
     )
     description: str = Field(default="", max_length=2000)
-    config: dict[str, Any] = Field(
-        default_factory=dict,
+    config: ExperimentSettings = Field(
+        default_factory=ExperimentSettings,
         description="Decision settings to override: " + ", ".join(SETTINGS) + ".",
     )
 
@@ -137,7 +164,7 @@ def create(body: ExperimentIn, request: Request, principal: AdminDep) -> Experim
             treatment_version=body.treatment_version,
             treatment_share=body.treatment_share,
             experiment_id=body.id,
-            config=body.config,
+            config=body.config.model_dump(exclude_none=True),
             actor=_actor(principal),
             description=body.description,
         )
