@@ -356,8 +356,8 @@ def _reader(request: Request) -> StreamReader:
     summary="A user's stream signals: taste vector, ratings, subscription, churn risk",
     description="Read from the stream worker's state: the rolling taste vector, rating "
     "stats and trend, skip/pause streaks, days since last engagement, Lab usage and the "
-    "churn risk (the registered churn model, else rule-v1). New events show up within about a second. 404 until the stream has "
-    "seen an event of this user.",
+    "churn risk (the registered churn model, else rule-v1). New events show up within "
+    "about a second. 404 until the stream has seen an event of this user.",
     responses=error_responses(
         (403, "A user key may only read its own user's signals."),
         (404, "The stream has no event of this user yet."),
