@@ -325,3 +325,22 @@ def test_scheduler_skips_a_store_without_tastings(tmp_path: Path) -> None:
         )
         assert s.tick() is None and s.runs == 0
         assert e.registry.versions() == []
+
+
+def test_no_holdout_tasting_trains() -> None:
+    """The demo store holds the bundled demo tastings: the holdout's copies in the base
+    corpus (same id, or same notes and metrics) are left out of training."""
+    from taste2vec.batch.retrain import build_training_corpus
+
+    tastings = demo_tastings()[:40]
+    train_recs, holdout, _ = split_by_time(tastings, 0.2, 5)
+    cfg = RetrainConfig(include_cqi=False)
+    corpus = build_training_corpus(cfg, None, train_recs, holdout)
+    trained = [*corpus.train, *corpus.val]
+    held = {r.id for r in holdout}
+    assert not held & {r.id for r in trained}
+    assert not {r.notes for r in holdout} & {r.notes for r in trained if r.notes}
+    assert corpus.sources["base_left_out_as_holdout"] >= len(holdout)
+    # the older store tastings are in the base corpus already (same ids): not added twice
+    assert corpus.sources["store"] == 0
+    assert len({r.id for r in trained}) == len(trained)

@@ -38,7 +38,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -240,19 +240,45 @@ def _is_val(record_id: str) -> bool:
     return int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) % 10 == 0
 
 
+def _content(rec: TasteRecord) -> str:
+    return hashlib.sha256(
+        f"{rec.notes.strip().lower()}\n{rec.metrics.model_dump_json()}".encode()
+    ).hexdigest()
+
+
 def build_training_corpus(
-    cfg: RetrainConfig, data_dir: Path | None, store_train: list[TasteRecord]
+    cfg: RetrainConfig,
+    data_dir: Path | None,
+    store_train: list[TasteRecord],
+    holdout: Sequence[TasteRecord] = (),
 ) -> Corpus:
     """The base corpus (as ``taste2vec train`` builds it) plus the store's older tastings,
-    split 90/10 train/validation by a hash of their id like the bundled records."""
+    split 90/10 train/validation by a hash of their id like the bundled records.
+
+    No holdout tasting trains: base records with a holdout tasting's id or content (notes
+    and metrics; the demo store is seeded with the bundled demo tastings) are left out,
+    and a store tasting already in the base corpus (same id) is not added twice."""
     corpus = build_corpus(data_dir, include_cqi=cfg.include_cqi, review_limit=cfg.review_limit)
     if cfg.bundled_limit is not None:
         corpus.train = corpus.train[: cfg.bundled_limit]
         corpus.val = corpus.val[: max(2, cfg.bundled_limit // 9)]
     corpus.test = []  # Coffee Review's own test block is never trained on here either
-    for rec in store_train:
+    held_ids = {r.id for r in holdout}
+    held_content = {_content(r) for r in holdout}
+
+    def keep(rec: TasteRecord) -> bool:
+        return rec.id not in held_ids and _content(rec) not in held_content
+
+    before = len(corpus.train) + len(corpus.val)
+    corpus.train = [r for r in corpus.train if keep(r)]
+    corpus.val = [r for r in corpus.val if keep(r)]
+    left_out = before - (len(corpus.train) + len(corpus.val))
+    base_ids = {r.id for r in [*corpus.train, *corpus.val]}
+    added = [r for r in store_train if r.id not in base_ids]
+    for rec in added:
         (corpus.val if _is_val(rec.id) else corpus.train).append(rec)
-    corpus.sources["store"] = len(store_train)
+    corpus.sources["store"] = len(added)
+    corpus.sources["base_left_out_as_holdout"] = left_out
     return corpus
 
 
@@ -378,7 +404,7 @@ def retrain(
     train_recs, holdout, definition = split_by_time(
         acc.records, cfg.holdout_fraction, cfg.min_holdout
     )
-    corpus = build_training_corpus(cfg, data_dir, train_recs)
+    corpus = build_training_corpus(cfg, data_dir, train_recs, holdout)
     if len(corpus.train) < 8:
         raise RetrainError(f"need at least 8 training records, got {len(corpus.train)}")
     data = {
