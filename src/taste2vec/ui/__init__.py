@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from taste2vec.ui.auth import Forbidden, SignInRequired, current_session, login_url
-from taste2vec.ui.routes import account, console, preview, taster
+from taste2vec.ui.routes import account, console, ops, preview, taster
 from taste2vec.ui.templating import HERE, render
 
 __all__ = ["mount"]
@@ -39,6 +39,6 @@ def mount(app: FastAPI) -> None:
     ``/console``; static files at ``/ui/static``; the preview at ``/ui/api/hear``."""
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(Forbidden, _forbidden)
-    for module in (account, taster, preview, console):
+    for module in (account, taster, preview, console, ops):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")

@@ -227,3 +227,43 @@ def lines(
             f'<text x="{lx + 14}" y="{ly + 1}" font-size="11" fill="{INK}">{escape(name)}</text>'
         )
     return _svg(int(w), int(h), title, body)
+
+
+def interval_bar(
+    interval: tuple[float, float] | None,
+    threshold: float,
+    estimate: float | None,
+    title: str,
+) -> Markup:
+    """An always-valid interval of a relative lift as a bar on a signed axis, with the
+    decision thresholds at -``threshold`` and +``threshold`` (dashed) and zero; the
+    point estimate as a dot. The axis spans the interval and both thresholds."""
+    w, h, left, right = 340.0, 70.0, 14.0, 14.0
+    low, high = interval if interval is not None else (0.0, 0.0)
+    span = max(abs(low), abs(high), threshold * 2, 0.01)
+    lo_axis, hi_axis = -span, span
+
+    def sx(v: float) -> float:
+        v = min(max(v, lo_axis), hi_axis)
+        return left + (v - lo_axis) / (hi_axis - lo_axis) * (w - left - right)
+
+    y = 30.0
+    body = [f'<line x1="{left}" y1="{y}" x2="{w - right}" y2="{y}" stroke="#cccccc"/>']
+    for tick, dash in ((-threshold, True), (0.0, False), (threshold, True)):
+        x = sx(tick)
+        style = ' stroke-dasharray="4 3"' if dash else ""
+        body.append(
+            f'<line x1="{_f(x)}" y1="8" x2="{_f(x)}" y2="52" stroke="{MUTED}"{style}/>'
+            f'<text x="{_f(x)}" y="64" text-anchor="middle" font-size="10" '
+            f'fill="{MUTED}">{tick * 100:+.0f}%</text>'
+        )
+    if interval is not None:
+        colour = "#1e8449" if low > threshold else ("#b03a2e" if high < -threshold else "#1f4e79")
+        x0, x1 = sx(low), sx(high)
+        body.append(
+            f'<rect x="{_f(x0)}" y="{y - 6}" width="{_f(max(x1 - x0, 2.0))}" height="12" '
+            f'fill="{colour}" opacity="0.8"/>'
+        )
+    if estimate is not None:
+        body.append(f'<circle cx="{_f(sx(estimate))}" cy="{y}" r="4" fill="{INK}"/>')
+    return _svg(int(w), int(h), title, body, css="chart interval")
