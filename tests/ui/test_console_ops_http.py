@@ -8,19 +8,25 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import load_file, save_file
 
 from taste2vec.api import create_app
+from taste2vec.experiments.assignment import arm_of
 from taste2vec.registry import open_registry
-from taste2vec.service.experiments import create_experiment
+from taste2vec.service.console_ops import OpsView
+from taste2vec.service.controller import evaluate
+from taste2vec.service.experiments import create_experiment, stop_experiment
 from taste2vec.store import create_store
-from taste2vec.ui.charts import interval_bar
+from taste2vec.stream.events import RecommendationClicked, RecommendationShown
+from taste2vec.ui.charts import interval_bar, interval_series
 from tests.api.conftest import ADMIN, make_settings
 from tests.ui.conftest import LOOPBACK
 from tests.ui.test_ui_http import _csrf, _sign_in
@@ -280,7 +286,10 @@ def test_the_interval_chart_draws_the_interval_thresholds_and_estimate() -> None
     svg = str(interval_bar((0.06, 0.2), 0.05, 0.13, "exp <x>: ctr"))
     assert svg.startswith('<svg class="chart interval"') and 'role="img"' in svg
     assert "exp &lt;x&gt;: ctr" in svg and "<x>" not in svg
-    assert svg.count('stroke-dasharray="4 3"') == 2 and "+5%" in svg and "-5%" in svg
+    assert svg.count('stroke-dasharray="4 3"') == 2
+    assert "+5%" in svg and "-5%" in svg and "+0%" in svg
+    wide = str(interval_bar((-0.3, 0.9), 0.05, 0.3, "t"))  # no room beside zero
+    assert "+5%" not in wide and "+90%" in wide and "-90%" in wide
     assert 'fill="#1e8449"' in svg  # entirely above +5%: green (promote side)
     assert "<circle" in svg
     below = str(interval_bar((-0.3, -0.1), 0.05, None, "t"))
@@ -310,3 +319,95 @@ def test_curation_page_shows_the_latest_run_its_boxes_and_pages(ops_client: Any)
     assert ops_client.get("/console/curation?month=2027-13").status_code == 422
     assert ops_client.get("/console/curation?page=0").status_code == 422
     assert ops_client.get("/console/curation?month=2026-02").status_code == 200  # falls back
+
+
+def _drive(store: Any, exp: Any, users: range, ctr: dict[str, float], seed: int) -> None:
+    """Each user sees 4 recommendations under ``exp``; each is clicked with the
+    probability of the user's arm (as tests/experiments/test_controller.py drives it)."""
+    rng = np.random.default_rng(seed)
+    now = datetime.now(UTC)
+    events: list[RecommendationShown | RecommendationClicked] = []
+    for i in users:
+        user = f"{exp.id}-u{i}"
+        arm = arm_of(exp.salt, user, exp.treatment_share)
+        for r in range(4):
+            request = f"{user}-r{r}"
+            events.append(
+                RecommendationShown(
+                    event_id=f"shown:{request}",
+                    user=user,
+                    event_time=now,
+                    request=request,
+                    coffees=["demo-001", "demo-002"],
+                    experiment=exp.id,
+                    arm=arm,
+                )
+            )
+            if rng.random() < ctr[arm]:
+                events.append(
+                    RecommendationClicked(
+                        event_id=f"click:{request}",
+                        user=user,
+                        event_time=now,
+                        coffee="demo-001",
+                        request=request,
+                    )
+                )
+    for start in range(0, len(events), 2000):
+        results = store.add_events(events[start : start + 2000])
+        assert not any(isinstance(r, Exception) for r in results)
+
+
+def test_the_interval_over_time_is_replayed_from_the_stored_events(ops_client: Any) -> None:
+    """Two batches of events: the replay at a time between them sees only the first
+    batch; at the end it matches the controller's own evaluation; the page draws it."""
+    _admin(ops_client)
+    registry = ops_client.app.state.model_registry
+    store = registry.store
+    active = store.active_experiment(registry.name)
+    if active is not None:  # left running by an earlier test
+        stop_experiment(registry, active.id, actor="test")
+    champion = registry.aliases()["champion"]
+    treatment = "2" if champion == "1" else "1"
+    exp = create_experiment(
+        registry, treatment_version=treatment, experiment_id="exp-replay", actor="test"
+    )
+    ctr = {"control": 0.2, "treatment": 0.3}
+    _drive(store, exp, range(0, 300), ctr, seed=1)
+    between = datetime.now(UTC)
+    _drive(store, exp, range(300, 600), ctr, seed=2)
+    view = OpsView(registry, ops_client.app.state.settings.model_dir)
+    first = view.interval_history(exp, points=1, now=between)
+    later = datetime.now(UTC)
+    full = view.interval_history(exp, points=1, now=later)
+    assert len(first) == 1 and len(full) == 1
+    assert first[0].users == 300 and full[0].users == 600
+    assert first[0].low < first[0].high and full[0].low < full[0].high
+    current = evaluate(store, exp, now=later)
+    assert [full[0].low, full[0].high] == pytest.approx(current["evidence"]["primary"]["interval"])
+    several = view.interval_history(exp, points=6, now=later)
+    assert 1 <= len(several) <= 6 and several[-1].users == 600
+    assert [p.at for p in several] == sorted(p.at for p in several)
+
+    html = ops_client.get("/console/experiments").text
+    card = html[html.index('data-experiment="exp-replay"') :]
+    card = card[: card.index("</section>")]
+    assert 'class="interval">[' in card  # the current interval, evaluated now
+    if len(view.interval_history(exp)) >= 2:  # events stored at >= 2 of the 12 checkpoints
+        assert '<svg class="chart interval-series"' in card
+    assert '<svg class="chart interval"' in card
+    stop_experiment(registry, "exp-replay", actor="test")
+
+
+def test_the_interval_series_chart_draws_one_bar_per_checkpoint() -> None:
+    svg = str(
+        interval_series(
+            [("12-01 10:00", -0.4, 0.5, 0.05), ("12-02 10:00", 0.07, 0.2, 0.13)],
+            0.05,
+            "exp <y>",
+        )
+    )
+    assert 'class="chart interval-series"' in svg and "exp &lt;y&gt;" in svg
+    assert svg.count('stroke-width="5"') == 2  # two interval bars
+    assert 'stroke="#1e8449"' in svg and 'stroke="#1f4e79"' in svg
+    assert svg.count('stroke-dasharray="4 3"') == 2 and "<polyline" in svg

@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from taste2vec.edge.registry import BundleFolder, EdgeRegistry
 from taste2vec.errors import ConflictError, NotFoundError, SchemaError, StoreError
+from taste2vec.experiments.metrics import EVENT_TYPES, ArmMetrics
+from taste2vec.experiments.stats import decide
 from taste2vec.registry import ALIASES, ChecksumError, ModelRegistry, VersionInfo
 from taste2vec.service.controller import evaluate
-from taste2vec.service.experiments import stop_experiment
+from taste2vec.service.experiments import decision_configs, stop_experiment
 from taste2vec.store import AliasEvent, CurationRun, Experiment, Pick
 from taste2vec.stream.state import StreamReader
 
@@ -39,6 +42,7 @@ __all__ = [
     "BoxesPage",
     "EdgeBundle",
     "ExperimentRow",
+    "IntervalPoint",
     "ModelsStatus",
     "OpsView",
 ]
@@ -51,6 +55,9 @@ MAX_REASON_CHARS = 1500
 HISTORY_LIMIT = 100
 EXPERIMENT_LIMIT = 50
 DEFAULT_LIFT_THRESHOLD = 0.05
+HISTORY_POINTS = 12  # checkpoints of the interval over time
+HISTORY_EXPERIMENTS = 5  # the newest experiments whose interval over time is replayed
+EVENT_PAGE = 5000
 _ERRORS = (StoreError, ChecksumError, OSError)
 
 
@@ -81,6 +88,17 @@ class ModelsStatus:
 
 
 @dataclass(frozen=True)
+class IntervalPoint:
+    """The always-valid interval of the relative lift on the events stored until ``at``."""
+
+    at: datetime
+    low: float
+    high: float
+    estimate: float | None
+    users: int
+
+
+@dataclass(frozen=True)
 class ExperimentRow:
     """An experiment with the numbers of its latest (or current) decision."""
 
@@ -96,6 +114,7 @@ class ExperimentRow:
     srm_threshold: float | None
     srm_ok: bool | None
     error: str | None = None
+    history: list[IntervalPoint] = field(default_factory=list)
 
     @property
     def control_share(self) -> float:
@@ -246,7 +265,10 @@ class OpsView:
     # ------------------------------------------------------------------ experiments
     def experiments(self, evaluate_running: bool = True) -> list[ExperimentRow]:
         found = self.store.list_experiments(self.registry.name, limit=EXPERIMENT_LIMIT)
-        return [self._row(exp, evaluate_running) for exp in found]
+        return [
+            self._row(exp, evaluate_running, replay=i < HISTORY_EXPERIMENTS)
+            for i, exp in enumerate(found)
+        ]
 
     def experiment(self, experiment_id: str) -> Experiment:
         exp: Experiment = self.store.get_experiment(experiment_id)
@@ -254,7 +276,60 @@ class OpsView:
             raise NotFoundError(f"no experiment {experiment_id!r} of model {self.registry.name!r}")
         return exp
 
-    def _row(self, exp: Experiment, evaluate_running: bool) -> ExperimentRow:
+    def interval_history(
+        self, exp: Experiment, points: int = HISTORY_POINTS, now: datetime | None = None
+    ) -> list[IntervalPoint]:
+        """The always-valid interval over time, replayed from the stored events: the
+        decision (as the controller computes it, :func:`service.controller.evaluate`) on
+        the events stored until each of ``points`` evenly spaced times between the
+        experiment's start and its end (or now). Checkpoints with no interval yet (too
+        few observations) are left out. Only the latest decision is stored, so this is
+        how the page draws the interval over time."""
+        decision_cfg, guard_cfg = decision_configs(exp.config, exp.treatment_share)
+        start = exp.created_at
+        end = exp.ended_at or now or datetime.now(UTC)
+        if end <= start or points < 1:
+            return []
+        checkpoints = [start + (end - start) * (i / points) for i in range(1, points + 1)]
+        metrics = ArmMetrics(exp.id, exp.salt, exp.treatment_share)
+        out: list[IntervalPoint] = []
+
+        def snapshot(at: datetime) -> None:
+            control, treatment = metrics.arm_data()
+            decision = decide(
+                control,
+                treatment,
+                duration_s=(at - start).total_seconds(),
+                guardrails=guard_cfg,
+                config=decision_cfg,
+            )
+            primary = dict(decision.evidence.get("primary") or {})
+            found = _interval(primary)
+            if found is not None:
+                estimate = _float(primary.get("relative_lift"))
+                users = control.users + treatment.users
+                out.append(IntervalPoint(at, found[0], found[1], estimate, users))
+
+        index, after, done = 0, 0, False
+        while not done:
+            page = self.store.events_since(start, EVENT_TYPES, after_seq=after, limit=EVENT_PAGE)
+            for ev in page:
+                while index < len(checkpoints) and ev.created_at > checkpoints[index]:
+                    snapshot(checkpoints[index])
+                    index += 1
+                if index >= len(checkpoints):
+                    done = True
+                    break
+                metrics.add(ev.user_id, ev.event_type, ev.payload, ev.created_at)
+            if len(page) < EVENT_PAGE:
+                break
+            after = page[-1].seq
+        while index < len(checkpoints):
+            snapshot(checkpoints[index])
+            index += 1
+        return out
+
+    def _row(self, exp: Experiment, evaluate_running: bool, replay: bool = False) -> ExperimentRow:
         decision, now, error = exp.last_decision, False, None
         if evaluate_running and exp.status == "running":
             try:
@@ -269,6 +344,12 @@ class OpsView:
         users = {arm: int(users_raw.get(arm, 0)) for arm in ("control", "treatment")}
         srm_p, srm_threshold = _float(srm.get("p_value")), _float(srm.get("threshold"))
         threshold = _float(config.get("lift_threshold"))
+        history: list[IntervalPoint] = []
+        if replay:
+            try:
+                history = self.interval_history(exp)
+            except (StoreError, SchemaError, ValueError) as exc:
+                error = error or str(exc)
         return ExperimentRow(
             experiment=exp,
             decision=decision,
@@ -282,6 +363,7 @@ class OpsView:
             srm_threshold=srm_threshold,
             srm_ok=None if srm_p is None or srm_threshold is None else srm_p >= srm_threshold,
             error=error,
+            history=history,
         )
 
     def stop(self, experiment_id: str, *, actor: str, reason: str) -> Experiment:

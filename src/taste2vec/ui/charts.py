@@ -249,14 +249,22 @@ def interval_bar(
 
     y = 30.0
     body = [f'<line x1="{left}" y1="{y}" x2="{w - right}" y2="{y}" stroke="#cccccc"/>']
-    for tick, dash in ((-threshold, True), (0.0, False), (threshold, True)):
+    roomy = sx(threshold) - sx(0.0) >= 22  # room for the threshold labels beside zero
+    for tick, kind in ((-threshold, "dash"), (0.0, "zero"), (threshold, "dash")):
         x = sx(tick)
-        style = ' stroke-dasharray="4 3"' if dash else ""
-        body.append(
-            f'<line x1="{_f(x)}" y1="8" x2="{_f(x)}" y2="52" stroke="{MUTED}"{style}/>'
-            f'<text x="{_f(x)}" y="64" text-anchor="middle" font-size="10" '
-            f'fill="{MUTED}">{tick * 100:+.0f}%</text>'
-        )
+        style = ' stroke-dasharray="4 3"' if kind == "dash" else ""
+        body.append(f'<line x1="{_f(x)}" y1="8" x2="{_f(x)}" y2="52" stroke="{MUTED}"{style}/>')
+        if roomy or kind == "zero":
+            body.append(
+                f'<text x="{_f(x)}" y="64" text-anchor="middle" font-size="10" '
+                f'fill="{MUTED}">{tick * 100:+.0f}%</text>'
+            )
+    if not roomy:  # label the axis ends instead
+        for tick, anchor in ((lo_axis, "start"), (hi_axis, "end")):
+            body.append(
+                f'<text x="{_f(sx(tick))}" y="64" text-anchor="{anchor}" font-size="10" '
+                f'fill="{MUTED}">{tick * 100:+.0f}%</text>'
+            )
     if interval is not None:
         colour = "#1e8449" if low > threshold else ("#b03a2e" if high < -threshold else "#1f4e79")
         x0, x1 = sx(low), sx(high)
@@ -267,3 +275,68 @@ def interval_bar(
     if estimate is not None:
         body.append(f'<circle cx="{_f(sx(estimate))}" cy="{y}" r="4" fill="{INK}"/>')
     return _svg(int(w), int(h), title, body, css="chart interval")
+
+
+def interval_series(
+    points: Sequence[tuple[str, float, float, float | None]],
+    threshold: float,
+    title: str,
+) -> Markup:
+    """The always-valid interval of a relative lift over time: one vertical bar per
+    checkpoint (``label``, low, high, estimate), the estimates joined by a line, dashed
+    lines at -``threshold`` and +``threshold`` and a solid one at zero. The axis spans
+    four thresholds each way, at most +-100%; bars beyond it are clipped."""
+    w, h, left, right, top, bottom = 340.0, 200.0, 40.0, 10.0, 10.0, 30.0
+    widest = max((max(abs(lo), abs(hi)) for _, lo, hi, _ in points), default=0.0)
+    span = max(min(widest, 1.0), 2 * threshold, 0.01)
+    n = len(points)
+
+    def sx(i: int) -> float:
+        return left + ((i + 0.5) / max(n, 1)) * (w - left - right)
+
+    def sy(v: float) -> float:
+        v = min(max(v, -span), span)
+        return top + (1 - (v + span) / (2 * span)) * (h - top - bottom)
+
+    body: list[str] = []
+    roomy = sy(0.0) - sy(threshold) >= 12  # room for the threshold labels beside zero
+    for tick, dash in ((threshold, True), (0.0, False), (-threshold, True)):
+        y = sy(tick)
+        style = ' stroke-dasharray="4 3"' if dash else ""
+        body.append(
+            f'<line x1="{left}" y1="{_f(y)}" x2="{w - right}" y2="{_f(y)}" '
+            f'stroke="{MUTED}"{style}/>'
+        )
+        if roomy or not dash:
+            body.append(
+                f'<text x="{left - 4}" y="{_f(y + 4)}" text-anchor="end" font-size="10" '
+                f'fill="{MUTED}">{tick * 100:+.0f}%</text>'
+            )
+    if not roomy:  # label the axis ends instead
+        for tick in (span, -span):
+            body.append(
+                f'<text x="{left - 4}" y="{_f(sy(tick) + 4)}" text-anchor="end" font-size="10" '
+                f'fill="{MUTED}">{tick * 100:+.0f}%</text>'
+            )
+    estimates = []
+    for i, (label, lo, hi, est) in enumerate(points):
+        colour = "#1e8449" if lo > threshold else ("#b03a2e" if hi < -threshold else "#1f4e79")
+        x = sx(i)
+        body.append(
+            f'<line x1="{_f(x)}" y1="{_f(sy(hi))}" x2="{_f(x)}" y2="{_f(sy(lo))}" '
+            f'stroke="{colour}" stroke-width="5" opacity="0.8"/>'
+        )
+        if est is not None:
+            estimates.append(f"{_f(x)},{_f(sy(est))}")
+        if i in (0, n - 1):
+            anchor = "start" if i == 0 and n > 1 else "end"
+            body.append(
+                f'<text x="{_f(x)}" y="{_f(h - bottom + 14)}" text-anchor="{anchor}" '
+                f'font-size="10" fill="{MUTED}">{escape(label)}</text>'
+            )
+    if len(estimates) > 1:
+        body.append(
+            f'<polyline points="{" ".join(estimates)}" fill="none" stroke="{INK}" '
+            'stroke-width="1.5"/>'
+        )
+    return _svg(int(w), int(h), title, body, css="chart interval-series")

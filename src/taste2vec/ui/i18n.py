@@ -121,6 +121,7 @@ EN: dict[str, str] = {
     "models.weights": "Weights",
     "models.created": "Registered",
     "models.metrics": "Metrics",
+    "models.metrics.n": "{n} metrics",
     "models.edge": "Edge formats",
     "models.none": "No version is registered yet (taste2vec model register, or retrain).",
     "models.audit": "Audit log",
@@ -158,6 +159,10 @@ EN: dict[str, str] = {
     "exp.chart.note": "The bar is the interval, the dot the estimate; dashed lines at "
     "±{t}%: promote when the bar is right of +{t}%, roll back when left of -{t}%.",
     "exp.interval.none": "No interval yet (not enough data in an arm).",
+    "exp.over_time": "The interval over time",
+    "exp.over_time.note": "Replayed from the stored events at {n} times since the start: "
+    "each bar is the interval on the events until then, the line the estimate; dashed "
+    "lines at ±{t}%.",
     "exp.none": "No experiment yet (POST /v1/experiments or taste2vec experiment start).",
     "exp.stop": "Stop…",
     "exp.stopped": "Experiment {id} stopped.",
@@ -405,6 +410,7 @@ KO: dict[str, str] = {
     "models.weights": "가중치",
     "models.created": "등록 시각",
     "models.metrics": "지표",
+    "models.metrics.n": "지표 {n}개",
     "models.edge": "엣지 형식",
     "models.none": "등록된 버전이 아직 없습니다 (taste2vec model register 또는 재학습).",
     "models.audit": "감사 로그",
@@ -443,6 +449,9 @@ KO: dict[str, str] = {
     "exp.chart.note": "막대는 구간, 점은 추정값, 점선은 ±{t}%입니다. 막대가 +{t}% 오른쪽이면 "
     "승격, -{t}% 왼쪽이면 롤백합니다.",
     "exp.interval.none": "아직 구간이 없습니다 (한 그룹의 데이터가 부족).",
+    "exp.over_time": "시간에 따른 구간",
+    "exp.over_time.note": "저장된 이벤트로 시작 이후 {n}개 시점을 다시 계산했습니다. 막대는 그 "
+    "시점까지의 구간, 선은 추정값, 점선은 ±{t}%입니다.",
     "exp.none": "아직 실험이 없습니다 (POST /v1/experiments 또는 taste2vec experiment start).",
     "exp.stop": "중지…",
     "exp.stopped": "실험 {id}을(를) 중지했습니다.",

@@ -167,6 +167,15 @@ def _experiments_page(
         for r in rows
         if r.interval is not None
     }
+    series = {
+        r.experiment.id: charts.interval_series(
+            [(p.at.strftime("%m-%d %H:%M:%S"), p.low, p.high, p.estimate) for p in r.history],
+            r.lift_threshold,
+            title=f"{r.experiment.id}: {r.metric}",
+        )
+        for r in rows
+        if len(r.history) >= 2
+    }
     return render(
         request,
         "console_experiments.html",
@@ -174,6 +183,7 @@ def _experiments_page(
         status_code=status_code,
         rows=rows,
         bars=bars,
+        series=series,
         errors=errors or {},
         done=done,
     )
