@@ -17,6 +17,7 @@ from taste2vec.schema import Feedback, TasteRecord
 from taste2vec.store import Store, create_store, migrate
 from taste2vec.store._base import payload_hash
 from taste2vec.store._engine import make_engine
+from taste2vec.store._experiment_tables import ExperimentRow
 from taste2vec.store._tables import FeedbackRow, OutboxRow, RecordRow, UserRow
 from taste2vec.stream.events import (
     BoxRated,
@@ -327,3 +328,47 @@ def test_prune_works_in_batches_through_a_large_backlog(store: Store) -> None:
         f"shown:{i}" for i in range(1200, 1234)
     ]
     assert store.get_event("shown:0") is None
+
+
+def test_prune_keeps_what_a_running_experiment_reads(store: Store) -> None:
+    """An experiment may run longer than the retention: rows published since the oldest
+    active experiment started stay until it ends."""
+    shown = [
+        RecommendationShown(
+            event_id=f"shown:x{i}", user="ana", event_time=T0, request=f"x{i}", coffees=["c"]
+        )
+        for i in range(2)
+    ]
+    store.add_events(shown)
+    store.mark_published([r.seq for r in store.unpublished_events()])
+    _age_published(store, ["shown:x0"], timedelta(days=30))  # before the experiment
+    with store._write() as session:  # an experiment that started 10 days ago
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.event_id == "shown:x1")
+            .values(published_at=datetime.now(UTC) - DAYS_8)
+        )
+    exp = store.create_experiment(
+        experiment_id="exp-long",
+        model_name="taste2vec",
+        control_version="1",
+        treatment_version="2",
+        treatment_share=0.1,
+        salt="s",
+        config={},
+        created_by="test",
+    )
+    with store._write() as session:
+        session.execute(
+            update(ExperimentRow)
+            .where(ExperimentRow.id == exp.id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=10))
+        )
+    assert store.prune_outbox(timedelta(days=7)) == 1  # x0 only: x1 is the experiment's
+    assert store.get_event("shown:x1") is not None and store.get_event("shown:x0") is None
+    with store._write() as session:  # the experiment ends
+        session.execute(
+            update(ExperimentRow).where(ExperimentRow.id == exp.id).values(active_model=None)
+        )
+    assert store.prune_outbox(timedelta(days=7)) == 1
+    assert store.get_event("shown:x1") is None

@@ -53,6 +53,7 @@ from taste2vec.store._base import (
     returned,
 )
 from taste2vec.store._engine import backend_of, insert_ignoring
+from taste2vec.store._experiment_tables import ExperimentRow
 from taste2vec.store._tables import OutboxRow, UserRow, utcnow
 from taste2vec.store._types import AddResult
 from taste2vec.stream.events import Event, encode_event, parse_event
@@ -262,7 +263,10 @@ class OutboxMixin(StoreBase):
 
     def prune_outbox(self, older_than: timedelta) -> int:
         """Delete published rows of the :data:`PRUNABLE_TYPES` whose ``published_at`` is
-        more than ``older_than`` ago; returns how many. Never an unpublished row.
+        more than ``older_than`` ago; returns how many. Never an unpublished row, and never
+        one published since the oldest active experiment started (the experiment
+        controller computes each arm's metrics from these events, and experiments may run
+        longer than the retention).
 
         Works in batches of at most 500 rows, each its own short transaction, so a
         large backlog never holds the write lock (SQLite) or many row locks for long.
@@ -270,6 +274,14 @@ class OutboxMixin(StoreBase):
         if older_than < timedelta(0):
             raise SchemaError(f"older_than must not be negative (got {older_than})")
         cutoff = utcnow() - older_than
+        with self._read() as session:  # a running experiment reads its arms' events here
+            since = session.scalar(
+                select(func.min(ExperimentRow.created_at)).where(
+                    ExperimentRow.active_model.is_not(None)
+                )
+            )
+        if since is not None:
+            cutoff = min(cutoff, since)
         oldest = (
             select(OutboxRow.seq)
             .where(
