@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from safetensors.torch import load_file, save_file
 
 from taste2vec.api import create_app
@@ -314,6 +315,8 @@ def test_curation_page_shows_the_latest_run_its_boxes_and_pages(ops_client: Any)
     picks = ops_client.get(f"/v1/curation/runs/{run['id']}/boxes", headers=ADMIN).json()
     first = picks["picks"][0]
     assert f'data-coffee="{first["coffee"]}"' in html
+    name = ops_client.get(f"/v1/coffees/{first['coffee']}", headers=ADMIN).json()["name"]
+    assert str(escape(name)) in html  # the catalogue's name beside the id
     assert 'class="explanation"' in html
     assert 'class="hint churn"' in html or 'id="churn-off"' in html
     assert ops_client.get("/console/curation?month=2027-13").status_code == 422

@@ -133,6 +133,7 @@ class BoxesPage:
     pages: int
     churn: dict[str, float | None] = field(default_factory=dict)
     stream: bool = False  # a stream reader was there to ask
+    names: dict[str, str] = field(default_factory=dict)  # coffee id -> name (catalogue)
 
 
 def _pages(total: int, size: int) -> int:
@@ -391,6 +392,11 @@ class OpsView:
         pages = _pages(total, size)
         page = min(page, pages)
         picks: list[Pick] = self.store.curation_picks(run.id, offset=(page - 1) * size, limit=size)
+        names: dict[str, str] = {}
+        for coffee_id in dict.fromkeys(p.coffee for p in picks):
+            coffee = self.store.get_coffee(coffee_id)
+            if coffee is not None:  # a coffee deleted since the run keeps only its id
+                names[coffee_id] = coffee.name
         churn: dict[str, float | None] = {}
         if reader is not None:
             for user in dict.fromkeys(p.user for p in picks):
@@ -399,7 +405,9 @@ class OpsView:
                 except StoreError:
                     signals = None
                 churn[user] = None if signals is None else _float(signals.get("churn_risk"))
-        return BoxesPage(runs, run, picks, total, page, pages, churn, stream=reader is not None)
+        return BoxesPage(
+            runs, run, picks, total, page, pages, churn, stream=reader is not None, names=names
+        )
 
 
 # re-exported for the routes: the errors an action may raise
