@@ -20,6 +20,7 @@ from markupsafe import escape
 from safetensors.torch import load_file, save_file
 
 from taste2vec.api import create_app
+from taste2vec.edge.registry import EdgeRegistry
 from taste2vec.experiments.assignment import arm_of
 from taste2vec.registry import open_registry
 from taste2vec.service.console_ops import OpsView
@@ -414,3 +415,29 @@ def test_the_interval_series_chart_draws_one_bar_per_checkpoint() -> None:
     assert svg.count('stroke-width="5"') == 2  # two interval bars
     assert 'stroke="#1e8449"' in svg and 'stroke="#1f4e79"' in svg
     assert svg.count('stroke-dasharray="4 3"') == 2 and "<polyline" in svg
+
+
+def test_models_page_lists_edge_bundles_with_their_parity_reports(ops_client: Any) -> None:
+    """Bundles registered in the edge folder beside the model directory (as `taste2vec
+    export` does) are listed with the parity gate's verdict and failures (escaped)."""
+    _admin(ops_client)
+    edge = EdgeRegistry.beside(ops_client.app.state.settings.model_dir)
+    version = "ui-edge-test"
+    base = {"source": "test", "n_records": 8, "min_cosine": 0.9995, "top10_overlap": 1.0}
+    edge.register(version, "onnx", b"archive-onnx", parity={**base, "passed": True})
+    edge.register(
+        version,
+        "tflite-int8",
+        b"archive-tflite",
+        parity={**base, "min_cosine": 0.91, "passed": False, "failures": ["cosine <b>0.91</b>"]},
+        aliases=(),
+    )
+    html = ops_client.get("/console/models").text
+    rows = {
+        fmt: html[html.index(f'data-bundle="{version}/{fmt}"') :].split("</tr>")[0]
+        for fmt in ("onnx", "tflite-int8")
+    }
+    assert "latest" in rows["onnx"] and 'class="state-running"' in rows["onnx"]
+    assert "0.9995" in rows["onnx"] and f"<td>{len(b'archive-onnx')}</td>" in rows["onnx"]
+    assert 'class="state-stopped"' in rows["tflite-int8"]
+    assert "cosine &lt;b&gt;0.91&lt;/b&gt;" in rows["tflite-int8"]
