@@ -171,6 +171,9 @@ class OpsView:
     def __init__(self, registry: ModelRegistry, model_dir: Path | str) -> None:
         self.registry = registry
         self.model_dir = Path(model_dir)
+        # registry version -> its verified local copy: a version's files never change, so
+        # each is downloaded and checksum-verified once per process, not on every look
+        self._verified: dict[str, Path] = {}
 
     @property
     def store(self) -> Any:
@@ -187,7 +190,10 @@ class OpsView:
         except _ERRORS as exc:
             log.warning("console: the model registry could not be read: %s", exc)
             versions, aliases, targets, error = [], {}, {}, str(exc)
-        history = reg.history(limit=HISTORY_LIMIT)
+        try:
+            history = reg.history(limit=HISTORY_LIMIT)
+        except StoreError as exc:
+            history, error = [], error or str(exc)
         return ModelsStatus(
             model_name=reg.name,
             uri=reg.display_uri,
@@ -216,11 +222,13 @@ class OpsView:
         for info in versions:
             if not info.aliases or not info.edge_formats:
                 continue
-            try:
-                root = self.registry.download(info.version)
-            except _ERRORS as exc:
-                log.warning("console: registry version %s: %s", info.version, exc)
-                continue
+            root = self._verified.get(info.version)
+            if root is None:
+                try:
+                    root = self._verified[info.version] = self.registry.download(info.version)
+                except _ERRORS as exc:
+                    log.warning("console: registry version %s: %s", info.version, exc)
+                    continue
             folder = BundleFolder(root / "edge", info.weights_version)
             _, names = folders.setdefault(info.weights_version, (folder, set()))
             names.update(info.aliases)

@@ -113,9 +113,10 @@ async def _move(request: Request, session: UiSession, action: str) -> Response:
     if _text(form, "confirm", 20) != version:  # the first step: show what will change
         try:
             info = view.version(version)
+            current = view.registry.aliases().get(alias)
         except _MOVE_ERRORS as exc:
-            return _models_page(request, session, 404, errors={key: _message(exc)})
-        current = view.registry.aliases().get(alias)
+            code = 404 if isinstance(exc, NotFoundError) else 503
+            return _models_page(request, session, code, errors={key: _message(exc)})
         return render(
             request,
             "console_models_confirm.html",
