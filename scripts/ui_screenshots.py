@@ -4,8 +4,9 @@ Serves the app with the trained model (``artifacts/model``, as ``make run`` leav
 a temporary SQLite store with the demo, signs in as a demo taster in Debian's headless
 Chromium (Playwright; never ``playwright install``) and saves phone-sized screenshots of
 the taster's pages, then signs in as ``admin`` for the console's catalogue (after a CSV
-import with bad rows) and stream pages. Also prints the pages' load times as the browser
-measured them.
+import with bad rows) and stream pages, then the models page (the trained model registered
+and made champion) and the curation page (the demo tasters subscribed, next month
+curated). Also prints the pages' load times as the browser measured them.
 
     .venv/bin/python scripts/ui_screenshots.py [--model artifacts/model] [--out docs/img]
 """
@@ -19,13 +20,17 @@ import socket
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import FilePayload, Page, sync_playwright
 
 from taste2vec.api import create_app
 from taste2vec.config import Settings
+from taste2vec.service.curation_scores import curate_month
+from taste2vec.store import Subscription
 
 ARGS = [
     "--no-sandbox",
@@ -83,6 +88,27 @@ def _console(page: Page, base: str, logins: dict[str, str], out: Path) -> None:
     page.screenshot(path=str(out / "ui-console-stream.png"), full_page=True)
 
 
+def _console_ops(page: Page, base: str, app: FastAPI, out: Path) -> None:
+    """The models page with the trained model registered as champion, and the curation
+    page after curating next month for the demo tasters (each subscribed, box of 4)."""
+    registry = app.state.model_registry
+    info, _ = registry.register(app.state.settings.model_dir, actor="ui_screenshots")
+    registry.promote(info.version, actor="ui_screenshots", reason="first champion")
+    service = app.state.service
+    for user in service.store.list_users(limit=200):
+        service.store.set_subscription(Subscription(user=user.id, box_size=4))
+    today = datetime.now(UTC).date()
+    month = f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}"
+    curate_month(service, month)
+    for path, name in (
+        ("console/models", "ui-console-models"),
+        ("console/curation", "ui-console-curation"),
+    ):
+        page.goto(f"{base}/{path}")
+        print(f"{out / (name + '.png')}  (page load {_load_ms(page):.0f} ms)")
+        page.screenshot(path=str(out / f"{name}.png"), full_page=path.endswith("models"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("artifacts/model"))
@@ -95,12 +121,14 @@ def main() -> None:
         environment="test",
         database_url=f"sqlite:///{tmp / 't2v.db'}",
         model_dir=tmp / "model",
+        cache_dir=tmp / "cache",  # the registry's downloads: not the shared cache
         online_learning=False,
     )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), "127.0.0.1", port))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -143,6 +171,7 @@ def main() -> None:
                 page.screenshot(path=str(path), full_page=name != "log")
                 print(f"{path}  (page load {ms:.0f} ms)")
             _console(page, base, logins, args.out)
+            _console_ops(page, base, app, args.out)
             context.close()
     finally:
         server.should_exit = True
