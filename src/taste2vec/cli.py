@@ -1171,9 +1171,10 @@ def curate(
     from taste2vec.model.taste2vec import Taste2Vec
     from taste2vec.service import TasteService
     from taste2vec.service.curation_scores import curate_month
-    from taste2vec.store import create_store
+    from taste2vec.store import check_month, create_store
 
     try:
+        check_month(month)  # before the model loads: a typo answers at once
         settings = Settings()
         config = CurationSettings(
             weights=Weights(

@@ -174,7 +174,7 @@ async def post_run(
 def list_runs(
     service: ServiceDep,
     _: AdminDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[RunOut]:
     return [_run_out(r) for r in service.store.curation_runs(offset, limit)]
@@ -198,7 +198,7 @@ def get_boxes(
     run_id: RunIdPath,
     service: ServiceDep,
     _: AdminDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     user: Annotated[str | None, Query(min_length=1, max_length=128, pattern=ID_PATTERN)] = None,
 ) -> BoxesOut:

@@ -183,7 +183,7 @@ def list_all(
     _: AdminDep,
     active: Annotated[bool | None, Query(description="Only active (true) or ended.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ExperimentListOut:
     registry = _registry(request)
     found = registry.store.list_experiments(
