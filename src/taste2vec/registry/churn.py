@@ -101,16 +101,9 @@ class ChurnRegistry(ModelRegistry):
                 TAG + "kind": "churn",
                 TAG + "registered_by": actor,
             }
-            with self._mlflow("register a churn model version"):
-                run_id = self._log_run(stage, tags, metrics)
-                self._ensure_model()
-                mv = self.client.create_model_version(
-                    self.name,
-                    f"runs:/{run_id}/{ROOT}",
-                    run_id=run_id,
-                    tags=tags,
-                    description=description or None,
-                )
+            mv = self._create_version(
+                stage, tags, metrics, description, "register a churn model version"
+            )
         log.info("registered %s version %s (model %s)", self.name, mv.version, digest)
         return self.version(str(mv.version)), True
 

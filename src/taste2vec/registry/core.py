@@ -424,18 +424,29 @@ class ModelRegistry:
                 TAG + "edge_formats": ",".join(formats),
                 TAG + "registered_by": actor,
             }
-            with self._mlflow("register a version"):
-                run_id = self._log_run(stage, tags, metrics)
-                self._ensure_model()
-                mv = self.client.create_model_version(
-                    self.name,
-                    f"runs:/{run_id}/{ROOT}",
-                    run_id=run_id,
-                    tags=tags,
-                    description=description or None,
-                )
+            mv = self._create_version(stage, tags, metrics, description, "register a version")
         log.info("registered %s version %s (weights %s)", self.name, mv.version, weights)
         return self.version(str(mv.version)), True
+
+    def _create_version(
+        self,
+        stage: Path,
+        tags: dict[str, str],
+        metrics: dict[str, float],
+        description: str | None,
+        what: str,
+    ) -> Any:
+        """Log ``stage`` as a run's artifacts and register it as a new version."""
+        with self._mlflow(what):
+            run_id = self._log_run(stage, tags, metrics)
+            self._ensure_model()
+            return self.client.create_model_version(
+                self.name,
+                f"runs:/{run_id}/{ROOT}",
+                run_id=run_id,
+                tags=tags,
+                description=description or None,
+            )
 
     def _log_run(self, stage: Path, tags: dict[str, str], metrics: dict[str, float]) -> str:
         from mlflow.entities import Metric, Param
