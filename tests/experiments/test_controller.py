@@ -11,19 +11,16 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from taste2vec.errors import ConflictError, NotFoundError, SchemaError
-from taste2vec.experiments.assignment import arm_of
 from taste2vec.registry import CHALLENGER, CHAMPION, ModelRegistry
 from taste2vec.service.controller import ExperimentController
 from taste2vec.service.experiments import create_experiment, stop_experiment
+from taste2vec.sim.experiments import drive_exposures
 from taste2vec.store import Experiment, Fence, Store, create_store
-from taste2vec.stream.events import RecommendationClicked, RecommendationShown
 
 FAST = {"min_users_per_arm": 50, "min_duration_s": 0, "tuning": 2000}
 
@@ -60,38 +57,7 @@ def drive(
 ) -> None:
     """Every user sees 4 recommendations under the experiment; each is clicked with the
     probability of the user's arm."""
-    rng = np.random.default_rng(seed)
-    now = datetime.now(UTC)
-    events: list[RecommendationShown | RecommendationClicked] = []
-    for i in range(users):
-        user = f"{exp.id}-u{i}"
-        arm = arm_of(exp.salt, user, exp.treatment_share)
-        for r in range(4):
-            request = f"{user}-r{r}"
-            events.append(
-                RecommendationShown(
-                    event_id=f"shown:{request}",
-                    user=user,
-                    event_time=now,
-                    request=request,
-                    coffees=["c1", "c2"],
-                    experiment=exp.id,
-                    arm=arm,
-                )
-            )
-            if rng.random() < ctr[arm]:
-                events.append(
-                    RecommendationClicked(
-                        event_id=f"click:{request}",
-                        user=user,
-                        event_time=now,
-                        coffee="c1",
-                        request=request,
-                    )
-                )
-    for start in range(0, len(events), 2000):
-        results = store.add_events(events[start : start + 2000])
-        assert not any(isinstance(r, Exception) for r in results)
+    drive_exposures(store, exp, range(users), ctr, seed)
 
 
 def test_create_checks_everything_first_and_changes_nothing_when_refused(

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -21,13 +20,12 @@ from safetensors.torch import load_file, save_file
 
 from taste2vec.api import create_app
 from taste2vec.edge.registry import EdgeRegistry
-from taste2vec.experiments.assignment import arm_of
 from taste2vec.registry import open_registry
 from taste2vec.service.console_ops import OpsView
 from taste2vec.service.controller import evaluate
 from taste2vec.service.experiments import create_experiment, stop_experiment
+from taste2vec.sim.experiments import drive_exposures
 from taste2vec.store import create_store
-from taste2vec.stream.events import RecommendationClicked, RecommendationShown
 from taste2vec.ui.charts import interval_bar, interval_series
 from tests.api.conftest import ADMIN, make_settings
 from tests.ui.conftest import LOOPBACK
@@ -327,39 +325,8 @@ def test_curation_page_shows_the_latest_run_its_boxes_and_pages(ops_client: Any)
 
 def _drive(store: Any, exp: Any, users: range, ctr: dict[str, float], seed: int) -> None:
     """Each user sees 4 recommendations under ``exp``; each is clicked with the
-    probability of the user's arm (as tests/experiments/test_controller.py drives it)."""
-    rng = np.random.default_rng(seed)
-    now = datetime.now(UTC)
-    events: list[RecommendationShown | RecommendationClicked] = []
-    for i in users:
-        user = f"{exp.id}-u{i}"
-        arm = arm_of(exp.salt, user, exp.treatment_share)
-        for r in range(4):
-            request = f"{user}-r{r}"
-            events.append(
-                RecommendationShown(
-                    event_id=f"shown:{request}",
-                    user=user,
-                    event_time=now,
-                    request=request,
-                    coffees=["demo-001", "demo-002"],
-                    experiment=exp.id,
-                    arm=arm,
-                )
-            )
-            if rng.random() < ctr[arm]:
-                events.append(
-                    RecommendationClicked(
-                        event_id=f"click:{request}",
-                        user=user,
-                        event_time=now,
-                        coffee="demo-001",
-                        request=request,
-                    )
-                )
-    for start in range(0, len(events), 2000):
-        results = store.add_events(events[start : start + 2000])
-        assert not any(isinstance(r, Exception) for r in results)
+    probability of the user's arm."""
+    drive_exposures(store, exp, users, ctr, seed, coffees=("demo-001", "demo-002"))
 
 
 def test_the_interval_over_time_is_replayed_from_the_stored_events(ops_client: Any) -> None:

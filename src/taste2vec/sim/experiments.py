@@ -17,12 +17,15 @@ standard error ``sqrt(p (1 - p) / runs)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as sps  # type: ignore[import-untyped]
 
+from taste2vec.experiments.assignment import arm_of
 from taste2vec.experiments.stats import (
     MetricSummary,
     cs_halfwidth,
@@ -31,6 +34,8 @@ from taste2vec.experiments.stats import (
     relative_lift_variance,
     srm_p_value,
 )
+from taste2vec.store import Experiment, Store
+from taste2vec.stream.events import RecommendationClicked, RecommendationShown
 
 __all__ = [
     "CupedSimulation",
@@ -219,3 +224,51 @@ def simulate_srm(
     ]
     rate = float(np.mean(halts))
     return rate, mc_se(rate, runs)
+
+
+def drive_exposures(
+    store: Store,
+    exp: Experiment,
+    users: Iterable[int],
+    ctr: Mapping[str, float],
+    seed: int = 0,
+    coffees: tuple[str, str] = ("c1", "c2"),
+) -> None:
+    """Store what a served experiment produces: each user ``{exp.id}-u{i}`` sees 4
+    recommendations (``recommendation_shown`` with the experiment and their sticky arm) and
+    clicks each with the probability ``ctr[arm]`` (``recommendation_clicked`` on the first
+    coffee). Seeded, so a test or bench can replay it."""
+    rng = np.random.default_rng(seed)
+    now = datetime.now(UTC)
+    events: list[RecommendationShown | RecommendationClicked] = []
+    for i in users:
+        user = f"{exp.id}-u{i}"
+        arm = arm_of(exp.salt, user, exp.treatment_share)
+        for r in range(4):
+            request = f"{user}-r{r}"
+            events.append(
+                RecommendationShown(
+                    event_id=f"shown:{request}",
+                    user=user,
+                    event_time=now,
+                    request=request,
+                    coffees=list(coffees),
+                    experiment=exp.id,
+                    arm=arm,
+                )
+            )
+            if rng.random() < ctr[arm]:
+                events.append(
+                    RecommendationClicked(
+                        event_id=f"click:{request}",
+                        user=user,
+                        event_time=now,
+                        coffee=coffees[0],
+                        request=request,
+                    )
+                )
+    for start in range(0, len(events), 2000):
+        results = store.add_events(events[start : start + 2000])
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:
+            raise failed[0]
