@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -25,11 +24,9 @@ from typing import Any
 from taste2vec.errors import ArtifactError, NotFoundError, Taste2VecError
 from taste2vec.registry.checksums import (
     MANIFEST,
-    ChecksumError,
     file_sha256,
     manifest_bytes,
     manifest_of,
-    verify,
 )
 from taste2vec.registry.core import (
     CHAMPION,
@@ -107,33 +104,8 @@ class ChurnRegistry(ModelRegistry):
         log.info("registered %s version %s (model %s)", self.name, mv.version, digest)
         return self.version(str(mv.version)), True
 
-    def download(self, version: str) -> Path:
-        """The version's files in the local cache (``model/churn.json``), verified."""
-        info = self.version(version)
-        what = f"model {self.name} version {info.version}"
-        if not info.manifest_sha256:
-            raise ChecksumError(f"{what} has no checksum tag; it was not registered by taste2vec")
-        target = self.cache_dir / info.version
-        if target.is_dir():
-            try:
-                verify(target, info.manifest_sha256, what)
-                return target
-            except ChecksumError:
-                shutil.rmtree(target, ignore_errors=True)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{info.version}.", dir=self.cache_dir))
-        try:
-            with self._mlflow(f"download {what}"):
-                self.client.download_artifacts(info.run_id, ROOT, str(tmp))
-            fetched = tmp / ROOT
-            verify(fetched, info.manifest_sha256, what)
-            if churn_version_hash(fetched / "model") != info.weights_version:
-                raise ChecksumError(f"{what}: churn.json does not hash to {info.weights_version}")
-            if not target.exists():
-                os.replace(fetched, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+    def _weights_hash(self, model_dir: Path) -> str:
+        return churn_version_hash(model_dir)
 
     def load_scorer(self, alias: str = CHAMPION) -> LogisticChurnModel | None:
         """The model ``alias`` points at, named ``taste2vec-churn/<version>``; None while

@@ -468,6 +468,11 @@ class ModelRegistry:
         return str(run_id)
 
     # ------------------------------------------------------------------------ download
+    def _weights_hash(self, model_dir: Path) -> str:
+        """The hash a version's ``weights_version`` tag holds (a subclass for another kind
+        of model, such as the churn registry, hashes its own files)."""
+        return weights_version(model_dir)
+
     def download(self, version: str) -> Path:
         """The version's files in the local cache, every checksum verified: the folder
         holding ``model/`` (and ``edge/``). Raises ChecksumError on a corrupt artifact;
@@ -491,7 +496,7 @@ class ModelRegistry:
                 self.client.download_artifacts(info.run_id, ROOT, str(tmp))
             fetched = tmp / ROOT
             verify(fetched, info.manifest_sha256, what)
-            if weights_version(fetched / "model") != info.weights_version:
+            if self._weights_hash(fetched / "model") != info.weights_version:
                 raise ChecksumError(f"{what}: the weights do not hash to {info.weights_version}")
             if not target.exists():  # else another process put a verified copy there
                 os.replace(fetched, target)
