@@ -6,27 +6,17 @@ that warning is MLflow's, not ours, so it is not an error here.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file, save_file
+
+from tests.model_copies import perturbed_copy
 
 
 @pytest.fixture(scope="session")
 def second_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``tiny_model_dir`` with slightly different weights (another weights version)."""
-    out = tmp_path_factory.mktemp("tiny2") / "model"
-    shutil.copytree(tiny_model_dir, out)
-    state = load_file(str(out / "model.safetensors"))
-    generator = torch.Generator().manual_seed(7)
-    for name, tensor in state.items():
-        if tensor.is_floating_point():
-            state[name] = tensor + 1e-4 * torch.randn(tensor.shape, generator=generator)
-            break
-    save_file(state, str(out / "model.safetensors"))
-    return out
+    return perturbed_copy(tiny_model_dir, tmp_path_factory.mktemp("tiny2") / "model")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,19 +11,17 @@ audit log are untouched.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-from safetensors.torch import load_file, save_file
 
 from taste2vec.registry import ModelRegistry
 from taste2vec.service.curation_scores import curate_month
 from taste2vec.service.experiments import create_experiment
 from taste2vec.store import Subscription
+from tests.model_copies import perturbed_copy
 from tests.ui.conftest import AXE, Served, artifacts_dir, record_timing
 from tests.ui.test_browser import _axe, _load_ms, _report
 from tests.ui.test_console_ops_http import _drive
@@ -41,15 +39,7 @@ MODEL = "t2v-ui-browser"
 
 
 def _second_model(model_dir: Path, out: Path) -> Path:
-    shutil.copytree(model_dir, out)
-    state = load_file(str(out / "model.safetensors"))
-    generator = torch.Generator().manual_seed(11)
-    for name, tensor in state.items():
-        if tensor.is_floating_point():
-            state[name] = tensor + 1e-4 * torch.randn(tensor.shape, generator=generator)
-            break
-    save_file(state, str(out / "model.safetensors"))
-    return out
+    return perturbed_copy(model_dir, out, seed=11)
 
 
 @pytest.fixture(scope="module")

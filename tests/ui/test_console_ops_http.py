@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from safetensors.torch import load_file, save_file
 
 from taste2vec.api import create_app
 from taste2vec.edge.registry import EdgeRegistry
@@ -28,6 +25,7 @@ from taste2vec.sim.experiments import drive_exposures
 from taste2vec.store import create_store
 from taste2vec.ui.charts import interval_bar, interval_series
 from tests.api.conftest import ADMIN, make_settings
+from tests.model_copies import perturbed_copy
 from tests.ui.conftest import LOOPBACK
 from tests.ui.test_ui_http import _csrf, _sign_in
 
@@ -43,15 +41,7 @@ OPS_PAGES = ("/console/models", "/console/experiments", "/console/curation")
 
 def _second_model(tiny_model_dir: Path, out: Path) -> Path:
     """``tiny_model_dir`` with slightly different weights (another weights version)."""
-    shutil.copytree(tiny_model_dir, out)
-    state = load_file(str(out / "model.safetensors"))
-    generator = torch.Generator().manual_seed(7)
-    for name, tensor in state.items():
-        if tensor.is_floating_point():
-            state[name] = tensor + 1e-4 * torch.randn(tensor.shape, generator=generator)
-            break
-    save_file(state, str(out / "model.safetensors"))
-    return out
+    return perturbed_copy(tiny_model_dir, out)
 
 
 @pytest.fixture(scope="module")
