@@ -94,6 +94,24 @@ class Settings(BaseSettings):
         "refit), so that replicas sharing one store stay in step. Users' taste states are "
         "checked on every read.",
     )
+    user_cache_size: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="How many users' taste states each service process keeps in memory "
+        "(least recently used first out, about 50 KB each); a user who left the cache is "
+        "rebuilt from the store on their next request, with the same answer.",
+    )
+    blas_threads: int = Field(
+        default=1,
+        ge=0,
+        le=256,
+        description="Threads numpy's BLAS may use in each service process (set at start-up "
+        "with threadpoolctl). 1 (the default): a request's numpy work is small, and a "
+        "thread pool per core made concurrent requests and the background loops wait on "
+        "each other; scale with --workers instead. 0 leaves the library's own default. "
+        "Training (taste2vec train) is not affected.",
+    )
     event_log_url: str | None = Field(
         default=None,
         description="The event log the service publishes its events to: "

@@ -94,13 +94,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # One BLAS thread per process: a request's numpy work is small (a 10k x 80 product
-        # takes 0.3 ms on one thread), and with the default of one thread per core, the
-        # threads of concurrent requests and the background loops wait on each other
-        # (profiled: 44.6% of a loaded server's samples on that one product; 39 -> 226
-        # req/s and p99 622 -> 198 ms with one thread, bench/profile_recommend.py).
-        # Scale with processes (--workers) instead. torch keeps its own thread setting.
-        threadpool_limits(limits=1, user_api="blas")
+        # One BLAS thread per process by default (T2V_BLAS_THREADS): a request's numpy
+        # work is small (a 10k x 80 product takes 0.3 ms on one thread), and with the
+        # default of one thread per core, the threads of concurrent requests and the
+        # background loops wait on each other (profiled: 44.6% of a loaded server's samples
+        # on that one product; 39 -> 226 req/s and p99 622 -> 198 ms with one thread,
+        # bench/profile_recommend.py). Scale with processes (--workers) instead. torch keeps
+        # its own thread setting; this is the server process only, not `taste2vec train`.
+        if settings.blas_threads:
+            threadpool_limits(limits=settings.blas_threads, user_api="blas")
         store = create_store(settings.database_url)
         try:
             if settings.seed_demo and seed_demo(store, demo_keys_file(settings)):
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 learner_publish=publish,
                 learner_lease=lease,
                 monitor=app.state.model_monitor,
+                max_cached_users=settings.user_cache_size,
             )
             app.state.service = service
             if settings.model_source == "registry":  # A/B experiments (issue 12)

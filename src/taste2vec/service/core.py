@@ -99,7 +99,8 @@ class TasteService:
     ``follow_interval_s``: run the :class:`~taste2vec.service.follower.Follower` (catalogue
     and crowd statistics follow the store, and the model its ``model_source``) every that
     many seconds; ``None`` (tests that drive one process) leaves them to :meth:`rebuild`,
-    :meth:`refresh_stats` and :meth:`reload_model`.
+    :meth:`refresh_stats` and :meth:`reload_model`. ``max_cached_users``: how many users'
+    taste states stay in memory (LRU; an evicted user is rebuilt from the store).
     """
 
     def __init__(
@@ -115,14 +116,17 @@ class TasteService:
         learner_publish: Publisher | None = None,
         learner_lease: LearnerLease | None = None,
         monitor: ModelMonitor | None = None,
+        max_cached_users: int = MAX_CACHED_USERS,
     ) -> None:
+        if max_cached_users < 1:
+            raise ValueError(f"max_cached_users must be at least 1, got {max_cached_users}")
         self.store = store
         # Online learner: where gate-passing candidates go (taste2vec.registry.learner) and
         # the lease that lets one replica's learner act; per-version metrics (monitoring).
         self.learner_publish = learner_publish
         self.learner_lease = learner_lease
         self.monitor = monitor
-        self.max_cached_users = MAX_CACHED_USERS
+        self.max_cached_users = max_cached_users
         self.model_source = model_source
         self.model_version: str | None = None if model_source is None else model_source.version
         self.max_clock_skew_s = max_clock_skew_s
