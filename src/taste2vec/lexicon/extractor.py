@@ -108,6 +108,10 @@ class Lexicon:
             if m.target.kind == "node" and not m.negated
         ]
 
+    def english_surfaces(self) -> tuple[str, ...]:
+        """Every English surface form of a flavour node or attribute cue, sorted."""
+        return tuple(sorted(k for k, t in self._tables.en.items() if t.kind != "stop"))
+
     def family_distribution(self, text: str) -> npt.NDArray[np.float32]:
         """Descriptor weight per family (order :attr:`families`), summing to 1; zeros if none."""
         out = np.zeros(len(self.families), dtype=np.float32)

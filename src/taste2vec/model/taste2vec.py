@@ -75,8 +75,20 @@ def _shared_encoder(
     return HFSentenceEncoder(path=path, cache_path=cache_path, backend=backend)
 
 
-def text_encoder_for(settings: Settings) -> TextEncoder:
-    """The process-wide text encoder for these settings (loaded once, cached)."""
+@functools.cache
+def _shared_static(path: Path | None, cache_dir: Path | None) -> TextEncoder:
+    from taste2vec.model.text_static import StaticEncoder
+
+    return StaticEncoder(path=path, cache_dir=cache_dir)
+
+
+def text_encoder_for(settings: Settings, tower: str | None = None) -> TextEncoder:
+    """The process-wide text encoder for these settings (loaded once, cached).
+
+    ``tower`` ("minilm" or "static") overrides ``settings.text_tower`` (``T2V_TEXT_TOWER``).
+    """
+    if (tower or settings.text_tower) == "static":
+        return _shared_static(settings.text_model_path, settings.cache_dir)
     cache = settings.cache_dir / "text-embeddings.sqlite" if settings.cache_dir else None
     return _shared_encoder(settings.text_model_path, cache, settings.text_backend)
 
@@ -153,11 +165,14 @@ class Taste2Vec:
                 f"model {path} was trained with lexicon {trained_with}, this package has "
                 f"{lex.version}; retrain with: taste2vec train --out {path}"
             )
-        encoder = text_encoder or text_encoder_for(settings or Settings())
+        # The artifact names its text tower: a static-tower model loads the static tower.
+        tower = "static" if str(config.get("text_model_id", "")).startswith("static-") else "minilm"
+        encoder = text_encoder or text_encoder_for(settings or Settings(), tower)
         if config.get("text_model_id") != encoder.model_id:
             raise ArtifactError(
                 f"model {path} expects text model {config.get('text_model_id')}, but "
-                f"{encoder.model_id} is configured; set T2V_TEXT_MODEL_PATH or retrain"
+                f"{encoder.model_id} is configured; set T2V_TEXT_MODEL_PATH (and "
+                "T2V_TEXT_TOWER) or retrain"
             )
         net, scaler, vocab = load_network(path, ancestry_matrix(lex), node_family_matrix(lex))
         return cls(net, scaler, lex, encoder, vocab, info=config)
