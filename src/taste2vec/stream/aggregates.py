@@ -1,16 +1,21 @@
-"""Keyed stream state of one log partition and the per-event update rules.
+"""The stream worker's aggregates, each one class of the aggregator protocol
+(:mod:`taste2vec.stream.aggregator`), and :data:`DEFAULT_AGGREGATES`, the list it runs.
 
-One :class:`PartitionState` holds everything the worker derives from one partition:
+Keyed (a state per key, for ever):
 
-- per user (every user lives on exactly one partition, the log is keyed by user):
-  :class:`UserActivity` -- the rolling taste vector, rating stats and the raw facts behind
-  the subscription signals (derived at read time by :mod:`taste2vec.stream.signals`);
-- per coffee and per experiment arm: *partials* (:class:`CoffeePartial`, lists of ints for
-  arms) -- this partition's share; readers sum the partials of all partitions;
-- the open windows of the three windowed aggregates and the rows of windows that became
-  final since the last checkpoint;
-- the dedup set (event ids still able to count; see :meth:`PartitionState.evict`),
-  the next offset, the largest event time seen (the watermark's source) and counters.
+- :class:`UserAggregate` (``user``): per user (every user lives on exactly one partition,
+  the log is keyed by user), :class:`UserActivity` -- the rolling taste vector of the
+  user's tastings, rating stats and the raw facts behind the subscription signals (derived
+  at read time by :func:`taste2vec.stream.signals.user_signals`);
+- :class:`CoffeeAggregate` (``coffee``): per coffee, :class:`CoffeeStats` -- reactions and
+  ratings; one share per partition, merged on read;
+- :class:`ArmAggregate` (``arm``): per experiment arm, :class:`ArmCounts` -- the A/B counts;
+  one share per partition, merged on read. It runs before :class:`UserAggregate`: a
+  subscription event moves the counts of the user's arms by the change it makes to the
+  user's state, which it reads as it was before the event.
+
+Windowed (integer sums per key and window; the parity contract, mirrored by the Flink
+job): :class:`CoffeeDaily`, :class:`UserWeekly`, :class:`ArmHourly`.
 
 Everything is deterministic given the partition's entries in offset order: no wall clock,
 no dependence on how entries were batched or which worker processed them. Integer sums
@@ -19,7 +24,7 @@ vector) is updated in the partition's offset order, so a replay reproduces it bi
 
 Definitions (docs/stream.md, "Aggregates and signals"):
 
-- taste vector: exponentially time-decayed mean of the ``vector`` of ``tasting_logged``
+- tastings vector: exponentially time-decayed mean of the ``vector`` of ``tasting_logged``
   events (half-life :data:`TASTE_HALF_LIFE_US`, 30 days; events without a vector skipped):
   ``sum_i w_i v_i / sum_i w_i`` with ``w_i = 2 ** (-(t_latest - t_i) / half_life)``.
 - ratings of a user: ``feedback_given`` with a rating, ``box_rated`` and ``lab_session``;
@@ -30,15 +35,23 @@ Definitions (docs/stream.md, "Aggregates and signals"):
 from __future__ import annotations
 
 import base64
-import heapq
 import json
 import struct
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, fields
 from typing import Any
 
 import numpy as np
 
+from taste2vec.stream.aggregator import (
+    Aggregate,
+    Context,
+    KeyedAggregate,
+    WindowedAggregate,
+    dumps,
+    dumps_ints,
+)
 from taste2vec.stream.events import (
+    EVENT_TYPES,
     BoxRated,
     Event,
     FeedbackGiven,
@@ -47,57 +60,21 @@ from taste2vec.stream.events import (
     RecommendationShown,
     TastingLogged,
 )
-from taste2vec.stream.windows import (
-    ARM_HOURLY,
-    COFFEE_DAILY,
-    DAY_US,
-    END_OF_TIME,
-    NO_WATERMARK,
-    SPECS,
-    USER_WEEKLY,
-    WindowSpec,
+from taste2vec.stream.signals import (
+    LAB_DAYS,
+    TREND_DAYS,
+    rating_stats,
+    trend_per_week,
+    user_signals,
 )
+from taste2vec.stream.windows import ARM_HOURLY, COFFEE_DAILY, DAY_US, USER_WEEKLY, iso
 
 TASTE_HALF_LIFE_US = 30 * DAY_US
-TREND_DAYS = 28  # rating trends use the last 28 days of daily means
-LAB_DAYS = 30  # Lab usage frequency: sessions in the last 30 days
-FIELDS: dict[str, tuple[str, ...]] = {
-    "coffee_daily": ("n_feedback", "n_likes", "n_dislikes", "n_skips", "n_ratings", "sum_rating"),
-    "user_weekly": ("n_events", "n_ratings", "sum_rating", "n_lab"),
-    "arm_hourly": ("shown", "clicks", "n_box_ratings", "sum_box_rating"),
-}
-ARM_FIELDS = (
-    "shown",
-    "clicks",
-    "n_box_ratings",
-    "sum_box_rating",
-    "subscribers",
-    "cancelled",
-    "renewed",
-)
-COFFEE_FIELDS = (
-    "n_feedback",
-    "n_likes",
-    "n_dislikes",
-    "n_skips",
-    "n_clicks",
-    "n_ratings",
-    "sum_rating",
-    "sum_rating_sq",
-)
 ENGAGEMENT = frozenset(
     {"tasting_logged", "feedback_given", "recommendation_clicked", "box_rated", "lab_session"}
 )
-COUNTERS = ("entries", "valid", "invalid", "duplicates", "late", "late_window_drops")
-_SIGNAL_INDEX = {"liked": 1, "disliked": 2, "skipped": 3}
-_USER_SIZE = USER_WEEKLY.size_us
-_USER_SLIDE = USER_WEEKLY.slide_us
+SUBSCRIPTION_TYPES = frozenset(t for t in EVENT_TYPES if t.startswith("subscription_"))
 _DAY = DAY_US
-_SLIDES = {name: spec.slide_us for name, spec in SPECS.items()}
-
-WindowKey = tuple[str, str, int]  # (aggregate, key, window_start)
-PaneKey = tuple[str, str, int]  # (aggregate, key, pane_start)
-Row = tuple[str, str, int, int, list[int]]  # (aggregate, key, start, end, fields)
 
 
 def add_day(days: dict[int, list[int]], last: int | None, day: int, value: int, keep: int) -> int:
@@ -145,6 +122,7 @@ def decode_vector(data: str | list[float]) -> list[float]:
     return list(struct.unpack(f"<{len(raw) // 8}d", raw))
 
 
+# ------------------------------------------------------------------------------- users
 class UserActivity:
     """One user's state; signals are derived from it by :func:`signals.user_signals`."""
 
@@ -229,9 +207,34 @@ class UserActivity:
         self.r_sq += rating * rating
         self.r_last = add_day(self.r_days, self.r_last, t // _DAY, rating, TREND_DAYS)
 
+    def _status_moves(self, t: int) -> bool:
+        """Whether a subscription event at ``t`` sets the status (the latest by event time)."""
+        return self.status_us is None or t >= self.status_us
+
+    def subscription(self, status: str, t: int) -> None:
+        """Apply a ``subscription_<status>`` event at ``t``."""
+        if status == "renewed":
+            self.renewals += 1
+        if self._status_moves(t):
+            previous = self.status
+            self.status, self.status_us = status, t
+            if status == "paused":
+                self.pause_streak += 1
+                if previous != "paused":
+                    self.paused_since = t
+            else:
+                self.pause_streak = 0
+                self.paused_since = None
+
     def contrib(self) -> tuple[int, int]:
         """This user's contribution to its arms' (cancelled, renewed) counts."""
         return (1 if self.status == "cancelled" else 0, 1 if self.renewals else 0)
+
+    def contrib_after(self, status: str, t: int) -> tuple[int, int]:
+        """:meth:`contrib` as it will be after :meth:`subscription` (``status``, ``t``)."""
+        final = status if self._status_moves(t) else self.status
+        renewed = self.renewals or status == "renewed"
+        return (1 if final == "cancelled" else 0, 1 if renewed else 0)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able state (format 2): the taste vector as :func:`encode_vector` text, day
@@ -259,179 +262,20 @@ class UserActivity:
 _USER_PLAIN = tuple(n for n in UserActivity.__slots__ if n not in ("vec", "r_days", "lab_days"))
 
 
-class CoffeePartial:
-    """One partition's share of a coffee's stats: counts (:data:`COFFEE_FIELDS`) and daily
-    rating buckets for the trend."""
+class UserAggregate(KeyedAggregate[UserActivity]):
+    """Per user: every valid event (read-out: :func:`signals.user_signals`)."""
 
-    __slots__ = ("counts", "days", "last")
+    name = "user"
+    types = frozenset(EVENT_TYPES)
 
-    def __init__(self) -> None:
-        self.counts = [0] * len(COFFEE_FIELDS)
-        self.days: dict[int, list[int]] = {}
-        self.last: int | None = None
+    def key(self, ev: Event) -> str:
+        return ev.user
 
-    def add_rating(self, rating: int, t: int) -> None:
-        c = self.counts
-        c[5] += 1
-        c[6] += rating
-        c[7] += rating * rating
-        self.last = add_day(self.days, self.last, t // _DAY, rating, TREND_DAYS)
+    def init(self) -> UserActivity:
+        return UserActivity()
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-able partial (what :func:`signals.merge_coffee` takes). Day keys are ints
-        (``json`` writes them as strings); the values are live: serialise at once."""
-        return {"counts": self.counts, "days": self.days, "last": self.last}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CoffeePartial:
-        c = cls()
-        c.counts = list(data["counts"])
-        c.days = _days_load(data["days"])
-        c.last = data["last"]
-        return c
-
-
-class PartitionState:
-    """All state derived from one partition. :meth:`process` applies one parsed event;
-    the worker handles parsing, dead letters and checkpoints."""
-
-    def __init__(self, partition: int, out_of_orderness_us: int, allowed_lateness_us: int):
-        self.partition = partition
-        self.ooo = out_of_orderness_us
-        self.lateness = allowed_lateness_us
-        self.next_offset = 0
-        self.max_us: int | None = None
-        self.max_append_us: int | None = None  # the log's clock: latest append time seen
-        self.drained = False
-        self.counters = dict.fromkeys(COUNTERS, 0)
-        self.users: dict[str, UserActivity] = {}
-        self.coffees: dict[str, CoffeePartial] = {}
-        self.arms: dict[str, list[int]] = {}
-        self.seen: dict[str, int] = {}  # event_id -> event time (us)
-        # Windows are kept as panes (slide-sized buckets, :data:`PaneKey`); a window's row
-        # is the sum of its panes when it becomes final. A hopping 7-day window thus costs
-        # one pane update per event, not seven window updates.
-        self.panes: dict[PaneKey, list[int]] = {}
-        self._registered: set[WindowKey] = set()  # windows not yet final that have panes
-        self._ends: dict[int, list[WindowKey]] = {}
-        self._heap: list[int] = []
-        # Changes since the last checkpoint (what the next checkpoint writes).
-        self.dirty_users: set[str] = set()
-        self.dirty_coffees: set[str] = set()
-        self.dirty_arms: set[str] = set()
-        self.dirty_panes: set[PaneKey] = set()
-        self.deleted_panes: list[PaneKey] = []
-        self.closed: list[Row] = []
-        self.new_ids: list[tuple[str, int]] = []
-        self.dead: list[tuple[int, str, bytes]] = []  # (offset, reason, payload)
-
-    # -- watermark ------------------------------------------------------------------------
-    @property
-    def watermark(self) -> int:
-        if self.drained:
-            return END_OF_TIME
-        return NO_WATERMARK if self.max_us is None else self.max_us - self.ooo
-
-    def meta(self) -> dict[str, Any]:
-        return {
-            "max_us": self.max_us,
-            "max_append_us": self.max_append_us,
-            "drained": self.drained,
-            "counters": self.counters,
-            "out_of_orderness_us": self.ooo,
-            "allowed_lateness_us": self.lateness,
-        }
-
-    def load_meta(self, meta: dict[str, Any]) -> None:
-        self.max_us = meta.get("max_us")
-        self.max_append_us = meta.get("max_append_us")
-        self.drained = bool(meta.get("drained", False))
-        self.counters.update(meta.get("counters", {}))
-
-    # -- processing -----------------------------------------------------------------------
-    def invalid(self, offset: int, reason: str, payload: bytes) -> None:
-        self.counters["entries"] += 1
-        self.counters["invalid"] += 1
-        self.dead.append((offset, reason, payload))
-
-    def process(self, offset: int, ev: Event, t: int, payload: bytes) -> str:
-        """Apply one valid event at time ``t`` (us); returns ``"ok"``, ``"late"`` (dead
-        letter queued) or ``"duplicate"`` (ignored). The late check comes first: that
-        makes the outcome independent of when the dedup set was last evicted."""
-        counters = self.counters
-        counters["entries"] += 1
-        max_us = self.max_us
-        if self.drained:
-            wm = END_OF_TIME
-        else:
-            wm = NO_WATERMARK if max_us is None else max_us - self.ooo
-        # windows.is_late inlined (hot path): the latest user_weekly window is final
-        if t - t % _USER_SLIDE + _USER_SIZE + self.lateness <= wm:
-            counters["late"] += 1
-            self.dead.append((offset, "late", payload))
-            return "late"
-        eid = ev.event_id
-        seen = self.seen
-        if eid in seen:
-            counters["duplicates"] += 1
-            return "duplicate"
-        seen[eid] = t
-        self.new_ids.append((eid, t))
-        counters["valid"] += 1
-        self._apply(ev, t, wm)
-        if max_us is None or t > max_us:
-            self.max_us = t
-            if not self.drained:
-                heap = self._heap
-                if heap and heap[0] + self.lateness <= t - self.ooo:
-                    self._close(t - self.ooo)
-        return "ok"
-
-    def _pane(
-        self, agg: str, spec: WindowSpec, key: str, t: int, wm: int, adds: tuple[int, ...]
-    ) -> None:
-        """Add ``adds`` to the pane of ``t``; windows of it that are final already do not
-        see it (counted in ``late_window_drops``)."""
-        slide = spec.slide_us
-        p = t - t % slide
-        closed = (wm - self.lateness - p) // slide
-        if closed > 0:
-            n = spec.size_us // slide  # windows per pane; their ends are p + k * slide, k = 1..n
-            self.counters["late_window_drops"] += min(closed, n)
-            if closed >= n:
-                return
-        pk = (agg, key, p)
-        panes = self.panes
-        fields = panes.get(pk)
-        if fields is None:
-            panes[pk] = list(adds)
-            self._register(spec, agg, key, p, wm)
-        else:
-            for i, v in enumerate(adds):
-                fields[i] += v
-        self.dirty_panes.add(pk)
-
-    def _register(self, spec: WindowSpec, agg: str, key: str, p: int, wm: int) -> None:
-        size, slide, lateness = spec.size_us, spec.slide_us, self.lateness
-        for start in range(p - size + slide, p + slide, slide):
-            end = start + size
-            wk = (agg, key, start)
-            if end + lateness > wm and wk not in self._registered:
-                self._registered.add(wk)
-                bucket = self._ends.get(end)
-                if bucket is None:
-                    self._ends[end] = [wk]
-                    heapq.heappush(self._heap, end)
-                else:
-                    bucket.append(wk)
-
-    def _apply(self, ev: Event, t: int, wm: int) -> None:
+    def update(self, u: UserActivity, ev: Event, t: int) -> None:
         kind = ev.type
-        uid = ev.user
-        u = self.users.get(uid)
-        if u is None:
-            u = self.users[uid] = UserActivity()
-        self.dirty_users.add(uid)
         u.n_events += 1
         if u.first_us is None or t < u.first_us:
             u.first_us = t
@@ -447,249 +291,340 @@ class PartitionState:
             rating = ev.rating
             u.n_feedback += 1
             u.skip_streak = u.skip_streak + 1 if ev.signal == "skipped" else 0
-            c = self._coffee(ev.coffee)
-            c.counts[0] += 1
-            sig = _SIGNAL_INDEX.get(ev.signal)
-            if sig is not None:
-                c.counts[sig] += 1
-            if rating is not None:
-                c.add_rating(rating, t)
-            self._pane(
-                "coffee_daily",
-                COFFEE_DAILY,
-                ev.coffee,
-                t,
-                wm,
-                (
-                    1,
-                    1 if sig == 1 else 0,
-                    1 if sig == 2 else 0,
-                    1 if sig == 3 else 0,
-                    0 if rating is None else 1,
-                    rating or 0,
-                ),
-            )
         elif isinstance(ev, BoxRated):
             rating = ev.rating
-            if ev.coffee is not None:
-                self._coffee(ev.coffee).add_rating(rating, t)
-                adds: tuple[int, ...] = (0, 0, 0, 0, 1, rating)
-                self._pane("coffee_daily", COFFEE_DAILY, ev.coffee, t, wm, adds)
-            if ev.experiment is not None and ev.arm is not None:
-                key = f"{ev.experiment}/{ev.arm}"
-                a = self._arm(key)
-                a[2] += 1
-                a[3] += rating
-                self._pane("arm_hourly", ARM_HOURLY, key, t, wm, (0, 0, 1, rating))
         elif isinstance(ev, LabSession):
             rating = ev.rating
             u.n_lab += 1
             u.lab_last = add_day(u.lab_days, u.lab_last, t // _DAY, 1, LAB_DAYS)
-        elif isinstance(ev, (RecommendationShown, RecommendationClicked)):  # noqa: UP038 - faster
-            clicked = isinstance(ev, RecommendationClicked)
-            if isinstance(ev, RecommendationClicked):
-                self._coffee(ev.coffee).counts[4] += 1
-            if ev.experiment is not None and ev.arm is not None:
-                key = f"{ev.experiment}/{ev.arm}"
-                self._arm(key)[1 if clicked else 0] += 1
-                adds = (0, 1, 0, 0) if clicked else (1, 0, 0, 0)
-                self._pane("arm_hourly", ARM_HOURLY, key, t, wm, adds)
-        elif kind.startswith("subscription_"):
-            self._subscription(u, ev, kind, t)
+        elif kind in SUBSCRIPTION_TYPES:
+            exp, arm = getattr(ev, "experiment", None), getattr(ev, "arm", None)
+            if exp is not None and arm is not None and exp not in u.arms:
+                u.arms[exp] = arm
+            u.subscription(kind.removeprefix("subscription_"), t)
         if rating is not None:
             u.add_rating(rating, t)
-        # user_weekly: every valid event (its day pane feeds its 7 hopping windows).
-        lab = 1 if kind == "lab_session" else 0
-        adds = (1, 0 if rating is None else 1, rating or 0, lab)
-        self._pane("user_weekly", USER_WEEKLY, uid, t, wm, adds)
 
-    def _subscription(self, u: UserActivity, ev: Any, kind: str, t: int) -> None:
-        before = u.contrib()
-        exp, arm = ev.experiment, ev.arm
-        if exp is not None and arm is not None and exp not in u.arms:
-            u.arms[exp] = arm
-            a = self._arm(f"{exp}/{arm}")
-            a[4] += 1
-            a[5] += before[0]
-            a[6] += before[1]
-        status = kind.removeprefix("subscription_")
-        if status == "renewed":
-            u.renewals += 1
-        if u.status_us is None or t >= u.status_us:
-            previous = u.status
-            u.status, u.status_us = status, t
-            if status == "paused":
-                u.pause_streak += 1
-                if previous != "paused":
-                    u.paused_since = t
-            else:
-                u.pause_streak = 0
-                u.paused_since = None
-        after = u.contrib()
-        if after != before:
-            for e, a_name in u.arms.items():
-                a = self._arm(f"{e}/{a_name}")
-                a[5] += after[0] - before[0]
-                a[6] += after[1] - before[1]
+    def read(self, key: str, state: UserActivity, as_of_us: int) -> dict[str, Any]:
+        return user_signals(key, state, as_of_us)
 
-    def _coffee(self, coffee: str) -> CoffeePartial:
-        c = self.coffees.get(coffee)
-        if c is None:
-            c = self.coffees[coffee] = CoffeePartial()
-        self.dirty_coffees.add(coffee)
+    def encode(self, state: UserActivity) -> str:
+        return dumps(state.to_json())
+
+    def decode(self, text: str) -> UserActivity:
+        return UserActivity.from_json(json.loads(text))
+
+
+# ----------------------------------------------------------------------------- coffees
+class CoffeeStats:
+    """One partition's share of a coffee's stats: counts and the daily rating buckets of
+    the trend."""
+
+    __slots__ = (
+        "n_feedback",
+        "n_likes",
+        "n_dislikes",
+        "n_skips",
+        "n_clicks",
+        "n_ratings",
+        "sum_rating",
+        "sum_rating_sq",
+        "days",
+        "last",
+    )
+
+    def __init__(self, counts: list[int] | None = None) -> None:
+        (
+            self.n_feedback,
+            self.n_likes,
+            self.n_dislikes,
+            self.n_skips,
+            self.n_clicks,
+            self.n_ratings,
+            self.sum_rating,
+            self.sum_rating_sq,
+        ) = counts if counts is not None else [0] * len(COFFEE_FIELDS)
+        self.days: dict[int, list[int]] = {}
+        self.last: int | None = None
+
+    def counts(self) -> list[int]:
+        """The counts in :data:`COFFEE_FIELDS` order (the stored form)."""
+        return [getattr(self, name) for name in COFFEE_FIELDS]
+
+    def add_rating(self, rating: int, t: int) -> None:
+        self.n_ratings += 1
+        self.sum_rating += rating
+        self.sum_rating_sq += rating * rating
+        self.last = add_day(self.days, self.last, t // _DAY, rating, TREND_DAYS)
+
+
+COFFEE_FIELDS = CoffeeStats.__slots__[:8]
+
+
+class CoffeeAggregate(KeyedAggregate[CoffeeStats]):
+    """Per coffee: feedback about it, ``box_rated`` naming it, clicks on it."""
+
+    name = "coffee"
+    types = frozenset({"feedback_given", "box_rated", "recommendation_clicked"})
+
+    def key(self, ev: Event) -> str | None:
+        return getattr(ev, "coffee", None)
+
+    def init(self) -> CoffeeStats:
+        return CoffeeStats()
+
+    def update(self, c: CoffeeStats, ev: Event, t: int) -> None:
+        if isinstance(ev, FeedbackGiven):
+            c.n_feedback += 1
+            if ev.signal == "liked":
+                c.n_likes += 1
+            elif ev.signal == "disliked":
+                c.n_dislikes += 1
+            elif ev.signal == "skipped":
+                c.n_skips += 1
+            if ev.rating is not None:
+                c.add_rating(ev.rating, t)
+        elif isinstance(ev, BoxRated):
+            c.add_rating(ev.rating, t)
+        elif isinstance(ev, RecommendationClicked):
+            c.n_clicks += 1
+
+    def encode(self, state: CoffeeStats) -> str:
+        # Day keys are ints; ``json`` writes them as strings (decode reads both).
+        return dumps({"counts": state.counts(), "days": state.days, "last": state.last})
+
+    def decode(self, text: str) -> CoffeeStats:
+        data = json.loads(text)
+        c = CoffeeStats(list(data["counts"]))
+        c.days = _days_load(data["days"])
+        c.last = data["last"]
         return c
 
-    def _arm(self, key: str) -> list[int]:
-        a = self.arms.get(key)
-        if a is None:
-            a = self.arms[key] = [0] * len(ARM_FIELDS)
-        self.dirty_arms.add(key)
-        return a
+    def merge(self, a: CoffeeStats, b: CoffeeStats) -> CoffeeStats:
+        out = CoffeeStats([x + y for x, y in zip(a.counts(), b.counts(), strict=True)])
+        for days in (a.days, b.days):
+            for d, (n, s) in days.items():
+                bucket = out.days.setdefault(d, [0, 0])
+                bucket[0] += n
+                bucket[1] += s
+        lasts = [x for x in (a.last, b.last) if x is not None]
+        out.last = max(lasts) if lasts else None
+        return out
 
-    # -- windows --------------------------------------------------------------------------
-    def _close(self, wm: int) -> None:
-        heap, panes, ends, registered = self._heap, self.panes, self._ends, self._registered
-        closed, dirty, deleted = self.closed, self.dirty_panes, self.deleted_panes
-        limit = wm - self.lateness
-        while heap and heap[0] <= limit:
-            end = heapq.heappop(heap)
-            for wk in ends.pop(end):
-                registered.discard(wk)
-                agg, key, start = wk
-                slide = _SLIDES[agg]
-                if start + slide == end:  # tumbling: the window is its one pane
-                    fields = panes.pop(wk, None)
-                    if fields is not None:
-                        closed.append((agg, key, start, end, fields))
-                        dirty.discard(wk)
-                        deleted.append(wk)
-                    continue
-                total: list[int] | None = None
-                for p in range(start, end, slide):
-                    fields = panes.get((agg, key, p))
-                    if fields is not None:
-                        if total is None:
-                            total = list(fields)
-                        else:
-                            for i, v in enumerate(fields):
-                                total[i] += v
-                if total is not None:
-                    closed.append((agg, key, start, end, total))
-                # The window starting at a pane is the last one holding it: drop the pane.
-                if panes.pop(wk, None) is not None:
-                    dirty.discard(wk)
-                    deleted.append(wk)
-
-    def drain(self) -> None:
-        """End of input: make every open window final (like Flink at the end of a bounded
-        source). Afterwards the watermark is the end of time: every later event is late."""
-        self.drained = True
-        self._close(END_OF_TIME)
-
-    def restore_panes(self, rows: list[tuple[str, str, int, list[int]]]) -> None:
-        """Load checkpointed panes and re-register their windows that are not final yet
-        (the same set the uninterrupted run holds: windows only ever close)."""
-        wm = self.watermark
-        for agg, key, p, fields in rows:
-            self.panes[(agg, key, p)] = fields
-            self._register(SPECS[agg], agg, key, p, wm)
-
-    # -- dedup ----------------------------------------------------------------------------
-    def evict_cutoff(self) -> int:
-        """Event ids with an event time below this can be forgotten: such an event is late
-        now (all its windows are final), and since the late check runs before the dedup
-        check and the watermark never goes back, a re-delivery of it is dead-lettered as
-        late -- it can never count twice."""
-        wm = self.watermark
-        if wm == NO_WATERMARK:
-            return NO_WATERMARK
-        if wm == END_OF_TIME:
-            return END_OF_TIME
-        bound = wm - self.lateness - _USER_SIZE
-        return bound - bound % _DAY + _DAY
-
-    def evict(self) -> int:
-        """Forget the event ids below :meth:`evict_cutoff`; returns the cutoff."""
-        cutoff = self.evict_cutoff()
-        if cutoff != NO_WATERMARK:
-            self.seen = {k: v for k, v in self.seen.items() if v >= cutoff}
-        return cutoff
-
-    def clear_dirty(self) -> None:
-        self.dirty_users.clear()
-        self.dirty_coffees.clear()
-        self.dirty_arms.clear()
-        self.dirty_panes.clear()
-        self.deleted_panes.clear()
-        self.closed.clear()
-        self.new_ids.clear()
-        self.dead.clear()
-
-    def take_changes(self) -> Changes:
-        """Hand over the changes since the last call (what a checkpoint writes) and start
-        collecting afresh; :meth:`requeue` puts them back if their write failed."""
-        changes = Changes(
-            self.dirty_users,
-            self.dirty_coffees,
-            self.dirty_arms,
-            self.dirty_panes,
-            self.deleted_panes,
-            self.closed,
-            self.new_ids,
-            self.dead,
-        )
-        self.dirty_users, self.dirty_coffees, self.dirty_arms = set(), set(), set()
-        self.dirty_panes, self.deleted_panes, self.closed = set(), [], []
-        self.new_ids, self.dead = [], []
-        return changes
-
-    def requeue(self, changes: Changes) -> None:
-        """Merge changes whose checkpoint failed back in front of the newer ones (the next
-        checkpoint then writes both; keyed rows and panes with their current values)."""
-        self.dirty_users |= changes.users
-        self.dirty_coffees |= changes.coffees
-        self.dirty_arms |= changes.arms
-        self.dirty_panes |= {pk for pk in changes.panes if pk in self.panes}
-        self.deleted_panes[:0] = changes.deleted_panes
-        self.closed[:0] = changes.closed
-        self.new_ids[:0] = changes.new_ids
-        self.dead[:0] = changes.dead
+    def read(self, key: str, state: CoffeeStats, as_of_us: int) -> dict[str, Any]:
+        c, last = state, state.last
+        return {
+            "coffee": key,
+            "n_feedback": c.n_feedback,
+            "n_likes": c.n_likes,
+            "n_dislikes": c.n_dislikes,
+            "n_skips": c.n_skips,
+            "n_clicks": c.n_clicks,
+            "like_rate": c.n_likes / c.n_feedback if c.n_feedback else None,
+            "rating": rating_stats(c.n_ratings, c.sum_rating, c.sum_rating_sq),
+            "rating_trend_per_week": trend_per_week(c.days, last),
+            "last_rating_day": None if last is None else iso(last * DAY_US)[:10],
+        }
 
 
+# -------------------------------------------------------------------------------- arms
 @dataclass(slots=True)
-class Changes:
-    """What changed in a :class:`PartitionState` between two checkpoints."""
+class ArmCounts:
+    """One partition's share of an experiment arm's counts."""
 
-    users: set[str] = field(default_factory=set)
-    coffees: set[str] = field(default_factory=set)
-    arms: set[str] = field(default_factory=set)
-    panes: set[PaneKey] = field(default_factory=set)
-    deleted_panes: list[PaneKey] = field(default_factory=list)
-    closed: list[Row] = field(default_factory=list)
-    new_ids: list[tuple[str, int]] = field(default_factory=list)
-    dead: list[tuple[int, str, bytes]] = field(default_factory=list)
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
+    shown: int = 0
+    clicks: int = 0
+    n_box_ratings: int = 0
+    sum_box_rating: int = 0
+    subscribers: int = 0
+    cancelled: int = 0
+    renewed: int = 0
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON (one shared encoder: ``json.dumps`` with options builds one per call)."""
-    return _ENCODER.encode(value)
+ARM_FIELDS = tuple(f.name for f in fields(ArmCounts))
 
 
-def dumps_ints(values: list[int]) -> str:
-    """``dumps`` of a list of ints (the same text), without the encoder's overhead."""
-    return "[" + ",".join(map(str, values)) + "]"
+class ArmAggregate(KeyedAggregate[ArmCounts]):
+    """Per experiment arm (key ``experiment/arm``), from events carrying both.
 
+    ``subscribers`` = users whose first subscription event carrying the experiment named
+    this arm; ``cancelled`` / ``renewed`` = how many of them are cancelled now / renewed at
+    least once: a subscription event moves the counts of every arm of its user by the
+    change it makes, so this aggregate reads the user's state (``users``) before
+    :class:`UserAggregate` applies the event (it is listed first)."""
+
+    name = "arm"
+    types = frozenset({"recommendation_shown", "recommendation_clicked", "box_rated"})
+    types |= SUBSCRIPTION_TYPES
+
+    def __init__(self, users: UserAggregate) -> None:
+        self.users = users
+
+    def key(self, ev: Event) -> str | None:
+        exp, arm = getattr(ev, "experiment", None), getattr(ev, "arm", None)
+        return None if exp is None or arm is None else f"{exp}/{arm}"
+
+    def init(self) -> ArmCounts:
+        return ArmCounts()
+
+    def update(self, a: ArmCounts, ev: Event, t: int) -> None:
+        if isinstance(ev, BoxRated):
+            a.n_box_ratings += 1
+            a.sum_box_rating += ev.rating
+        elif isinstance(ev, RecommendationClicked):
+            a.clicks += 1
+        elif isinstance(ev, RecommendationShown):
+            a.shown += 1
+
+    def apply(self, ev: Event, t: int, ctx: Context) -> None:
+        if ev.type not in SUBSCRIPTION_TYPES:
+            super().apply(ev, t, ctx)
+            return
+        u: UserActivity = ctx.state(self.users, ev.user)
+        before = u.contrib()
+        keys = [f"{e}/{a}" for e, a in u.arms.items()]
+        exp, arm = getattr(ev, "experiment", None), getattr(ev, "arm", None)
+        if exp is not None and arm is not None and exp not in u.arms:
+            new: ArmCounts = ctx.state(self, f"{exp}/{arm}")
+            new.subscribers += 1
+            new.cancelled += before[0]
+            new.renewed += before[1]
+            keys.append(f"{exp}/{arm}")
+        after = u.contrib_after(ev.type.removeprefix("subscription_"), t)
+        if after != before:
+            for key in keys:
+                a: ArmCounts = ctx.state(self, key)
+                a.cancelled += after[0] - before[0]
+                a.renewed += after[1] - before[1]
+
+    def encode(self, state: ArmCounts) -> str:
+        return dumps_ints(astuple(state))
+
+    def decode(self, text: str) -> ArmCounts:
+        return ArmCounts(*json.loads(text))
+
+    def merge(self, a: ArmCounts, b: ArmCounts) -> ArmCounts:
+        return ArmCounts(*(x + y for x, y in zip(astuple(a), astuple(b), strict=True)))
+
+    def read(self, key: str, state: ArmCounts, as_of_us: int) -> dict[str, Any]:
+        """CTR = clicks / shown (recommendation events carrying the arm); satisfaction =
+        mean ``box_rated`` rating carrying the arm; retention = share of the arm's
+        subscribers whose latest subscription event (by event time) is not a
+        cancellation; renewal_rate = share of them with at least one renewal."""
+        c = state
+        experiment, _, arm = key.partition("/")
+        return {
+            "experiment": experiment,
+            "arm": arm,
+            **dict(zip(ARM_FIELDS, astuple(c), strict=True)),
+            "ctr": c.clicks / c.shown if c.shown else None,
+            "satisfaction": c.sum_box_rating / c.n_box_ratings if c.n_box_ratings else None,
+            "retention": (c.subscribers - c.cancelled) / c.subscribers if c.subscribers else None,
+            "renewal_rate": c.renewed / c.subscribers if c.subscribers else None,
+        }
+
+
+# ---------------------------------------------------------------------------- windowed
+class CoffeeDaily(WindowedAggregate):
+    """Per coffee and day: feedback and ratings (``feedback_given``, ``box_rated`` naming
+    the coffee)."""
+
+    name = "coffee_daily"
+    spec = COFFEE_DAILY
+    fields = ("n_feedback", "n_likes", "n_dislikes", "n_skips", "n_ratings", "sum_rating")
+    types = frozenset({"feedback_given", "box_rated"})
+
+    def contribute(self, ev: Event) -> tuple[str, tuple[int, ...]] | None:
+        if isinstance(ev, FeedbackGiven):
+            r, sig = ev.rating, ev.signal
+            return ev.coffee, (
+                1,
+                1 if sig == "liked" else 0,
+                1 if sig == "disliked" else 0,
+                1 if sig == "skipped" else 0,
+                0 if r is None else 1,
+                r or 0,
+            )
+        if isinstance(ev, BoxRated) and ev.coffee is not None:
+            return ev.coffee, (0, 0, 0, 0, 1, ev.rating)
+        return None
+
+
+class UserWeekly(WindowedAggregate):
+    """Per user, 7 days hopping by a day: every valid event, its ratings (as for the user's
+    rating stats) and Lab sessions."""
+
+    name = "user_weekly"
+    spec = USER_WEEKLY
+    fields = ("n_events", "n_ratings", "sum_rating", "n_lab")
+    types = frozenset(EVENT_TYPES)
+
+    def contribute(self, ev: Event) -> tuple[str, tuple[int, ...]]:
+        if isinstance(ev, FeedbackGiven):
+            r = ev.rating
+            return ev.user, (1, 0, 0, 0) if r is None else (1, 1, r, 0)
+        if isinstance(ev, BoxRated):
+            return ev.user, (1, 1, ev.rating, 0)
+        if isinstance(ev, LabSession):
+            return ev.user, (1, 1, ev.rating, 1)
+        return ev.user, (1, 0, 0, 0)
+
+
+class ArmHourly(WindowedAggregate):
+    """Per experiment arm and hour: recommendations shown and clicked, box ratings."""
+
+    name = "arm_hourly"
+    spec = ARM_HOURLY
+    fields = ("shown", "clicks", "n_box_ratings", "sum_box_rating")
+    types = frozenset({"recommendation_shown", "recommendation_clicked", "box_rated"})
+
+    def contribute(self, ev: Event) -> tuple[str, tuple[int, ...]] | None:
+        exp, arm = getattr(ev, "experiment", None), getattr(ev, "arm", None)
+        if exp is None or arm is None:
+            return None
+        if isinstance(ev, BoxRated):
+            return f"{exp}/{arm}", (0, 0, 1, ev.rating)
+        if isinstance(ev, RecommendationClicked):
+            return f"{exp}/{arm}", (0, 1, 0, 0)
+        return f"{exp}/{arm}", (1, 0, 0, 0)
+
+
+USERS = UserAggregate()
+COFFEES = CoffeeAggregate()
+ARMS = ArmAggregate(USERS)
+#: What the worker runs, in this order (the arm aggregate reads a user's state before the
+#: user aggregate applies the event).
+DEFAULT_AGGREGATES: tuple[Aggregate, ...] = (
+    ARMS,
+    USERS,
+    COFFEES,
+    CoffeeDaily(),
+    UserWeekly(),
+    ArmHourly(),
+)
+#: The windowed aggregates' fields (the parity contract's row columns).
+FIELDS: dict[str, tuple[str, ...]] = {
+    a.name: a.fields for a in DEFAULT_AGGREGATES if isinstance(a, WindowedAggregate)
+}
 
 __all__ = [
+    "ARMS",
     "ARM_FIELDS",
-    "COFFEE_DAILY",
+    "COFFEES",
     "COFFEE_FIELDS",
+    "DEFAULT_AGGREGATES",
+    "ENGAGEMENT",
     "FIELDS",
-    "Changes",
-    "CoffeePartial",
-    "PartitionState",
+    "LAB_DAYS",
+    "TREND_DAYS",
+    "USERS",
+    "ArmAggregate",
+    "ArmCounts",
+    "ArmHourly",
+    "CoffeeAggregate",
+    "CoffeeDaily",
+    "CoffeeStats",
     "UserActivity",
+    "UserAggregate",
+    "UserWeekly",
 ]

@@ -38,20 +38,19 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from taste2vec.stream.aggregates import (
-    ARM_FIELDS,
-    COFFEE_FIELDS,
-    LAB_DAYS,
-    TREND_DAYS,
-    UserActivity,
-)
 from taste2vec.stream.windows import DAY_US, iso
 
+if TYPE_CHECKING:
+    from taste2vec.stream.aggregates import UserActivity
+
 log = logging.getLogger(__name__)
+
+TREND_DAYS = 28  # rating trends use the last 28 days of daily means
+LAB_DAYS = 30  # Lab usage frequency: sessions in the last 30 days
 
 CHURN_RULE = "rule-v1"
 CHURN_COEFFICIENTS: dict[str, float] = {
@@ -312,58 +311,3 @@ def user_signals(
     }
     out["churn_risk"], out["churn_rule"] = score_churn(out, churn_scorer)
     return out
-
-
-def merge_coffee(coffee: str, partials: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """A coffee's stats from its per-partition partials (JSON form of ``CoffeePartial``)."""
-    counts = [0] * len(COFFEE_FIELDS)
-    days: dict[int, list[int]] = {}
-    last: int | None = None
-    found = False
-    for p in partials:
-        found = True
-        counts = [a + b for a, b in zip(counts, p["counts"], strict=True)]
-        for d, (n, s) in p["days"].items():
-            bucket = days.setdefault(int(d), [0, 0])
-            bucket[0] += n
-            bucket[1] += s
-        if p["last"] is not None and (last is None or p["last"] > last):
-            last = p["last"]
-    if not found:
-        return None
-    c = dict(zip(COFFEE_FIELDS, counts, strict=True))
-    return {
-        "coffee": coffee,
-        "n_feedback": c["n_feedback"],
-        "n_likes": c["n_likes"],
-        "n_dislikes": c["n_dislikes"],
-        "n_skips": c["n_skips"],
-        "n_clicks": c["n_clicks"],
-        "like_rate": c["n_likes"] / c["n_feedback"] if c["n_feedback"] else None,
-        "rating": rating_stats(c["n_ratings"], c["sum_rating"], c["sum_rating_sq"]),
-        "rating_trend_per_week": trend_per_week(days, last),
-        "last_rating_day": None if last is None else iso(last * DAY_US)[:10],
-    }
-
-
-def arm_metrics(key: str, counts: list[int]) -> dict[str, Any]:
-    """An experiment arm's metrics from its merged counts (:data:`ARM_FIELDS`).
-
-    CTR = clicks / shown (recommendation events carrying the arm); satisfaction = mean
-    ``box_rated`` rating carrying the arm; retention = share of the arm's subscribers
-    (users whose first subscription event carrying this experiment named this arm) whose
-    latest subscription event (by event time) is not a cancellation; renewal_rate = share
-    of them with at least one renewal."""
-    c = dict(zip(ARM_FIELDS, counts, strict=True))
-    experiment, _, arm = key.partition("/")
-    return {
-        "experiment": experiment,
-        "arm": arm,
-        **c,
-        "ctr": c["clicks"] / c["shown"] if c["shown"] else None,
-        "satisfaction": c["sum_box_rating"] / c["n_box_ratings"] if c["n_box_ratings"] else None,
-        "retention": (c["subscribers"] - c["cancelled"]) / c["subscribers"]
-        if c["subscribers"]
-        else None,
-        "renewal_rate": c["renewed"] / c["subscribers"] if c["subscribers"] else None,
-    }

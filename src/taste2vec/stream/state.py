@@ -42,11 +42,13 @@ float64 bytes (format 2; format-1 files, with JSON number lists, are read and up
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -54,23 +56,20 @@ from typing import Any
 
 from taste2vec.errors import StoreError
 from taste2vec.stream._sqlite import connect, transaction
-from taste2vec.stream.aggregates import (
-    FIELDS,
-    Changes,
-    CoffeePartial,
-    PartitionState,
-    UserActivity,
+from taste2vec.stream.aggregates import ARMS, COFFEES, DEFAULT_AGGREGATES, USERS
+from taste2vec.stream.aggregator import (
+    Aggregate,
+    KeyedAggregate,
+    WindowedAggregate,
+    check_aggregates,
     dumps,
     dumps_ints,
 )
-from taste2vec.stream.signals import (
-    ChurnScorer,
-    arm_metrics,
-    as_of,
-    merge_coffee,
-    user_signals,
-)
-from taste2vec.stream.windows import END_OF_TIME, NO_WATERMARK, SPECS, iso
+from taste2vec.stream.partition import Changes, PartitionState
+from taste2vec.stream.signals import ChurnScorer, as_of, user_signals
+from taste2vec.stream.windows import END_OF_TIME, NO_WATERMARK, iso
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 60.0
 _FORMAT = "2"  # 2: taste vectors as base64 float64 bytes (1: JSON lists; read, upgraded)
@@ -190,9 +189,14 @@ class PendingCheckpoint:
 
 
 class StateStore:
-    """The worker's side: load partitions, checkpoint them (with fencing)."""
+    """The worker's side: load partitions, checkpoint them (with fencing). ``aggregates``:
+    what the partitions run (:data:`~taste2vec.stream.aggregates.DEFAULT_AGGREGATES`)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES
+    ) -> None:
+        check_aggregates(aggregates)
+        self.aggregates = tuple(aggregates)
         self.path = Path(path)
         try:
             self._conn = _connect(self.path, upgrade=True)
@@ -234,7 +238,7 @@ class StateStore:
         and return its checkpointed state."""
         self._settle()
         conn = self._conn
-        ps = PartitionState(partition, out_of_orderness_us, allowed_lateness_us)
+        ps = PartitionState(partition, out_of_orderness_us, allowed_lateness_us, self.aggregates)
         with _tx(conn):
             conn.execute(
                 "INSERT OR IGNORE INTO partitions (partition, next_offset, epoch, meta)"
@@ -260,16 +264,23 @@ class StateStore:
                     )
             ps.load_meta(meta)
             ps.next_offset = next_offset
+            unknown: set[str] = set()
             for kind, key, value in conn.execute(
                 "SELECT kind, key, value FROM keyed WHERE partition = ?", (partition,)
             ):
-                data = json.loads(value)
-                if kind == "user":
-                    ps.users[key] = UserActivity.from_json(data)
-                elif kind == "coffee":
-                    ps.coffees[key] = CoffeePartial.from_json(data)
-                else:
-                    ps.arms[key] = data
+                agg = ps.keyed_aggregates.get(kind)
+                if agg is None:
+                    unknown.add(kind)  # an aggregate this worker does not run: left alone
+                    continue
+                ps.keyed[kind][key] = agg.decode(value)
+            if unknown:
+                log.warning(
+                    "partition %d of %s holds state of aggregates this worker does not run "
+                    "(%s); it is kept as it is",
+                    partition,
+                    self.path,
+                    ", ".join(sorted(unknown)),
+                )
             ps.restore_panes(
                 [
                     (agg, key, start, json.loads(fields))
@@ -327,10 +338,11 @@ class StateStore:
         for ps in states:
             p = ps.partition
             c = ps.take_changes()
-            users, coffees, arms, panes = ps.users, ps.coffees, ps.arms, ps.panes
-            keyed = [("user", k, p, dumps(users[k].to_json())) for k in c.users]
-            keyed += [("coffee", k, p, dumps(coffees[k].to_json())) for k in c.coffees]
-            keyed += [("arm", k, p, dumps_ints(arms[k])) for k in c.arms]
+            panes = ps.panes
+            keyed: list[tuple[str, str, int, str]] = []
+            for name, keys in c.keyed.items():
+                agg, values = ps.keyed_aggregates[name], ps.keyed[name]
+                keyed += [(name, k, p, agg.encode(values[k])) for k in keys]
             cutoff: int | None = None
             if (new_cutoff := ps.evict_cutoff()) > self._cutoffs.get(p, NO_WATERMARK):
                 ps.evict()  # in memory now; the rows go with this checkpoint
@@ -474,6 +486,8 @@ class StreamReader:
     Stable API (the HTTP routes are built on it):
 
     - :meth:`user_signals` (user) -> dict | None
+    - :meth:`read` (aggregate, key, as_of_us=None) -> dict | None (any keyed aggregate)
+    - :meth:`read_all` (aggregate, as_of_us=None) -> dict[key, dict]
     - :meth:`coffee_stats` (coffee) -> dict | None
     - :meth:`arm_metrics` (experiment=None) -> list[dict]
     - :meth:`windows` (aggregate=None, key=None, final_only=False) -> list[dict]
@@ -490,10 +504,16 @@ class StreamReader:
         self,
         path: str | Path,
         churn_scorer: Callable[[], ChurnScorer | None] | None = None,
+        aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
     ) -> None:
         """``churn_scorer``: called on every :meth:`user_signals`; the trained churn model
         it returns scores ``churn_risk`` (None, or no ``churn_scorer``: the rule). The
-        service passes the registry's champion this way (see ``signals.ChurnScorer``)."""
+        service passes the registry's champion this way (see ``signals.ChurnScorer``).
+        ``aggregates``: the ones the worker runs (:meth:`read` and :meth:`windows` know
+        only these)."""
+        check_aggregates(aggregates)
+        self._keyed = {a.name: a for a in aggregates if isinstance(a, KeyedAggregate)}
+        self._fields = {a.name: a.fields for a in aggregates if isinstance(a, WindowedAggregate)}
         self.path = Path(path)
         self._churn_scorer = churn_scorer
         try:
@@ -523,36 +543,68 @@ class StreamReader:
                 appended = a
         return as_of(best, appended)
 
+    def _aggregate(self, name: str) -> KeyedAggregate[Any]:
+        agg = self._keyed.get(name)
+        if agg is None:
+            raise KeyError(f"no keyed aggregate {name!r}; this reader knows {sorted(self._keyed)}")
+        return agg
+
+    def _state(self, agg: KeyedAggregate[Any], key: str) -> Any | None:
+        """``key``'s state, its partitions' shares merged; None if no event had the key."""
+        rows = self._query(
+            "SELECT value FROM keyed WHERE kind = ? AND key = ? ORDER BY partition",
+            (agg.name, key),
+        )
+        if not rows:
+            return None
+        return functools.reduce(agg.merge, (agg.decode(v) for (v,) in rows))
+
+    def _states(self, agg: KeyedAggregate[Any]) -> dict[str, Any]:
+        """Every key's merged state, by key."""
+        shares: dict[str, list[Any]] = {}
+        for key, value in self._query(
+            "SELECT key, value FROM keyed WHERE kind = ? ORDER BY key, partition", (agg.name,)
+        ):
+            shares.setdefault(key, []).append(agg.decode(value))
+        return {k: functools.reduce(agg.merge, v) for k, v in shares.items()}
+
+    def read(self, aggregate: str, key: str, as_of_us: int | None = None) -> dict[str, Any] | None:
+        """The read-out of a keyed aggregate's ``key`` (the partitions' shares merged), as
+        of ``as_of_us`` (default :meth:`as_of_us`); None if no event had the key."""
+        agg = self._aggregate(aggregate)
+        state = self._state(agg, key)
+        if state is None:
+            return None
+        ref = as_of_us if as_of_us is not None else self.as_of_us()
+        return agg.read(key, state, ref if ref is not None else 0)
+
+    def read_all(self, aggregate: str, as_of_us: int | None = None) -> dict[str, dict[str, Any]]:
+        """:meth:`read` of every key of a keyed aggregate, by key (sorted)."""
+        agg = self._aggregate(aggregate)
+        ref = as_of_us if as_of_us is not None else self.as_of_us()
+        states = self._states(agg)
+        return {k: agg.read(k, states[k], ref if ref is not None else 0) for k in sorted(states)}
+
     def user_signals(self, user: str, as_of_us: int | None = None) -> dict[str, Any] | None:
         """A user's taste vector, rating stats and subscription signals with the churn-risk
         rule (keys: see :func:`taste2vec.stream.signals.user_signals`); None if unseen."""
-        rows = self._query("SELECT value FROM keyed WHERE kind = 'user' AND key = ?", (user,))
-        if not rows:
+        state = self._state(USERS, user)
+        if state is None:
             return None
         ref = as_of_us if as_of_us is not None else self.as_of_us()
-        state = UserActivity.from_json(json.loads(rows[0][0]))
         scorer = None if self._churn_scorer is None else self._churn_scorer()
         return user_signals(user, state, ref if ref is not None else 0, scorer)
 
     def coffee_stats(self, coffee: str) -> dict[str, Any] | None:
         """A coffee's feedback counts, rating stats and rating trend (summed over
         partitions); None if no event mentioned it."""
-        rows = self._query(
-            "SELECT value FROM keyed WHERE kind = 'coffee' AND key = ? ORDER BY partition",
-            (coffee,),
-        )
-        return merge_coffee(coffee, (json.loads(v) for (v,) in rows))
+        state = self._state(COFFEES, coffee)
+        return None if state is None else COFFEES.read(coffee, state, 0)  # no as_of in it
 
     def arm_metrics(self, experiment: str | None = None) -> list[dict[str, Any]]:
         """A/B metrics per experiment arm (CTR, satisfaction, retention, renewal rate)."""
-        merged: dict[str, list[int]] = {}
-        for key, value in self._query(
-            "SELECT key, value FROM keyed WHERE kind = 'arm' ORDER BY key, partition"
-        ):
-            counts = json.loads(value)
-            acc = merged.setdefault(key, [0] * len(counts))
-            merged[key] = [a + b for a, b in zip(acc, counts, strict=True)]
-        out = [arm_metrics(k, v) for k, v in sorted(merged.items())]
+        states = self._states(ARMS)
+        out = [ARMS.read(k, states[k], 0) for k in sorted(states)]  # no as_of in them
         return [m for m in out if experiment is None or m["experiment"] == experiment]
 
     def windows(
@@ -577,7 +629,7 @@ class StreamReader:
         limit = self._final_limit() if final_only else None
         merged: dict[tuple[str, str, int], tuple[int, list[int]]] = {}
         for agg, k, start, end, fields in self._query(sql, tuple(params)):
-            if limit is not None and end > limit:
+            if (limit is not None and end > limit) or agg not in self._fields:
                 continue
             values = json.loads(fields)
             prev = merged.get((agg, k, start))
@@ -590,7 +642,7 @@ class StreamReader:
                 "key": k,
                 "window_start": iso(start),
                 "window_end": iso(end),
-                **dict(zip(FIELDS[agg], values, strict=True)),
+                **dict(zip(self._fields[agg], values, strict=True)),
             }
             for (agg, k, start), (end, values) in merged.items()
         ]
@@ -663,22 +715,12 @@ class StreamReader:
         """Every derived output at once: users, coffees, arms, windows, dead letters and
         counter totals. Two runs over the same log must give equal snapshots."""
         ref = as_of_us if as_of_us is not None else self.as_of_us()
-        users = {
-            key: user_signals(key, UserActivity.from_json(json.loads(v)), ref or 0)
-            for key, v in self._query(
-                "SELECT key, value FROM keyed WHERE kind = 'user' ORDER BY key"
-            )
-        }
-        coffee_rows: dict[str, list[dict[str, Any]]] = {}
-        for key, v in self._query(
-            "SELECT key, value FROM keyed WHERE kind = 'coffee' ORDER BY key, partition"
-        ):
-            coffee_rows.setdefault(key, []).append(json.loads(v))
-        coffees = {k: merge_coffee(k, rows) for k, rows in coffee_rows.items()}
+        users = self.read_all(USERS.name, ref)
+        coffees = self.read_all(COFFEES.name, ref)
         return {
             "users": users,
             "coffees": coffees,
-            "arms": {f"{m['experiment']}/{m['arm']}": m for m in self.arm_metrics()},
+            "arms": self.read_all(ARMS.name, ref),
             "windows": self.windows(),
             "dead_letters": [
                 (d["partition"], d["offset"], d["reason"]) for d in self.dead_letters()
@@ -691,4 +733,4 @@ class StreamReader:
             self._conn.close()
 
 
-__all__ = ["SPECS", "StateStore", "StreamReader"]
+__all__ = ["StateStore", "StreamReader"]

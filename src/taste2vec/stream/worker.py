@@ -35,14 +35,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from taste2vec.errors import SchemaError, StoreError
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S
-from taste2vec.stream.aggregates import PartitionState
+from taste2vec.stream.aggregates import DEFAULT_AGGREGATES
+from taste2vec.stream.aggregator import Aggregate
 from taste2vec.stream.events import parse_event
 from taste2vec.stream.log.base import EventLog, LogEntry
+from taste2vec.stream.partition import PartitionState
 from taste2vec.stream.state import PendingCheckpoint, StateStore
 from taste2vec.stream.windows import future_reason, to_us
 
@@ -67,6 +70,9 @@ class StreamWorker:
     ``max_clock_skew_s`` after its log append time is dead-lettered
     (:func:`~taste2vec.stream.windows.future_reason`): one client's clock never moves the
     watermark, or anyone's signals, past the log's own clock (see ``schema.clock``).
+    ``aggregates``: what each partition runs (:mod:`taste2vec.stream.aggregator`; default
+    :data:`~taste2vec.stream.aggregates.DEFAULT_AGGREGATES`); a reader of the state file
+    needs the same list to read them.
     """
 
     def __init__(
@@ -83,6 +89,7 @@ class StreamWorker:
         lazy_types: frozenset[str] = frozenset(),
         lazy_interval_s: float | None = None,
         max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
+        aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
     ) -> None:
         if checkpoint_every < 1 or checkpoint_interval_s <= 0 or batch_size < 1:
             raise ValueError("checkpoint_every, checkpoint_interval_s and batch_size must be > 0")
@@ -103,7 +110,7 @@ class StreamWorker:
         self.poll_timeout_s = poll_timeout_s
         self.lazy_types = lazy_types
         self.lazy_interval_s = checkpoint_interval_s if lazy_interval_s is None else lazy_interval_s
-        self.store = StateStore(state_path)
+        self.store = StateStore(state_path, aggregates)
         self.store.set_log_partitions(log.partitions)
         self.parts: dict[int, PartitionState] = {}
         self.stats: dict[str, Any] = {
@@ -339,6 +346,7 @@ def run_to_end(
     out_of_orderness_s: float = DEFAULT_OUT_OF_ORDERNESS_S,
     group: str = DEFAULT_GROUP,
     max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
+    aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
 ) -> dict[str, Any]:
     """Process ``log`` up to its current end with one worker (optionally draining every
     window, as for a bounded input); returns the worker's stats. The Flink parity test
@@ -354,6 +362,7 @@ def run_to_end(
         allowed_lateness_s=allowed_lateness_s,
         out_of_orderness_s=out_of_orderness_s,
         max_clock_skew_s=max_clock_skew_s,
+        aggregates=aggregates,
     ) as worker:
         if not any(log.end_offsets().values()):
             worker.step()  # join the group even for an empty log

@@ -1,8 +1,9 @@
 """The reference: every stream output computed in one plain pass over the log's entries.
 
 :func:`batch_aggregate` is what "the aggregates equal one clean pass" means in the
-reliability and scale-out tests. It shares with the worker only the per-event update
-formulas of users, coffees and arms (:meth:`PartitionState._apply`, the definitions) and
+reliability and scale-out tests. It shares with the worker only the keyed aggregates'
+per-event update formulas and read-outs (users, coffees, arms:
+:meth:`PartitionState.apply_keyed`, the definitions) and
 re-derives everything the streaming machinery adds, independently and naively: partition
 order, dedup (it keeps every id, no eviction), the late rule, which windows an event
 contributes to (straight from the parity contract, via :func:`window_starts`), window
@@ -11,12 +12,13 @@ finality, and no checkpoints at all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 from taste2vec.errors import SchemaError
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S
-from taste2vec.stream.aggregates import FIELDS, PartitionState
+from taste2vec.stream.aggregates import ARMS, COFFEES, FIELDS, USERS
 from taste2vec.stream.events import (
     BoxRated,
     Event,
@@ -27,7 +29,8 @@ from taste2vec.stream.events import (
     parse_event,
 )
 from taste2vec.stream.log.base import LogEntry
-from taste2vec.stream.signals import arm_metrics, as_of, merge_coffee, user_signals
+from taste2vec.stream.partition import PartitionState
+from taste2vec.stream.signals import as_of
 from taste2vec.stream.windows import (
     ARM_HOURLY,
     COFFEE_DAILY,
@@ -134,8 +137,8 @@ def batch_aggregate(
         ("entries", "valid", "invalid", "duplicates", "late", "late_window_drops"), 0
     )
     users: dict[str, Any] = {}
-    coffee_partials: dict[str, list[dict[str, Any]]] = {}
-    arm_totals: dict[str, list[int]] = {}
+    coffee_partials: dict[str, list[Any]] = {}
+    arm_partials: dict[str, list[Any]] = {}
     window_rows: dict[tuple[str, str, int], tuple[int, list[int]]] = {}
     global_max: int | None = None
     global_append: int | None = None
@@ -170,7 +173,7 @@ def batch_aggregate(
                 continue
             seen.add(ev.event_id)
             totals["valid"] += 1
-            state._apply(ev, t, wm)
+            state.apply_keyed(ev, t)
             for agg, key, spec, adds in contributions(ev):
                 for start in window_starts(t, spec):
                     end = start + spec.size_us
@@ -193,18 +196,23 @@ def batch_aggregate(
                 window_rows[wk] = (end, values)
         if max_t is not None:
             global_max = max_t if global_max is None else max(global_max, max_t)
-        users.update(state.users)
-        for key, c in state.coffees.items():
-            coffee_partials.setdefault(key, []).append(c.to_json())
-        for key, counts in state.arms.items():
-            acc_arm = arm_totals.setdefault(key, [0] * len(counts))
-            arm_totals[key] = [a + b for a, b in zip(acc_arm, counts, strict=True)]
+        users.update(state.keyed[USERS.name])
+        for key, c in state.keyed[COFFEES.name].items():
+            coffee_partials.setdefault(key, []).append(c)
+        for key, a in state.keyed[ARMS.name].items():
+            arm_partials.setdefault(key, []).append(a)
     default_ref = as_of(global_max, global_append)
     ref = as_of_us if as_of_us is not None else (default_ref or 0)
     return {
-        "users": {k: user_signals(k, users[k], ref) for k in sorted(users)},
-        "coffees": {k: merge_coffee(k, v) for k, v in sorted(coffee_partials.items())},
-        "arms": {k: arm_metrics(k, v) for k, v in sorted(arm_totals.items())},
+        "users": {k: USERS.read(k, users[k], ref) for k in sorted(users)},
+        "coffees": {
+            k: COFFEES.read(k, functools.reduce(COFFEES.merge, v), ref)
+            for k, v in sorted(coffee_partials.items())
+        },
+        "arms": {
+            k: ARMS.read(k, functools.reduce(ARMS.merge, v), ref)
+            for k, v in sorted(arm_partials.items())
+        },
         "windows": [
             {
                 "aggregate": agg,

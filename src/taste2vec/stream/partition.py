@@ -1,0 +1,354 @@
+"""All state the worker derives from one log partition, and the machinery around the
+aggregates (:mod:`taste2vec.stream.aggregator`): dedup, lateness, watermark, window panes,
+and what changed since the last checkpoint.
+
+One :class:`PartitionState` holds, for its partition:
+
+- per keyed aggregate, the state of every key seen (:attr:`PartitionState.keyed`); a key
+  that occurs on several partitions (a coffee, an experiment arm) has one share here,
+  merged with the others' by readers;
+- the open windows of the windowed aggregates, kept as slide-sized panes, and the rows of
+  windows that became final since the last checkpoint;
+- the dedup set (event ids still able to count; see :meth:`PartitionState.evict`),
+  the next offset, the largest event time seen (the watermark's source) and counters.
+
+It knows no aggregate by name: :meth:`PartitionState.process` runs the aggregates listed
+for the event's type, in the order given. Everything is deterministic given the
+partition's entries in offset order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from taste2vec.stream.aggregates import DEFAULT_AGGREGATES
+from taste2vec.stream.aggregator import (
+    Aggregate,
+    KeyedAggregate,
+    WindowedAggregate,
+    check_aggregates,
+)
+from taste2vec.stream.events import EVENT_TYPES, Event
+from taste2vec.stream.windows import DAY_US, END_OF_TIME, NO_WATERMARK, USER_WEEKLY
+
+log = logging.getLogger(__name__)
+
+COUNTERS = ("entries", "valid", "invalid", "duplicates", "late", "late_window_drops")
+_USER_SIZE = USER_WEEKLY.size_us
+_USER_SLIDE = USER_WEEKLY.slide_us
+_DAY = DAY_US
+
+WindowKey = tuple[str, str, int]  # (aggregate, key, window_start)
+PaneKey = tuple[str, str, int]  # (aggregate, key, pane_start)
+Row = tuple[str, str, int, int, list[int]]  # (aggregate, key, start, end, fields)
+_Plan = tuple[tuple[KeyedAggregate[Any], ...], tuple[WindowedAggregate, ...]]
+
+
+class PartitionState:
+    """All state derived from one partition. :meth:`process` applies one parsed event;
+    the worker handles parsing, dead letters and checkpoints."""
+
+    def __init__(
+        self,
+        partition: int,
+        out_of_orderness_us: int,
+        allowed_lateness_us: int,
+        aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
+    ):
+        check_aggregates(aggregates)
+        self.partition = partition
+        self.ooo = out_of_orderness_us
+        self.lateness = allowed_lateness_us
+        self.aggregates = tuple(aggregates)
+        self.keyed_aggregates = {a.name: a for a in aggregates if isinstance(a, KeyedAggregate)}
+        self.windowed_aggregates = {
+            a.name: a for a in aggregates if isinstance(a, WindowedAggregate)
+        }
+        # For each event type, the aggregates that see it, in the order given.
+        self._plan: dict[str, _Plan] = {
+            t: (
+                tuple(a for a in self.keyed_aggregates.values() if t in a.types),
+                tuple(a for a in self.windowed_aggregates.values() if t in a.types),
+            )
+            for t in EVENT_TYPES
+        }
+        self._slides = {name: a.spec.slide_us for name, a in self.windowed_aggregates.items()}
+        self.next_offset = 0
+        self.max_us: int | None = None
+        self.max_append_us: int | None = None  # the log's clock: latest append time seen
+        self.drained = False
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.keyed: dict[str, dict[str, Any]] = {name: {} for name in self.keyed_aggregates}
+        self.seen: dict[str, int] = {}  # event_id -> event time (us)
+        # Windows are kept as panes (slide-sized buckets, :data:`PaneKey`); a window's row
+        # is the sum of its panes when it becomes final. A hopping 7-day window thus costs
+        # one pane update per event, not seven window updates.
+        self.panes: dict[PaneKey, list[int]] = {}
+        self._registered: set[WindowKey] = set()  # windows not yet final that have panes
+        self._ends: dict[int, list[WindowKey]] = {}
+        self._heap: list[int] = []
+        # Changes since the last checkpoint (what the next checkpoint writes).
+        self.dirty_keyed: dict[str, set[str]] = {name: set() for name in self.keyed_aggregates}
+        self.dirty_panes: set[PaneKey] = set()
+        self.deleted_panes: list[PaneKey] = []
+        self.closed: list[Row] = []
+        self.new_ids: list[tuple[str, int]] = []
+        self.dead: list[tuple[int, str, bytes]] = []  # (offset, reason, payload)
+
+    # -- keyed state (the aggregator protocol's Context) ------------------------------------
+    def state(self, aggregate: KeyedAggregate[Any], key: str) -> Any:
+        """``aggregate``'s state of ``key``, created if new; marked changed."""
+        name = aggregate.name
+        states = self.keyed.get(name)
+        if states is None:
+            raise KeyError(f"aggregate {name!r} is not one this partition runs")
+        s = states.get(key)
+        if s is None:
+            s = states[key] = aggregate.init()
+        self.dirty_keyed[name].add(key)
+        return s
+
+    def apply_keyed(self, ev: Event, t: int) -> None:
+        """Apply ``ev`` to the keyed aggregates only (no windows, dedup or lateness): the
+        per-event formulas, which the reference pass in ``taste2vec.sim`` shares."""
+        for agg in self._plan[ev.type][0]:
+            agg.apply(ev, t, self)
+
+    # -- watermark ------------------------------------------------------------------------
+    @property
+    def watermark(self) -> int:
+        if self.drained:
+            return END_OF_TIME
+        return NO_WATERMARK if self.max_us is None else self.max_us - self.ooo
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "max_us": self.max_us,
+            "max_append_us": self.max_append_us,
+            "drained": self.drained,
+            "counters": self.counters,
+            "out_of_orderness_us": self.ooo,
+            "allowed_lateness_us": self.lateness,
+        }
+
+    def load_meta(self, meta: dict[str, Any]) -> None:
+        self.max_us = meta.get("max_us")
+        self.max_append_us = meta.get("max_append_us")
+        self.drained = bool(meta.get("drained", False))
+        self.counters.update(meta.get("counters", {}))
+
+    # -- processing -----------------------------------------------------------------------
+    def invalid(self, offset: int, reason: str, payload: bytes) -> None:
+        self.counters["entries"] += 1
+        self.counters["invalid"] += 1
+        self.dead.append((offset, reason, payload))
+
+    def process(self, offset: int, ev: Event, t: int, payload: bytes) -> str:
+        """Apply one valid event at time ``t`` (us); returns ``"ok"``, ``"late"`` (dead
+        letter queued) or ``"duplicate"`` (ignored). The late check comes first: that
+        makes the outcome independent of when the dedup set was last evicted."""
+        counters = self.counters
+        counters["entries"] += 1
+        max_us = self.max_us
+        if self.drained:
+            wm = END_OF_TIME
+        else:
+            wm = NO_WATERMARK if max_us is None else max_us - self.ooo
+        # windows.is_late inlined (hot path): the latest user_weekly window is final
+        if t - t % _USER_SLIDE + _USER_SIZE + self.lateness <= wm:
+            counters["late"] += 1
+            self.dead.append((offset, "late", payload))
+            return "late"
+        eid = ev.event_id
+        seen = self.seen
+        if eid in seen:
+            counters["duplicates"] += 1
+            return "duplicate"
+        seen[eid] = t
+        self.new_ids.append((eid, t))
+        counters["valid"] += 1
+        keyed, windowed = self._plan[ev.type]
+        for agg in keyed:
+            agg.apply(ev, t, self)
+        for w in windowed:
+            c = w.contribute(ev)
+            if c is not None:
+                self._pane(w, c[0], t, wm, c[1])
+        if max_us is None or t > max_us:
+            self.max_us = t
+            if not self.drained:
+                heap = self._heap
+                if heap and heap[0] + self.lateness <= t - self.ooo:
+                    self._close(t - self.ooo)
+        return "ok"
+
+    def _pane(self, w: WindowedAggregate, key: str, t: int, wm: int, adds: tuple[int, ...]) -> None:
+        """Add ``adds`` to the pane of ``t``; windows of it that are final already do not
+        see it (counted in ``late_window_drops``)."""
+        spec = w.spec
+        slide = spec.slide_us
+        p = t - t % slide
+        closed = (wm - self.lateness - p) // slide
+        if closed > 0:
+            n = spec.size_us // slide  # windows per pane; their ends are p + k * slide, k = 1..n
+            self.counters["late_window_drops"] += min(closed, n)
+            if closed >= n:
+                return
+        pk = (w.name, key, p)
+        panes = self.panes
+        fields = panes.get(pk)
+        if fields is None:
+            if len(adds) != len(w.fields):
+                raise ValueError(
+                    f"aggregate {w.name!r} contributed {len(adds)} values for its "
+                    f"{len(w.fields)} fields"
+                )
+            panes[pk] = list(adds)
+            self._register(w, key, p, wm)
+        else:
+            for i, v in enumerate(adds):
+                fields[i] += v
+        self.dirty_panes.add(pk)
+
+    def _register(self, w: WindowedAggregate, key: str, p: int, wm: int) -> None:
+        size, slide, lateness = w.spec.size_us, w.spec.slide_us, self.lateness
+        for start in range(p - size + slide, p + slide, slide):
+            end = start + size
+            wk = (w.name, key, start)
+            if end + lateness > wm and wk not in self._registered:
+                self._registered.add(wk)
+                bucket = self._ends.get(end)
+                if bucket is None:
+                    self._ends[end] = [wk]
+                    heapq.heappush(self._heap, end)
+                else:
+                    bucket.append(wk)
+
+    # -- windows --------------------------------------------------------------------------
+    def _close(self, wm: int) -> None:
+        heap, panes, ends, registered = self._heap, self.panes, self._ends, self._registered
+        closed, dirty, deleted = self.closed, self.dirty_panes, self.deleted_panes
+        slides = self._slides
+        limit = wm - self.lateness
+        while heap and heap[0] <= limit:
+            end = heapq.heappop(heap)
+            for wk in ends.pop(end):
+                registered.discard(wk)
+                agg, key, start = wk
+                slide = slides[agg]
+                if start + slide == end:  # tumbling: the window is its one pane
+                    fields = panes.pop(wk, None)
+                    if fields is not None:
+                        closed.append((agg, key, start, end, fields))
+                        dirty.discard(wk)
+                        deleted.append(wk)
+                    continue
+                total: list[int] | None = None
+                for p in range(start, end, slide):
+                    fields = panes.get((agg, key, p))
+                    if fields is not None:
+                        if total is None:
+                            total = list(fields)
+                        else:
+                            for i, v in enumerate(fields):
+                                total[i] += v
+                if total is not None:
+                    closed.append((agg, key, start, end, total))
+                # The window starting at a pane is the last one holding it: drop the pane.
+                if panes.pop(wk, None) is not None:
+                    dirty.discard(wk)
+                    deleted.append(wk)
+
+    def drain(self) -> None:
+        """End of input: make every open window final (like Flink at the end of a bounded
+        source). Afterwards the watermark is the end of time: every later event is late."""
+        self.drained = True
+        self._close(END_OF_TIME)
+
+    def restore_panes(self, rows: list[tuple[str, str, int, list[int]]]) -> None:
+        """Load checkpointed panes and re-register their windows that are not final yet
+        (the same set the uninterrupted run holds: windows only ever close). Panes of an
+        aggregate this partition does not run are left alone (and logged)."""
+        wm = self.watermark
+        unknown: set[str] = set()
+        for agg, key, p, fields in rows:
+            w = self.windowed_aggregates.get(agg)
+            if w is None:
+                unknown.add(agg)
+                continue
+            self.panes[(agg, key, p)] = fields
+            self._register(w, key, p, wm)
+        if unknown:
+            log.warning(
+                "partition %d: the state has open windows of aggregates this worker does not "
+                "run (%s); they are kept as they are",
+                self.partition,
+                ", ".join(sorted(unknown)),
+            )
+
+    # -- dedup ----------------------------------------------------------------------------
+    def evict_cutoff(self) -> int:
+        """Event ids with an event time below this can be forgotten: such an event is late
+        now (all its windows are final), and since the late check runs before the dedup
+        check and the watermark never goes back, a re-delivery of it is dead-lettered as
+        late -- it can never count twice."""
+        wm = self.watermark
+        if wm == NO_WATERMARK:
+            return NO_WATERMARK
+        if wm == END_OF_TIME:
+            return END_OF_TIME
+        bound = wm - self.lateness - _USER_SIZE
+        return bound - bound % _DAY + _DAY
+
+    def evict(self) -> int:
+        """Forget the event ids below :meth:`evict_cutoff`; returns the cutoff."""
+        cutoff = self.evict_cutoff()
+        if cutoff != NO_WATERMARK:
+            self.seen = {k: v for k, v in self.seen.items() if v >= cutoff}
+        return cutoff
+
+    def take_changes(self) -> Changes:
+        """Hand over the changes since the last call (what a checkpoint writes) and start
+        collecting afresh; :meth:`requeue` puts them back if their write failed."""
+        changes = Changes(
+            self.dirty_keyed,
+            self.dirty_panes,
+            self.deleted_panes,
+            self.closed,
+            self.new_ids,
+            self.dead,
+        )
+        self.dirty_keyed = {name: set() for name in self.keyed_aggregates}
+        self.dirty_panes, self.deleted_panes, self.closed = set(), [], []
+        self.new_ids, self.dead = [], []
+        return changes
+
+    def requeue(self, changes: Changes) -> None:
+        """Merge changes whose checkpoint failed back in front of the newer ones (the next
+        checkpoint then writes both; keyed rows and panes with their current values)."""
+        for name, keys in changes.keyed.items():
+            self.dirty_keyed[name] |= keys
+        self.dirty_panes |= {pk for pk in changes.panes if pk in self.panes}
+        self.deleted_panes[:0] = changes.deleted_panes
+        self.closed[:0] = changes.closed
+        self.new_ids[:0] = changes.new_ids
+        self.dead[:0] = changes.dead
+
+
+@dataclass(slots=True)
+class Changes:
+    """What changed in a :class:`PartitionState` between two checkpoints."""
+
+    keyed: dict[str, set[str]] = field(default_factory=dict)  # aggregate -> keys
+    panes: set[PaneKey] = field(default_factory=set)
+    deleted_panes: list[PaneKey] = field(default_factory=list)
+    closed: list[Row] = field(default_factory=list)
+    new_ids: list[tuple[str, int]] = field(default_factory=list)
+    dead: list[tuple[int, str, bytes]] = field(default_factory=list)
+
+
+__all__ = ["COUNTERS", "Changes", "PartitionState"]
