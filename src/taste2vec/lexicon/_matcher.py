@@ -19,8 +19,9 @@ after it (없, 않, free) suppress it; weakeners (hint of, 살짝) and strengthe
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -34,6 +35,9 @@ _AFTER_BREAK_CHARS = r"[.,;!?()\[\]{}\n/|\u2014\u2013]"
 _BEFORE_WORDS = 3
 _AFTER_WORDS = 2
 _AFTER_KO_CHARS = 12
+# Texts whose scan is kept: featurising a note scans it five times (rendering, descriptors,
+# cues, canonical terms), batches of up to this many notes scan each note once.
+SCAN_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +133,19 @@ class Matcher:
             )
             for name in ("negation", "weaken", "strengthen", "lower")
         }
+        # A bounded, thread-safe memo of recent scans (Match objects are immutable).
+        self._scan_memo: Callable[[str], tuple[Match, ...]] = functools.lru_cache(
+            maxsize=SCAN_CACHE
+        )(self._scan)
 
     def scan(self, text: str) -> list[Match]:
         """Every recognised span in ``text`` (stop phrases included), scopes resolved."""
+        return list(self._scan_memo(text))
+
+    def _scan(self, text: str) -> tuple[Match, ...]:
         raw = self._find(text)
         if not raw:
-            return []
+            return ()
         flags: list[tuple[float, bool, str]] = []
         for i, (start, end, target, _korean) in enumerate(raw):
             prev_end = raw[i - 1][1] if i else 0
@@ -149,10 +160,10 @@ class Matcher:
             if negation[i + 1] in ("after", "back") and not negation[i]:
                 if _CHAIN_KO.match(text[raw[i][1] : raw[i + 1][0]]):
                     negation[i] = "back"
-        return [
+        return tuple(
             Match(s, e, t, k, factor=f[0], lowered=f[1], negated=bool(neg))
             for (s, e, t, k), f, neg in zip(raw, flags, negation, strict=True)
-        ]
+        )
 
     def _find(self, text: str) -> list[tuple[int, int, Target, bool]]:
         tables = self.tables
