@@ -9,7 +9,7 @@ Two text backends, same model, same records, interleaved in each round:
 Each round gives every path a fresh encoder and a fresh, empty embedding cache (in memory
 and on disk, as the service has), so every note is new: ``Taste2Vec.embed`` pays for the
 transformer on every record. The int8 graph is built before timing (once per model; it is
-kept beside the cache). Target (issue 10, ARCHITECTURE.md): >= 500 records/s on 2 cores.
+kept beside the cache). Target (issue 10): >= 500 records/s on 2 cores.
 
 The machine is shared: the table gives the median of the rounds (and their range), the
 1-minute load average around them, and a CPU-time figure (records per CPU-second of this

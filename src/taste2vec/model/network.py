@@ -1,7 +1,7 @@
 """The Taste2Vec network: four towers, a fusion layer and two explanation heads.
 
 Shapes follow the seed design (text 64 + sensory 64 + numeric 64 + context 32
-= 224 → 128, L2-normalised), with the fixes in ARCHITECTURE.md:
+= 224 → 128, L2-normalised), with these fixes:
 
 - text: a frozen sentence encoder's mean-pooled vector, projected to 64;
 - sensory: flavour-wheel nodes embedded hierarchically (a node's vector is the
