@@ -4,7 +4,7 @@
 Keyed (a state per key, for ever):
 
 - :class:`UserAggregate` (``user``): per user (every user lives on exactly one partition,
-  the log is keyed by user), :class:`UserActivity` -- the rolling taste vector of the
+  the log is keyed by user), :class:`UserActivity` -- the rolling tastings vector of the
   user's tastings, rating stats and the raw facts behind the subscription signals (derived
   at read time by :func:`taste2vec.stream.signals.user_signals`);
 - :class:`CoffeeAggregate` (``coffee``): per coffee, :class:`CoffeeStats` -- reactions and
@@ -188,7 +188,7 @@ class UserActivity:
             self.n_vec += 1
             return
         if len(v) != len(self.vec):
-            raise ValueError(f"vector of length {len(v)}; the taste vector has {len(self.vec)}")
+            raise ValueError(f"vector of length {len(v)}; the tastings vector has {len(self.vec)}")
         old, new = np.array(self.vec, dtype=np.float64), np.array(v, dtype=np.float64)
         if t >= self.vec_ref:
             f = 0.5 ** ((t - self.vec_ref) / TASTE_HALF_LIFE_US)
@@ -237,7 +237,7 @@ class UserActivity:
         return (1 if final == "cancelled" else 0, 1 if renewed else 0)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-able state (format 2): the taste vector as :func:`encode_vector` text, day
+        """JSON-able state (format 2): the tastings vector as :func:`encode_vector` text, day
         buckets as flat ``[day, n, sum, ...]`` lists; :meth:`from_json` also reads format 1
         (number lists, ``{"day": [n, sum]}``)."""
         out = {name: v for name in _USER_PLAIN if (v := getattr(self, name)) is not None}

@@ -36,7 +36,7 @@ the changes are merged back into the states) is read with
 Rows are written with multi-row statements (a few hundred rows per statement) rather than
 ``executemany`` (one Python-to-sqlite round trip per row).
 
-Keyed values are JSON; a user's taste vector inside it is base64 of its little-endian
+Keyed values are JSON; a user's tastings vector inside it is base64 of its little-endian
 float64 bytes (format 2; format-1 files, with JSON number lists, are read and upgraded).
 """
 
@@ -72,7 +72,7 @@ from taste2vec.stream.windows import END_OF_TIME, NO_WATERMARK, iso
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 60.0
-_FORMAT = "2"  # 2: taste vectors as base64 float64 bytes (1: JSON lists; read, upgraded)
+_FORMAT = "2"  # 2: tastings vectors as base64 float64 bytes (1: JSON lists; read, upgraded)
 _READABLE = ("1", _FORMAT)
 _ROWS_PER_STATEMENT = 500
 _OR_TERMS = 100  # keys per "DELETE ... WHERE (k = ?) OR (k = ?) ..." (a MULTI-INDEX OR)
@@ -586,7 +586,7 @@ class StreamReader:
         return {k: agg.read(k, states[k], ref if ref is not None else 0) for k in sorted(states)}
 
     def user_signals(self, user: str, as_of_us: int | None = None) -> dict[str, Any] | None:
-        """A user's taste vector, rating stats and subscription signals with the churn-risk
+        """A user's tastings vector, rating stats and subscription signals with the churn-risk
         rule (keys: see :func:`taste2vec.stream.signals.user_signals`); None if unseen."""
         state = self._state(USERS, user)
         if state is None:

@@ -353,8 +353,9 @@ def _reader(request: Request) -> StreamReader:
 
 @router.get(
     "/users/{user_id}/signals",
-    summary="A user's stream signals: taste vector, ratings, subscription, churn risk",
-    description="Read from the stream worker's state: the rolling taste vector, rating "
+    summary="A user's stream signals: tastings vector, ratings, subscription, churn risk",
+    description="Read from the stream worker's state: the rolling vector of the user's "
+    "tastings (`tastings_vector`; the recommender's taste model is /profile), rating "
     "stats and trend, skip/pause streaks, days since last engagement, Lab usage and the "
     "churn risk (the registered churn model, else rule-v1). New events show up within "
     "about a second. 404 until the stream has seen an event of this user.",
