@@ -31,6 +31,7 @@ TABLES = {
     "ui_accounts",
     "ui_sessions",
     "ui_login_failures",
+    "experiment_arm_requests",
     "model_alias_events",
     "experiments",
     "controller_leases",

@@ -18,11 +18,21 @@ the champion *is* the treatment: the follower loads it). A treatment version tha
 cannot be loaded (corrupt artifact) is logged and not served: every user gets the
 champion and no answer carries the experiment, so the controller counts nobody and the
 experiment waits (stop it: ``taste2vec experiment stop``).
+
+**Request outcomes per arm** (the p99-latency and error-rate guardrails' input): every
+routed request is counted by :meth:`ArmRouter.observe` in its arm (how long ranking took,
+whether it failed with a server error; a client error such as an unknown coffee is not
+an error), and the loop writes this process's cumulative counts to the store at every
+pass (:meth:`~taste2vec.store.Store.record_arm_requests`, one row per experiment, arm and
+process). The controller sums the rows of every process, wherever it runs.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -31,23 +41,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from taste2vec.errors import ArtifactError, NotFoundError
+from taste2vec.errors import ArtifactError, ConflictError, NotFoundError, SchemaError
 from taste2vec.experiments.assignment import TREATMENT, Arm, arm_of
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.recommend.engine import Recommendation, RecommendationEngine
 from taste2vec.recommend.user_state import UserState
 from taste2vec.registry import ChecksumError, ModelRegistry
 from taste2vec.schema import Context
-from taste2vec.store import CatalogueRevision, FeedbackRevision, UserRevision
+from taste2vec.service.experiments import request_limit_ms
+from taste2vec.store import ArmRequests, CatalogueRevision, FeedbackRevision, UserRevision
 
 if TYPE_CHECKING:
     from taste2vec.service.core import TasteService
 
-__all__ = ["ArmRouter", "Assignment"]
+__all__ = ["CLIENT_ERRORS", "ArmRouter", "Assignment"]
 
 log = logging.getLogger(__name__)
 ROUTED = ("running", "promoting")
 MAX_CACHED = 10_000
+#: Exceptions that are the client's fault (answered 4xx): not counted as arm errors.
+CLIENT_ERRORS: tuple[type[Exception], ...] = (SchemaError, NotFoundError, ConflictError)
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,7 @@ class _Treatment:
     engine: RecommendationEngine
     catalogue: CatalogueRevision
     crowd: FeedbackRevision
+    limit_ms: float  # requests slower than this count against the p99 guardrail
 
 
 class ArmRouter:
@@ -92,6 +106,11 @@ class ArmRouter:
         self.refused: dict[str, str] = {}  # registry version -> why it is not served
         self._states: OrderedDict[str, tuple[UserRevision, UserState]] = OrderedDict()
         self._lock = threading.Lock()
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:128]
+        # (experiment, arm) -> [requests, errors, slower]; written to the store by sync_once
+        self._counts: dict[tuple[str, Arm], list[int]] = {}
+        self._limits: dict[str, float] = {}
+        self._flushed: dict[tuple[str, Arm], tuple[int, int, int]] = {}
 
     def run(self, stop: threading.Event) -> None:
         self.sync_once()
@@ -99,7 +118,14 @@ class ArmRouter:
             self.sync_once()
 
     def sync_once(self) -> None:
-        """Follow the store's active experiment (raises on a store failure: retried)."""
+        """Follow the store's active experiment and write this process's per-arm request
+        counts (raises on a store failure: retried)."""
+        try:
+            self._follow()
+        finally:
+            self.flush()
+
+    def _follow(self) -> None:
         store = self.service.store
         exp = store.active_experiment(self.registry.name)
         current = self.treatment
@@ -135,6 +161,7 @@ class ArmRouter:
             self._set(None)
             return
         catalogue, crowd = store.catalogue_revision(), self.service.crowd_revision
+        limit_ms = request_limit_ms(exp.config, exp.treatment_share)
         engine = RecommendationEngine(model, self.service._all_coffees())
         engine.set_crowd(store.all_feedback())
         self._set(
@@ -148,6 +175,7 @@ class ArmRouter:
                 engine,
                 catalogue,
                 crowd,
+                limit_ms,
             )
         )
         log.info(
@@ -159,7 +187,50 @@ class ArmRouter:
 
     def _set(self, treatment: _Treatment | None) -> None:
         self.treatment = treatment
+        if treatment is not None:
+            with self._lock:
+                self._limits[treatment.experiment] = treatment.limit_ms
         self._drop_states()
+
+    # ------------------------------------------------------------------ request outcomes
+    def observe(self, assignment: Assignment, seconds: float, failed: bool) -> None:
+        """One routed request of ``assignment``'s arm: ``seconds`` to answer it, and
+        whether it failed with a server error."""
+        t = self.treatment
+        if t is None or t.experiment != assignment.experiment:
+            return
+        slower = seconds * 1000.0 > t.limit_ms
+        with self._lock:
+            counts = self._counts.setdefault((assignment.experiment, assignment.arm), [0, 0, 0])
+            counts[0] += 1
+            counts[1] += int(failed)
+            counts[2] += int(slower)
+
+    def request_counts(self) -> dict[tuple[str, Arm], ArmRequests]:
+        """This process's cumulative counts per (experiment, arm)."""
+        with self._lock:
+            return {
+                key: ArmRequests(c[0], c[1], c[2], self._limits[key[0]])
+                for key, c in self._counts.items()
+            }
+
+    def flush(self) -> None:
+        """Write the counts that changed since the last flush to the store (this
+        process's own rows); forget the counts of experiments no longer served."""
+        store = self.service.store
+        for (experiment, arm), counts in self.request_counts().items():
+            key = (experiment, arm)
+            now = (counts.requests, counts.errors, counts.slower)
+            if self._flushed.get(key) == now:
+                continue
+            store.record_arm_requests(experiment, arm, self.replica, counts)
+            self._flushed[key] = now
+        current = self.treatment
+        with self._lock:
+            for key in [k for k in self._counts if current is None or k[0] != current.experiment]:
+                if self._flushed.get(key) == tuple(self._counts[key]):
+                    del self._counts[key]
+                    self._flushed.pop(key, None)
 
     def _drop_states(self) -> None:
         with self._lock:

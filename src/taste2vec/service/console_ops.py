@@ -31,7 +31,7 @@ from taste2vec.errors import ConflictError, NotFoundError, SchemaError, StoreErr
 from taste2vec.experiments.metrics import EVENT_TYPES, ArmMetrics
 from taste2vec.experiments.stats import decide
 from taste2vec.registry import ALIASES, ChecksumError, ModelRegistry, VersionInfo
-from taste2vec.service.controller import evaluate
+from taste2vec.service.controller import evaluate, pre_period
 from taste2vec.service.experiments import decision_configs, stop_experiment
 from taste2vec.store import AliasEvent, CurationRun, Experiment, Pick
 from taste2vec.stream.state import StreamReader
@@ -301,10 +301,11 @@ class OpsView:
             return []
         checkpoints = [start + (end - start) * (i / points) for i in range(1, points + 1)]
         metrics = ArmMetrics(exp.id, exp.salt, exp.treatment_share)
+        pre = pre_period(self.store, exp)  # CUPED's covariate, as the controller uses it
         out: list[IntervalPoint] = []
 
         def snapshot(at: datetime) -> None:
-            control, treatment = metrics.arm_data()
+            control, treatment = metrics.arm_data(pre)
             decision = decide(
                 control,
                 treatment,

@@ -11,7 +11,10 @@ Every ``interval_s`` (``T2V_CONTROLLER_INTERVAL_S``) the controller
    :meth:`~taste2vec.registry.ModelRegistry.reconcile` and the step is redone, each step
    idempotent);
 3. for each running experiment, reads its users' events from the store
-   (:mod:`taste2vec.experiments.metrics`) and calls
+   (:mod:`taste2vec.experiments.metrics`): those since it started, and those of the
+   ``pre_period_s`` before (each user's pre-experiment CTR and satisfaction, the CUPED
+   covariate), adds the per-arm request counts every serving process wrote to the store
+   (p99-latency and error-rate guardrails), and calls
    :func:`~taste2vec.experiments.stats.decide`:
 
    * ``promote``: the experiment goes ``running -> promoting`` (fenced: only while this
@@ -32,6 +35,7 @@ MLflow holds it). Nothing sets it in production.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -39,17 +43,26 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from taste2vec.experiments.metrics import EVENT_TYPES, ArmMetrics
-from taste2vec.experiments.stats import decide
+from taste2vec.experiments.assignment import CONTROL, TREATMENT
+from taste2vec.experiments.metrics import EVENT_TYPES, ArmMetrics, PrePeriod
+from taste2vec.experiments.stats import ArmData, LatencyCounts, decide
 from taste2vec.registry import CHALLENGER, CHAMPION, ModelRegistry
 from taste2vec.registry.core import crash_point
-from taste2vec.service.experiments import decision_configs
+from taste2vec.service.experiments import decision_configs, pre_period_s, request_limit_ms
+from taste2vec.service.runtime import Backoff
 from taste2vec.store import Experiment, Fence, Store
 
-__all__ = ["ControllerAction", "ExperimentController", "evaluate"]
+__all__ = [
+    "ControllerAction",
+    "ExperimentController",
+    "evaluate",
+    "pre_period",
+    "read_metrics",
+    "with_requests",
+]
 
 log = logging.getLogger(__name__)
 PAGE = 5000
@@ -65,20 +78,80 @@ class ControllerAction:
     reasons: tuple[str, ...] = ()
 
 
-def evaluate(store: Store, exp: Experiment, now: datetime | None = None) -> dict[str, Any]:
-    """The decision (``Decision.to_json()`` plus ``users``/``events`` counts) for ``exp``
-    on the events stored since it was created."""
-    decision_cfg, guard_cfg = decision_configs(exp.config, exp.treatment_share)
+def read_metrics(store: Store, exp: Experiment) -> tuple[ArmMetrics, PrePeriod | None]:
+    """The experiment's per-arm metrics from the events stored since it was created,
+    and its users' pre-period (CUPED covariate: the events of the ``pre_period_s``
+    before; None when the setting is 0), in one paged pass over the outbox."""
+    window = pre_period_s(exp.config)
     metrics = ArmMetrics(exp.id, exp.salt, exp.treatment_share)
+    pre = PrePeriod(window) if window > 0 else None
+    since = exp.created_at - timedelta(seconds=window)
     after = 0
     while True:
-        page = store.events_since(exp.created_at, EVENT_TYPES, after_seq=after, limit=PAGE)
+        page = store.events_since(since, EVENT_TYPES, after_seq=after, limit=PAGE)
         for ev in page:
-            metrics.add(ev.user_id, ev.event_type, ev.payload, ev.created_at)
+            if ev.created_at >= exp.created_at:
+                metrics.add(ev.user_id, ev.event_type, ev.payload, ev.created_at)
+            elif pre is not None:
+                pre.add(ev.user_id, ev.event_type, ev.payload)
         if len(page) < PAGE:
             break
         after = page[-1].seq
-    control, treatment = metrics.arm_data()
+    return metrics, pre
+
+
+def pre_period(store: Store, exp: Experiment) -> PrePeriod | None:
+    """Only the experiment's pre-period (the events of the ``pre_period_s`` before it
+    started; None when that is 0), for a replay that reads the experiment's own events
+    itself (the console's interval over time). Stops at the first page that holds
+    nothing older than the start (the outbox's ``seq`` follows the write order)."""
+    window = pre_period_s(exp.config)
+    if window <= 0:
+        return None
+    pre = PrePeriod(window)
+    since = exp.created_at - timedelta(seconds=window)
+    after = 0
+    while True:
+        page = store.events_since(since, EVENT_TYPES, after_seq=after, limit=PAGE)
+        older = [ev for ev in page if ev.created_at < exp.created_at]
+        for ev in older:
+            pre.add(ev.user_id, ev.event_type, ev.payload)
+        if len(page) < PAGE or not older:
+            return pre
+        after = page[-1].seq
+
+
+def with_requests(
+    store: Store, exp: Experiment, control: ArmData, treatment: ArmData
+) -> tuple[ArmData, ArmData, dict[str, Any]]:
+    """Both arms with the request counts every serving process wrote to the store (the
+    p99-latency and error-rate guardrails' input); an arm without counts stays missing."""
+    limit = request_limit_ms(exp.config, exp.treatment_share)
+    counts = store.arm_requests(exp.id, limit)
+
+    def add(arm: str, data: ArmData) -> ArmData:
+        c = counts.get(arm)
+        if c is None or c.requests == 0:
+            return data
+        return dataclasses.replace(
+            data,
+            errors=c.errors,
+            requests=c.requests,
+            latency=LatencyCounts(limit_ms=limit, requests=c.requests, slower=c.slower),
+        )
+
+    seen = {arm: dataclasses.asdict(c) for arm, c in counts.items()}
+    return add(CONTROL, control), add(TREATMENT, treatment), seen
+
+
+def evaluate(store: Store, exp: Experiment, now: datetime | None = None) -> dict[str, Any]:
+    """The decision (``Decision.to_json()`` plus ``users``/``events`` counts) for ``exp``
+    on the events stored since it was created (each user's pre-period as the CUPED
+    covariate) and the per-arm request counts in the store."""
+    decision_cfg, guard_cfg = decision_configs(exp.config, exp.treatment_share)
+    metrics, pre = read_metrics(store, exp)
+    control, treatment = metrics.arm_data(pre)
+    control, treatment, requests = with_requests(store, exp, control, treatment)
     now = now or datetime.now(UTC)
     duration = max(0.0, (now - exp.created_at).total_seconds())
     decision = decide(
@@ -90,6 +163,16 @@ def evaluate(store: Store, exp: Experiment, now: datetime | None = None) -> dict
     out["treatment_version"] = exp.treatment_version
     out["users"] = {"control": control.users, "treatment": treatment.users}
     out["events_read"] = metrics.events
+    out["pre_period"] = (
+        None
+        if pre is None
+        else {
+            "window_s": pre.window_s,
+            "events_read": pre.events,
+            "users_with_history": pre.users_with_history(),
+        }
+    )
+    out["requests"] = requests
     out["arm_mismatches"] = metrics.mismatched
     out["duration_s"] = duration
     out["evaluated_at"] = now.isoformat()
@@ -127,10 +210,60 @@ class ExperimentController:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.rounds = 0
         self.rounds_led = 0
+        self.failures = 0  # failed rounds (serve), in all
+        self.last_error: str | None = None
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval_s):
             self.tick()
+
+    def serve(
+        self,
+        stop: threading.Event,
+        *,
+        once: bool = False,
+        backoff: Backoff | None = None,
+        max_failures: int | None = None,
+        on_actions: Callable[[list[ControllerAction]], None] | None = None,
+    ) -> bool:
+        """Rounds until ``stop`` (one successful round with ``once``), the first at once;
+        for ``taste2vec controller``, which runs outside a service's supervisor.
+
+        A round that fails (the store or the registry unreachable) is logged and retried
+        after the runtime's :class:`~taste2vec.service.runtime.Backoff` (the service's
+        supervisor's policy), the delay reset by a successful round. The holder stays the
+        same, so an unexpired lease is renewed with its token; if it expired meanwhile, the
+        round takes it over like any controller (new token) or waits for the new holder,
+        and every write is fenced as always. Returns False when ``max_failures`` failures
+        in a row gave up, True otherwise."""
+        policy = backoff or Backoff()
+        failures = 0
+        while not stop.is_set():
+            try:
+                actions = self.tick()
+            except Exception as exc:  # noqa: BLE001 - every failure is retried
+                failures += 1
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if max_failures is not None and failures >= max_failures:
+                    log.error("controller round failed %d times in a row: %s", failures, exc)
+                    return False
+                delay = policy.delay(failures)
+                log.warning(
+                    "controller round failed (%s); retrying in %.2f s (failure %d in a row)",
+                    self.last_error,
+                    delay,
+                    failures,
+                    exc_info=failures == 1,
+                )
+                stop.wait(delay)
+                continue
+            failures = 0
+            if on_actions is not None:
+                on_actions(actions)
+            if once or stop.wait(self.interval_s):
+                break
+        return True
 
     def tick(self) -> list[ControllerAction]:
         """One round; [] when another controller holds the lease."""

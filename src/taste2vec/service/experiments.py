@@ -36,8 +36,11 @@ from taste2vec.store._base import check_id
 __all__ = [
     "DEFAULT_TREATMENT_SHARE",
     "SETTINGS",
+    "PRE_PERIOD_S",
     "create_experiment",
     "decision_configs",
+    "pre_period_s",
+    "request_limit_ms",
     "stop_experiment",
 ]
 
@@ -54,8 +57,14 @@ SETTINGS = (
     "min_users_per_arm",
     "min_duration_s",
     "satisfaction_floor",
+    "pre_period_s",
 )
 _GUARDRAIL_SETTINGS = ("satisfaction_floor",)
+#: Settings of the controller itself, not of the decision rule.
+_CONTROLLER_SETTINGS = ("pre_period_s",)
+#: Default CUPED pre-period: each user's metrics in the 7 days before the experiment
+#: started (the outbox keeps these rows while the experiment is active).
+PRE_PERIOD_S = 7 * 86400.0
 _PRIMARIES = ("recommendation_ctr", "user_satisfaction", "subscription_retention", "ctr_per_user")
 
 
@@ -75,7 +84,12 @@ def decision_configs(
             f"primary must be one of {', '.join(_PRIMARIES)}, got {primary!r}",
             [("primary", "unknown metric")],
         )
-    decision = {k: v for k, v in config.items() if k not in _GUARDRAIL_SETTINGS}
+    pre_period_s(config)
+    decision = {
+        k: v
+        for k, v in config.items()
+        if k not in _GUARDRAIL_SETTINGS and k not in _CONTROLLER_SETTINGS
+    }
     guard = {k: v for k, v in config.items() if k in _GUARDRAIL_SETTINGS}
     decision.setdefault(
         "primary_kind",
@@ -92,6 +106,32 @@ def decision_configs(
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"invalid experiment setting: {exc}") from None
     return made, guardrails
+
+
+def pre_period_s(config: dict[str, Any]) -> float:
+    """The CUPED pre-period of an experiment's settings, seconds before its start (0:
+    no covariate; SchemaError when it is not a number in [0, 365 days])."""
+    value = config.get("pre_period_s", PRE_PERIOD_S)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SchemaError(
+            f"invalid experiment setting: pre_period_s must be a number, got {value!r}",
+            [("pre_period_s", "not a number")],
+        )
+    if not 0 <= value <= 365 * 86400:
+        raise SchemaError(
+            f"invalid experiment setting: pre_period_s must be in [0, 31536000], got {value}",
+            [("pre_period_s", "out of range")],
+        )
+    return float(value)
+
+
+def request_limit_ms(config: dict[str, Any], treatment_share: float) -> float:
+    """The latency (ms) serving processes count each arm's slower requests against: the
+    experiment's p99 guardrail limit (the default limit when that guardrail is off)."""
+    _, guard = decision_configs(config, treatment_share)
+    limit = guard.latency_p99_ms
+    default = GuardrailConfig().latency_p99_ms
+    return float(limit if limit is not None else (default or 250.0))
 
 
 def create_experiment(

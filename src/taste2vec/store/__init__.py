@@ -24,7 +24,7 @@ from __future__ import annotations
 from taste2vec.store._accounts import Account, UiSession
 from taste2vec.store._aliases import AliasEvent
 from taste2vec.store._curation import CurationRun, Pick, Subscription, check_month, month_minus
-from taste2vec.store._experiments import Experiment, Fence, StoredEvent
+from taste2vec.store._experiments import ArmRequests, Experiment, Fence, StoredEvent
 from taste2vec.store._export import FACT_TABLES, export_dimension, export_facts
 from taste2vec.store._migrate import alembic_config, migrate
 from taste2vec.store._outbox import OutboxEntry
@@ -49,6 +49,7 @@ __all__ = [
     "ApiKeyInfo",
     "CatalogueRevision",
     "CurationRun",
+    "ArmRequests",
     "Experiment",
     "Pick",
     "Subscription",

@@ -15,6 +15,12 @@ migration ``0006`` creates them.
     Who may act for the experiment controller: one row per lease name, the holder, a
     fencing ``token`` that grows by one at every change of holder, and when the lease
     expires. A controller's writes check its token in the same transaction.
+``experiment_arm_requests``
+    Per-arm request outcomes of a running experiment, for the p99-latency and error-rate
+    guardrails: one row per (experiment, arm, serving process) with that process's
+    cumulative ``requests``, ``errors`` (exceptions while ranking) and ``slower``
+    (requests slower than ``limit_ms``, the experiment's p99 limit). Each process only
+    ever writes its own row, so the controller, wherever it runs, sums the rows.
 """
 
 from __future__ import annotations
@@ -22,7 +28,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Float, Index, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from taste2vec.store._tables import ID_LEN, Base, UTCDateTime
@@ -82,3 +96,27 @@ class ControllerLeaseRow(Base):
     token: Mapped[int] = mapped_column(BigInteger)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ArmRequestsRow(Base):
+    """One serving process's request counts in one arm (see the module docstring)."""
+
+    __tablename__ = "experiment_arm_requests"
+    __table_args__ = (
+        CheckConstraint(
+            "requests >= 0 AND errors >= 0 AND slower >= 0 "
+            "AND errors <= requests AND slower <= requests",
+            name="counts",
+        ),
+    )
+
+    experiment_id: Mapped[str] = mapped_column(
+        String(ID_LEN), ForeignKey("experiments.id"), primary_key=True
+    )
+    arm: Mapped[str] = mapped_column(String(16), primary_key=True)
+    replica: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+    slower: Mapped[int] = mapped_column(BigInteger)
+    limit_ms: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,6 +11,9 @@
 * The lease (:meth:`ExperimentsMixin.acquire_lease`): whoever holds an unexpired lease
   keeps it by renewing; an expired one is taken over with a compare-and-set on its
   fencing token, which grows by one at every change of holder.
+* Per-arm request counts (:meth:`ExperimentsMixin.record_arm_requests`,
+  :meth:`ExperimentsMixin.arm_requests`): every serving process upserts its own
+  cumulative counts; readers sum over processes.
 """
 
 from __future__ import annotations
@@ -20,20 +23,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from taste2vec.errors import ConflictError, NotFoundError, SchemaError
 from taste2vec.store._base import StoreBase, check_page, returned
+from taste2vec.store._engine import backend_of
 from taste2vec.store._experiment_tables import (
     ACTIVE_STATUSES,
     EXPERIMENT_STATUSES,
+    ArmRequestsRow,
     ControllerLeaseRow,
     ExperimentRow,
 )
 from taste2vec.store._tables import OutboxRow, utcnow
 
-__all__ = ["Experiment", "ExperimentsMixin", "Fence", "StoredEvent"]
+__all__ = ["ArmRequests", "Experiment", "ExperimentsMixin", "Fence", "StoredEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArmRequests:
+    """Request outcomes in one arm: ``requests`` served, ``errors`` among them, and
+    ``slower`` than ``limit_ms`` (the experiment's p99 limit)."""
+
+    requests: int
+    errors: int
+    slower: int
+    limit_ms: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +388,50 @@ class ExperimentsMixin(StoreBase):
         with self._read() as session:
             row = session.get(ControllerLeaseRow, name)
             return None if row is None else (row.holder, row.token, row.expires_at)
+
+    # ------------------------------------------------------------------ per-arm requests
+    def record_arm_requests(
+        self, experiment_id: str, arm: str, replica: str, counts: ArmRequests
+    ) -> None:
+        """Set serving process ``replica``'s cumulative counts in one arm (an upsert of
+        its own row; counts only grow within one process, a restarted process has a new
+        ``replica``)."""
+        if not 0 <= counts.errors <= counts.requests or not 0 <= counts.slower <= counts.requests:
+            raise SchemaError(f"inconsistent request counts {counts}")
+        if not counts.limit_ms > 0:
+            raise SchemaError(f"limit_ms must be > 0, got {counts.limit_ms}")
+        values = {
+            "requests": int(counts.requests),
+            "errors": int(counts.errors),
+            "slower": int(counts.slower),
+            "limit_ms": float(counts.limit_ms),
+            "updated_at": utcnow(),
+        }
+        key = {"experiment_id": experiment_id, "arm": arm, "replica": replica}
+        table = ArmRequestsRow.__table__
+        with self._write() as session:
+            dialect = postgresql if backend_of(session) == "postgresql" else sqlite
+            stmt = (
+                dialect.insert(table)
+                .values(**key, **values)
+                .on_conflict_do_update(index_elements=list(key), set_=values)
+            )
+            session.execute(stmt)
+
+    def arm_requests(self, experiment_id: str, limit_ms: float) -> dict[str, ArmRequests]:
+        """Request counts per arm of the experiment, summed over serving processes; only
+        rows counted against ``limit_ms`` (an arm without any is absent: missing data)."""
+        query = select(ArmRequestsRow).where(
+            ArmRequestsRow.experiment_id == experiment_id, ArmRequestsRow.limit_ms == limit_ms
+        )
+        sums: dict[str, list[int]] = {}
+        with self._read() as session:
+            for row in session.scalars(query):
+                total = sums.setdefault(row.arm, [0, 0, 0])
+                total[0] += row.requests
+                total[1] += row.errors
+                total[2] += row.slower
+        return {arm: ArmRequests(r, e, s, limit_ms) for arm, (r, e, s) in sums.items()}
 
     # ------------------------------------------------------------------ metrics input
     def events_since(

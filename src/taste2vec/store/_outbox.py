@@ -196,6 +196,15 @@ def _check_event(event: object) -> None:
         raise SchemaError(f"add_event takes a taste2vec.stream.events event, got {type(event)!r}")
 
 
+def _pre_period_s(config: object) -> float:
+    """An experiment's CUPED pre-period (``pre_period_s`` setting, 7 days by default; the
+    service validates it at creation, so anything odd here falls back to the default)."""
+    value = config.get("pre_period_s") if isinstance(config, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value:
+        return float(min(value, 365 * 86400))
+    return 7 * 86400.0
+
+
 class OutboxMixin(StoreBase):
     """App events in the transactional outbox."""
 
@@ -264,9 +273,10 @@ class OutboxMixin(StoreBase):
     def prune_outbox(self, older_than: timedelta) -> int:
         """Delete published rows of the :data:`PRUNABLE_TYPES` whose ``published_at`` is
         more than ``older_than`` ago; returns how many. Never an unpublished row, and never
-        one published since the oldest active experiment started (the experiment
-        controller computes each arm's metrics from these events, and experiments may run
-        longer than the retention).
+        one published since the start of the oldest active experiment's pre-period (the
+        experiment controller computes each arm's metrics from these events, and each
+        user's pre-period metrics, CUPED's covariate, from the ``pre_period_s`` before
+        the start; experiments may run longer than the retention).
 
         Works in batches of at most 500 rows, each its own short transaction, so a
         large backlog never holds the write lock (SQLite) or many row locks for long.
@@ -275,13 +285,13 @@ class OutboxMixin(StoreBase):
             raise SchemaError(f"older_than must not be negative (got {older_than})")
         cutoff = utcnow() - older_than
         with self._read() as session:  # a running experiment reads its arms' events here
-            since = session.scalar(
-                select(func.min(ExperimentRow.created_at)).where(
+            active = session.execute(
+                select(ExperimentRow.created_at, ExperimentRow.config).where(
                     ExperimentRow.active_model.is_not(None)
                 )
-            )
-        if since is not None:
-            cutoff = min(cutoff, since)
+            ).all()
+        for created_at, config in active:  # and its users' pre-period (CUPED covariate)
+            cutoff = min(cutoff, created_at - timedelta(seconds=_pre_period_s(config)))
         oldest = (
             select(OutboxRow.seq)
             .where(

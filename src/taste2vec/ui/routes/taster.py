@@ -159,8 +159,18 @@ async def log_tasting(request: Request, user_id: UserIdPath, session: CsrfSessio
 def _recs_context(request: Request, user_id: str) -> dict[str, Any]:
     v = view(request)
     lang = lang_of(request)
-    items = v.service.recommend(user_id, RECS_K)
-    request_id = v.service.recommendation_shown(user_id, [r.coffee_id for r in items])
+    # the model of the user's experiment arm, like GET /v1/users/{id}/recommendations
+    assignment, items = v.service.recommend_served(user_id, RECS_K)
+    model_version = v.service.model_version
+    if assignment is not None:
+        model_version = assignment.model_version or model_version
+    request_id = v.service.recommendation_shown(
+        user_id,
+        [r.coffee_id for r in items],
+        experiment=None if assignment is None else assignment.experiment,
+        arm=None if assignment is None else assignment.arm,
+        model_version=model_version,
+    )
     names = v.coffee_names()
     return {
         "user_id": user_id,
