@@ -922,31 +922,93 @@ def controller(
     lease_ttl: Annotated[
         float | None, typer.Option("--lease-ttl", help="Lease seconds (default 3 rounds).")
     ] = None,
+    max_failures: Annotated[
+        int | None,
+        typer.Option(
+            "--max-failures",
+            min=1,
+            help="Exit 1 after this many failed attempts in a row (default: retry for ever).",
+        ),
+    ] = None,
 ) -> None:
     """Run the A/B experiment controller on its own (the service runs one by default with
-    T2V_MODEL_SOURCE=registry; only one acts at a time)."""
+    T2V_MODEL_SOURCE=registry; only one acts at a time). A store or registry that cannot
+    be reached, at start or in a round, is retried with the runtime's backoff (0.05 s,
+    doubling up to 5 s); --once retries until one round succeeds."""
     import threading
 
-    from taste2vec.service.controller import ExperimentController
+    from taste2vec.errors import ArtifactError, ConflictError, NotFoundError
+    from taste2vec.registry import open_registry
+    from taste2vec.service.controller import ControllerAction, ExperimentController
+    from taste2vec.service.runtime import Backoff
+    from taste2vec.store import create_store
 
-    every = interval if interval is not None else Settings().controller_interval_s
-    with _registry() as registry:
-        ctl = ExperimentController(registry, interval_s=every, lease_ttl_s=lease_ttl)
-        out.print(f"experiment controller {ctl.holder} for model {registry.name!r}")
-        stop = threading.Event()
-        try:
-            while True:
-                for action in ctl.tick():
-                    out.print(
-                        f"{action.experiment}: {action.action} -> {action.status}",
-                        highlight=False,
+    settings = Settings()
+    every = interval if interval is not None else settings.controller_interval_s
+    if not every > 0:
+        raise typer.BadParameter("--interval must be > 0")
+    backoff, stop = Backoff(), threading.Event()
+    holder: str | None = None  # the same across reconnections: the lease stays ours
+    failures = 0
+
+    def report(actions: list[ControllerAction]) -> None:
+        for action in actions:
+            out.print(f"{action.experiment}: {action.action} -> {action.status}", highlight=False)
+
+    try:
+        while True:
+            try:
+                with create_store(settings.database_url) as store:
+                    registry = open_registry(settings, store)
+                    ctl = ExperimentController(
+                        registry, interval_s=every, lease_ttl_s=lease_ttl, holder=holder
                     )
-                if once or stop.wait(every):
-                    break
-        except KeyboardInterrupt:
-            pass
-        finally:
-            ctl.release()
+                    if holder is None:
+                        out.print(f"experiment controller {ctl.holder} for model {registry.name!r}")
+                    holder, failures = ctl.holder, 0
+                    try:
+                        ok = ctl.serve(
+                            stop,
+                            once=once,
+                            backoff=backoff,
+                            max_failures=max_failures,
+                            on_actions=report,
+                        )
+                    finally:
+                        try:
+                            ctl.release()
+                        except Exception as exc:  # noqa: BLE001 - the lease expires anyway
+                            err.print(f"could not release the lease: {exc}", highlight=False)
+                    if not ok:
+                        err.print(
+                            f"[bold red]error:[/] {max_failures} failed rounds in a row, "
+                            f"the last: {ctl.last_error}",
+                            highlight=False,
+                        )
+                        raise typer.Exit(1)
+                    return
+            except typer.Exit:
+                raise
+            except (SchemaError, NotFoundError, ConflictError) as exc:
+                err.print(f"[bold red]error:[/] {exc}", highlight=False)
+                raise typer.Exit(2) from None
+            except ArtifactError as exc:
+                err.print(f"[bold red]error:[/] {exc}", highlight=False)
+                raise typer.Exit(3) from None
+            except Exception as exc:  # noqa: BLE001 - unreachable store or registry: retried
+                failures += 1
+                if max_failures is not None and failures >= max_failures:
+                    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+                    raise typer.Exit(1) from None
+                delay = backoff.delay(failures)
+                err.print(
+                    f"cannot reach the store or registry ({type(exc).__name__}: {exc}); "
+                    f"retrying in {delay:.2f} s",
+                    highlight=False,
+                )
+                stop.wait(delay)
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

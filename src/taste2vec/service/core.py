@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,7 @@ from taste2vec.recommend.engine import (
 from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
-from taste2vec.service.arms import ArmRouter, Assignment
+from taste2vec.service.arms import CLIENT_ERRORS, ArmRouter, Assignment
 from taste2vec.service.follower import Follower
 from taste2vec.service.model_source import ModelSourceLike
 from taste2vec.service.monitoring import EmbeddingReference, ModelMonitor, reference_for
@@ -477,12 +478,23 @@ class TasteService:
         """:meth:`recommend` by the model of the user's experiment arm (``arms``), with
         the assignment (None: no experiment is served)."""
         arms = self.arms
-        if arms is None:
+        assignment = None if arms is None else arms.assign(user)
+        if arms is None or assignment is None:
             return None, self.recommend(user, k, context)
-        routed = arms.recommend(user, k, context)
-        if routed is not None:
-            return routed
-        return arms.assign(user), self.recommend(user, k, context)
+        start = time.perf_counter()
+        failed = False
+        try:
+            routed = arms.recommend(user, k, context)
+            if routed is not None:
+                return routed
+            return assignment, self.recommend(user, k, context)
+        except CLIENT_ERRORS:
+            raise
+        except Exception:
+            failed = True  # a server error in this arm (error-rate guardrail)
+            raise
+        finally:  # per-arm latency and errors, shared through the store (service.arms)
+            arms.observe(assignment, time.perf_counter() - start, failed)
 
     def onboard(
         self, user: str, families: Sequence[str] | None, ratings: Mapping[str, int]
