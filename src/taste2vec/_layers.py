@@ -42,6 +42,11 @@ LAYERS: tuple[Layer, ...] = (
         ("taste2vec", "errors", "config", "_layers"),
         "errors, settings, the version",
     ),
+    Layer(
+        "platform",
+        ("_sqlite",),
+        "SQLite connections, settings and write transactions (every SQLite file of the package)",
+    ),
     Layer("records", ("schema", "lexicon"), "validated records; the flavour wheel"),
     Layer("data and model", ("data", "model"), "loaders and the split; the encoder"),
     Layer(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from taste2vec._sqlite import connect, transaction
 from taste2vec.errors import ModelError
 
 MAX_TOKENS = 512
@@ -65,10 +65,9 @@ class _EmbeddingCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
-        self._db.commit()
+        self._db = connect(path, 30.0, durable=False)  # a cache: NORMAL sync is enough
+        with transaction(self._db):
+            self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -85,12 +84,11 @@ class _EmbeddingCache:
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
-        with self._lock:
+        with self._lock, transaction(self._db):
             self._db.executemany(
                 "INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)",
                 [(k, v.astype(np.float32).tobytes()) for k, v in items.items()],
             )
-            self._db.commit()
 
     def close(self) -> None:
         with self._lock:

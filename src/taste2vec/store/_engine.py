@@ -3,7 +3,8 @@
 SQLite (embedded default)
     ``journal_mode=WAL`` (readers never block the writer), ``synchronous=FULL``
     (the WAL is fsynced at every commit), ``foreign_keys=ON`` and a 30 s
-    ``busy_timeout``. SQLAlchemy, not the ``sqlite3`` driver, emits ``BEGIN``:
+    ``busy_timeout`` (the package's SQLite settings, :func:`taste2vec._sqlite.configure`,
+    applied to each new connection). SQLAlchemy, not the ``sqlite3`` driver, emits ``BEGIN``:
     write transactions use ``BEGIN IMMEDIATE`` so that concurrent writers queue
     on the lock up front instead of failing with "database is locked" when a
     read lock cannot be upgraded; read transactions use a plain ``BEGIN``.
@@ -27,6 +28,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from taste2vec._sqlite import configure
 from taste2vec.errors import StoreError
 
 Backend = Literal["sqlite", "postgresql"]
@@ -97,10 +99,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+        configure(cursor, SQLITE_BUSY_TIMEOUT_MS / 1000, foreign_keys=True)
     finally:
         cursor.close()
 

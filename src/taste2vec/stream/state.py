@@ -54,8 +54,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from taste2vec._sqlite import connect, transaction
 from taste2vec.errors import StoreError
-from taste2vec.stream._sqlite import connect, transaction
 from taste2vec.stream.aggregates import ARMS, COFFEES, DEFAULT_AGGREGATES, USERS
 from taste2vec.stream.aggregator import (
     Aggregate,

@@ -38,8 +38,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from taste2vec._sqlite import connect, transaction
 from taste2vec.errors import SchemaError, StoreError
-from taste2vec.stream._sqlite import connect, transaction
 from taste2vec.stream.log.base import LogEntry, RebalanceCallback, partition_for
 
 DEFAULT_PARTITIONS = 8
