@@ -192,7 +192,8 @@ def test_promote_a_better_performing_treatment_roll_back_a_worse_one_and_survive
     assert client.get("/v1/models/registry", headers=ADMIN).json()["aliases"] == {"champion": "1"}
 
     # 3. start the experiment
-    body = {"treatment_version": good, "treatment_share": 0.5, "config": FAST, "id": "ab-good"}
+    config = {**FAST, "pre_period_s": 3600}
+    body = {"treatment_version": good, "treatment_share": 0.5, "config": config, "id": "ab-good"}
     r = client.post("/v1/experiments", headers=ADMIN, json=body)
     assert r.status_code == 201, r.text
     assert r.json()["control_version"] == "1" and r.json()["status"] == "running"
@@ -217,6 +218,17 @@ def test_promote_a_better_performing_treatment_roll_back_a_worse_one_and_survive
     lift = decision["evidence"]["primary"]["relative_lift"]
     assert decision["evidence"]["primary"]["interval"][0] > 0.05 and lift > 0.05
     assert decision["users"]["control"] >= 60 and decision["users"]["treatment"] >= 60
+    assert decision["pre_period"]["window_s"] == 3600  # the API's pre_period_s setting
+    # every routed request was counted in its arm and reached the store (guardrail input)
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+
+    def both_arms() -> Any:
+        found = store.arm_requests("ab-good", 250.0)
+        return found if {"control", "treatment"} <= set(found) else None
+
+    counts = _wait("the per-arm request counts in the store", both_arms)
+    assert counts["control"].requests >= 60 and counts["treatment"].requests >= 60
+    assert counts["control"].errors == counts["treatment"].errors == 0
     _wait(
         "every user to be served the new champion",
         lambda: _serving(client) == weights_version(tiny_model_dir),

@@ -61,6 +61,13 @@ class ExperimentSettings(BaseModel):
     satisfaction_floor: float | None = Field(
         default=None, ge=1, le=5, description="Guardrail on the 1-5 box rating (default 3.0)."
     )
+    pre_period_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=365 * 86400,
+        description="CUPED pre-period: each user's metrics in these seconds before the start "
+        "are the covariate (default 604800, a week; 0: none).",
+    )
 
 
 class ExperimentIn(BaseModel):
