@@ -1127,8 +1127,31 @@ def retrain(
     ] = 0.2,
     min_holdout: Annotated[int, typer.Option(min=1, help="Fewest holdout tastings.")] = 5,
     min_improvement: Annotated[
-        float, typer.Option(min=0.0, help="Holdout MAE points the candidate must gain.")
+        float,
+        typer.Option(
+            min=0.0,
+            help="Register only when the paired test's lower bound on the mean per-tasting "
+            "MAE gain is above this (points).",
+        ),
     ] = 0.0,
+    confidence: Annotated[
+        float,
+        typer.Option(min=0.5, max=0.999, help="One-sided level of the paired test's bound."),
+    ] = 0.95,
+    bootstrap: Annotated[
+        int, typer.Option(min=100, help="Bootstrap resamples of the paired differences.")
+    ] = 10_000,
+    preference_epochs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="Epochs of fine-tuning on feedback, box ratings and Lab sessions (0: off).",
+        ),
+    ] = 8,
+    preference_lr: Annotated[
+        float, typer.Option(min=0.0, help="Learning rate of that fine-tuning.")
+    ] = 3e-4,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -1149,12 +1172,15 @@ def retrain(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Retrain on everything accumulated, evaluate against the champion on the newest
-    tastings, and register a challenger only if it is better (docs/batch.md).
+    """Retrain on everything accumulated (tastings train the encoder; feedback, box
+    ratings and Lab sessions fine-tune it), evaluate against the champion on the newest
+    tastings, and register a challenger only if a paired test says it is better
+    (docs/batch.md).
 
     No champion yet: the model becomes the champion. Not better: exit 0, nothing
     registered. Exit 2 for a missing, empty or corrupt snapshot or checkpoint.
     """
+    from taste2vec.batch.preferences import PreferenceConfig
     from taste2vec.batch.retrain import RetrainConfig
     from taste2vec.batch.retrain import retrain as run_retrain
     from taste2vec.batch.snapshot import SnapshotError
@@ -1169,7 +1195,10 @@ def retrain(
             holdout_fraction=holdout_fraction,
             min_holdout=min_holdout,
             min_improvement=min_improvement,
+            confidence=confidence,
+            bootstrap=bootstrap,
             review_limit=review_limit,
+            preference=PreferenceConfig(epochs=preference_epochs, lr=preference_lr),
         )
     except SnapshotError as exc:
         raise typer.BadParameter(str(exc)) from exc

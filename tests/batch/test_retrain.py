@@ -103,6 +103,9 @@ def test_first_model_becomes_champion_with_evidence(first: RetrainResult, env: E
     assert ev["holdout"]["kind"] == "time" and ev["holdout"]["n"] == 8  # 20 % of 40
     assert ev["data_fingerprint"] == first.data["fingerprint"]
     assert ev["accumulated"]["tastings"] == 40
+    # no feedback, box rating or Lab session in this snapshot: the stage is skipped
+    assert first.preferences == {"ran": False, "why": "no usable reaction"}
+    assert ev["preferences"] == first.preferences
     # the holdout is the newest data: every training tasting is older than it
     assert ev["holdout"]["train_tastings_until"] <= ev["holdout"]["from"]
     info = env.registry.version("1")
@@ -111,7 +114,7 @@ def test_first_model_becomes_champion_with_evidence(first: RetrainResult, env: E
 
 def test_a_finished_run_is_not_repeated(first: RetrainResult, snap: Path, env: Env) -> None:
     again = retrain(snap, env.registry, HashingEncoder(), env.root / "ck", CFG, progress=False)
-    assert again.resumed["stages"] == ["data", "train", "evaluate", "register"]
+    assert again.resumed["stages"] == ["data", "train", "preferences", "evaluate", "register"]
     assert again.decision == first.decision and again.version == first.version
     assert len(env.registry.versions()) == 1
 
@@ -126,6 +129,10 @@ def test_not_better_registers_nothing_and_better_becomes_challenger(
     assert same.decision == "not better", same.message
     assert same.message.startswith("not better") and same.version is None
     assert same.champion == same.candidate and same.champion_version == "1"
+    # the paired test: every row's difference is 0, so the lower bound is not above 0
+    assert same.paired is not None and same.paired["n"] == 8
+    assert same.paired["mean_gain"] == 0 and same.paired["lower"] <= 0
+    assert "lower bound is not above 0" in same.message
     assert len(env.registry.versions()) == 1 and env.registry.aliases() == {"champion": "1"}
 
     # A broken champion (scrambled weights): the candidate beats it and becomes challenger.
@@ -148,6 +155,9 @@ def test_not_better_registers_nothing_and_better_becomes_challenger(
     assert event.evidence["champion_holdout"] == better.champion
     assert event.evidence["candidate_holdout"] == better.candidate
     assert event.evidence["holdout"]["ids_sha256"] == first.holdout["ids_sha256"]
+    paired = event.evidence["paired_test"]
+    assert paired == better.paired and paired["n"] == 8 and paired["confidence"] == 0.95
+    assert 0 < paired["lower"] <= paired["mean_gain"] <= paired["upper"]
 
 
 KILLER = textwrap.dedent(
@@ -242,6 +252,8 @@ def test_bad_configuration_is_refused() -> None:
         RetrainConfig(holdout_fraction=1.0)
     with pytest.raises(RetrainError, match="min_improvement"):
         RetrainConfig(min_improvement=float("nan"))
+    with pytest.raises(RetrainError, match="confidence"):
+        RetrainConfig(confidence=1.0)
 
 
 def test_corrupt_checkpoint_is_refused(snap: Path, tmp_path: Path) -> None:

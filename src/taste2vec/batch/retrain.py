@@ -10,24 +10,33 @@ last completed one (and, inside training, from the last completed epoch):
    (the bundled demo and CQI records, plus Coffee Review when a data directory is set).
    What is written: ``split.json`` (record ids, the holdout's definition, fingerprints).
 2. ``train``: :func:`taste2vec.training.train.train` with an
-   :class:`~taste2vec.training.train.EpochCheckpoint`; the candidate is saved as a model
+   :class:`~taste2vec.training.train.EpochCheckpoint`; the encoder is saved as a model
    directory ``candidate/``.
-3. ``evaluate``: the candidate and the current champion, with the same code and the same
+3. ``preferences``: the encoder fine-tuned on every reaction the snapshot holds --
+   feedback, box ratings, Lab sessions with a coffee -- with the online learner's
+   preference objective (:mod:`taste2vec.batch.preferences`), a checkpoint after every
+   epoch (``prefs.pt``); saved as ``tuned/``, the candidate from here on. Skipped (and
+   recorded as such) when there is no usable reaction or ``preference.epochs`` is 0.
+4. ``evaluate``: the candidate and the current champion, with the same code and the same
    metrics, on the holdout: the sensory head's mean absolute error from the notes alone
    (points on each record's own scale; the decision metric), its R² and the flavour
-   families' micro-F1 against the lexicon's labels. ``evaluation.json``.
-4. ``register``: with no champion the candidate becomes the champion (the first model);
-   if it beats the champion's holdout MAE by more than ``min_improvement`` it is registered
-   and becomes the ``challenger`` (an experiment picks it up); otherwise nothing is
-   registered. Through :func:`taste2vec.registry.learner.register_candidate`, the path the
-   online learner's candidates take, with both models' metrics, the data fingerprint and
-   the holdout's definition as evidence in the audit log. ``result.json``.
+   families' micro-F1 against the lexicon's labels, and each holdout tasting's own MAE
+   for the paired test. ``evaluation.json``.
+5. ``register``: with no champion the candidate becomes the champion (the first model).
+   Otherwise a paired test on the holdout (:func:`paired_gain`: per tasting, champion MAE
+   minus candidate MAE; a seeded bootstrap of the mean, with a paired t-test beside it)
+   decides: the candidate is registered as ``challenger`` only when the gain's lower
+   confidence bound (one-sided, ``confidence``, default 95 %) is above ``min_improvement``
+   (default 0); otherwise nothing is registered. Through
+   :func:`taste2vec.registry.learner.register_candidate`, the path the online learner's
+   candidates take, with both models' metrics, the test (interval, n), the data
+   fingerprint and the holdout's definition as evidence in the audit log and in the
+   version's metrics. ``result.json``.
 
 What changes the model: tasting records (notes and metric intensities) train the encoder
-like any other record. Feedback, Lab sessions and box ratings are read, counted and part
-of the data fingerprint, but the encoder's objective has no term for them (they are
-preferences of a user, not descriptions of a coffee); they shape recommendations through
-the user state and the online learner, not through this job.
+like any other record; feedback, box ratings and Lab sessions fine-tune it in the
+``preferences`` stage (they are preferences of a user, not descriptions of a coffee, so
+they train the geometry users are ranked in, as the online learner does).
 """
 
 from __future__ import annotations
@@ -46,6 +55,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from taste2vec.batch.preferences import (
+    PreferenceConfig,
+    PreferenceError,
+    Preferences,
+    fine_tune,
+    load_preferences,
+)
 from taste2vec.batch.snapshot import Snapshot, SnapshotError
 from taste2vec.errors import ModelError
 from taste2vec.evaluation.metrics import multilabel_f1, r2_per_target
@@ -70,6 +86,7 @@ __all__ = [
     "RetrainResult",
     "holdout_metrics",
     "load_accumulated",
+    "paired_gain",
     "retrain",
     "split_by_time",
 ]
@@ -79,7 +96,7 @@ log = logging.getLogger(__name__)
 RETRAIN_ACTOR = "retrain"
 #: The metric that decides (lower is better).
 DECISION_METRIC = "sensory_mae"
-STAGES = ("data", "train", "evaluate", "register")
+STAGES = ("data", "train", "preferences", "evaluate", "register")
 
 
 class RetrainError(SnapshotError):
@@ -92,11 +109,15 @@ class RetrainConfig:
     seed: int = 13
     holdout_fraction: float = 0.2
     min_holdout: int = 5  # holdout tastings with notes and sensory metrics
-    min_improvement: float = 0.0  # MAE points the candidate must gain over the champion
+    # the gate: the lower confidence bound of the mean per-tasting MAE gain must exceed this
+    min_improvement: float = 0.0
+    confidence: float = 0.95  # one-sided level of that bound
+    bootstrap: int = 10_000  # bootstrap resamples of the paired differences
     include_cqi: bool = True
     bundled_limit: int | None = None  # keep only N bundled records (quick runs, tests)
     review_limit: int | None = None  # newest N Coffee Review records (with a data dir)
     refit: bool = True
+    preference: PreferenceConfig = field(default_factory=PreferenceConfig)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.holdout_fraction < 1.0:
@@ -105,6 +126,10 @@ class RetrainConfig:
             raise RetrainError("epochs and min_holdout must be at least 1")
         if not (math.isfinite(self.min_improvement) and self.min_improvement >= 0):
             raise RetrainError("min_improvement must be a finite number >= 0")
+        if not 0.5 <= self.confidence < 1.0:
+            raise RetrainError("confidence must lie in [0.5, 1)")
+        if self.bootstrap < 100:
+            raise RetrainError("bootstrap must be at least 100 resamples")
         if self.bundled_limit is not None and self.bundled_limit < 10:
             raise RetrainError("bundled_limit must be at least 10")
 
@@ -118,6 +143,7 @@ class Accumulated:
     lab_sessions: int = 0
     box_ratings: int = 0
     fingerprint: str = ""
+    preferences: Preferences | None = None
 
     def counts(self) -> dict[str, int]:
         return {
@@ -126,6 +152,11 @@ class Accumulated:
             "lab_sessions": self.lab_sessions,
             "box_ratings": self.box_ratings,
         }
+
+    def used(self) -> dict[str, int]:
+        """What trains: tastings, and per kind the reactions the preference stage uses."""
+        p = self.preferences.counts if self.preferences else {}
+        return {"tastings": len(self.records), **p}
 
 
 @dataclass
@@ -139,6 +170,8 @@ class RetrainResult:
     holdout: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     resumed: dict[str, Any] = field(default_factory=dict)
+    paired: dict[str, Any] | None = None  # the paired test (None without a champion)
+    preferences: dict[str, Any] | None = None  # what the preference stage did
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,8 +226,13 @@ def load_accumulated(snapshot_dir: Path | str) -> Accumulated:
         lab += ev["type"] == "lab_session"
         box += ev["type"] == "box_rated"
     h.update(f"lab={lab};box={box}".encode())
+    try:
+        prefs = load_preferences(snap)
+    except PreferenceError as exc:
+        raise RetrainError(str(exc)) from None
+    h.update(f"prefs={prefs.fingerprint}".encode())
     records = sorted(by_id.values(), key=lambda r: (r.timestamp, r.id))
-    return Accumulated(records, len(feedback), lab, box, h.hexdigest()[:16])
+    return Accumulated(records, len(feedback), lab, box, h.hexdigest()[:16], prefs)
 
 
 def _scorable(rec: TasteRecord) -> bool:
@@ -287,6 +325,16 @@ def holdout_metrics(model: Taste2Vec, holdout: list[TasteRecord]) -> dict[str, f
     """The same figures for any model: from the notes alone (numbers masked), the sensory
     head's MAE and mean R² on each record's own scale, and family micro-F1 against the
     lexicon's labels of the notes."""
+    return _holdout(model, holdout)[0]
+
+
+def holdout_row_errors(model: Taste2Vec, holdout: list[TasteRecord]) -> list[float]:
+    """Each holdout tasting's own sensory MAE (over its observed metrics), in order: the
+    rows of the paired test."""
+    return _holdout(model, holdout)[1]
+
+
+def _holdout(model: Taste2Vec, holdout: list[TasteRecord]) -> tuple[dict[str, float], list[float]]:
     if not holdout:
         raise RetrainError("the holdout is empty")
     z = model.embed_batch(model.featurize(holdout).text_view())
@@ -304,7 +352,9 @@ def holdout_metrics(model: Taste2Vec, holdout: list[TasteRecord]) -> dict[str, f
         values, mask = rec.metrics.to_arrays()
         y[i], m[i] = values[cols], mask[cols]
     observed = m > 0
-    mae = float(np.abs(pred - y)[observed].mean())
+    err = np.abs(pred - y)
+    mae = float(err[observed].mean())
+    rows = [round(float(err[i][observed[i]].mean()), 6) for i in range(len(holdout))]
     r2 = r2_per_target(y, pred, observed)
     r2_finite = r2[np.isfinite(r2)]
     labels = np.stack([model.lexicon.family_distribution(r.notes) > 0 for r in holdout])
@@ -314,6 +364,68 @@ def holdout_metrics(model: Taste2Vec, holdout: list[TasteRecord]) -> dict[str, f
         "family_f1": round(float(multilabel_f1(labels, fam >= 0.5)["micro"]), 6),
         "n": float(len(holdout)),
         "n_values": float(observed.sum()),
+    }, rows
+
+
+def paired_gain(
+    champion_rows: Sequence[float] | np.ndarray[Any, Any],
+    candidate_rows: Sequence[float] | np.ndarray[Any, Any],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The candidate's gain over the champion on the same holdout rows: per row, the
+    champion's loss minus the candidate's (positive: the candidate is better).
+
+    The mean gain with a seeded percentile bootstrap of it (``resamples`` resamples of
+    the rows with replacement): ``lower`` is the one-sided ``confidence`` lower bound
+    (the ``1 - confidence`` quantile), ``upper`` the matching upper one. A paired t-test
+    is reported beside it (``t``, one-sided ``p`` for "the candidate is better").
+    """
+    from scipy import stats  # type: ignore[import-untyped]
+
+    champ = np.asarray(champion_rows, dtype=np.float64)
+    cand = np.asarray(candidate_rows, dtype=np.float64)
+    if champ.shape != cand.shape or champ.ndim != 1:
+        raise RetrainError(
+            f"paired test: champion and candidate have {champ.shape} and {cand.shape} rows"
+        )
+    if champ.size < 2:
+        raise RetrainError("paired test: the holdout needs at least 2 rows")
+    if not (np.isfinite(champ).all() and np.isfinite(cand).all()):
+        raise RetrainError("paired test: a holdout loss is not finite")
+    d = champ - cand
+    n = int(d.size)
+    rng = np.random.default_rng([seed, n, 0x9A1])
+    means = np.empty(resamples)
+    chunk = max(1, 2_000_000 // n)
+    for lo in range(0, resamples, chunk):
+        k = min(chunk, resamples - lo)
+        means[lo : lo + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
+    lower = float(np.quantile(means, 1.0 - confidence))
+    upper = float(np.quantile(means, confidence))
+    sd = float(d.std(ddof=1))
+    if sd > 0:
+        t = float(d.mean()) / (sd / math.sqrt(n))
+        p = float(stats.t.sf(t, df=n - 1))
+    else:  # every row gains exactly the same
+        mean = float(d.mean())
+        t = math.inf if mean > 0 else (-math.inf if mean < 0 else 0.0)
+        p = 0.0 if mean > 0 else (1.0 if mean < 0 else 0.5)
+    return {
+        "test": "paired bootstrap of the mean per-tasting sensory MAE gain",
+        "n": n,
+        "mean_gain": round(float(d.mean()), 6),
+        "lower": round(lower, 6),
+        "upper": round(upper, 6),
+        "confidence": confidence,
+        "sided": "one-sided bounds",
+        "resamples": resamples,
+        "rows_better": int((d > 0).sum()),
+        "rows_worse": int((d < 0).sum()),
+        "t": None if not math.isfinite(t) else round(t, 4),
+        "p_one_sided": round(p, 6),
     }
 
 
@@ -415,11 +527,14 @@ def retrain(
         "snapshot": str(Path(snapshot_dir).resolve()),
         "snapshot_fingerprint": acc.fingerprint,
         "accumulated": acc.counts(),
+        "used": acc.used(),
         "train_records": len(corpus.train),
         "val_records": len(corpus.val),
         "sources": corpus.sources,
-        "used_for_training": ["tasting records (notes, metric intensities)"],
-        "read_not_trained_on": ["feedback", "lab sessions", "box ratings"],
+        "used_for_training": [
+            "tasting records (notes, metric intensities): the encoder",
+            "feedback, box ratings, Lab sessions with a coffee: the preference stage",
+        ],
         "holdout": definition,
     }
     if not ck.done("data"):
@@ -452,23 +567,36 @@ def retrain(
             shutil.rmtree(cand_dir)
         result.model.save(cand_dir, data, {"training": result.metrics()})
         ck.complete("train")
+    cand_dir = _preference_stage(ck, cand_dir, acc, cfg, text_encoder, progress, stage, resumed)
     candidate = Taste2Vec.load(cand_dir, text_encoder=text_encoder)
 
     eval_path = ck.root / "evaluation.json"
     if not ck.done("evaluate"):
         stage("evaluate")
         champ_ref = registry.resolve(CHAMPION)
-        champ_metrics = None
+        champ_metrics = champ_rows = None
         if champ_ref is not None:
             champ_path = registry.download(champ_ref.version) / "model"
             champion = Taste2Vec.load(champ_path, text_encoder=text_encoder)
-            champ_metrics = _finite(holdout_metrics(champion, holdout))
+            champ_raw, champ_rows = _holdout(champion, holdout)
+            champ_metrics = _finite(champ_raw)
+        cand_raw, cand_rows = _holdout(candidate, holdout)
         evaluation = {
-            "candidate": _finite(holdout_metrics(candidate, holdout)),
+            "candidate": _finite(cand_raw),
             "champion": champ_metrics,
             "champion_version": None if champ_ref is None else champ_ref.version,
             "decision_metric": DECISION_METRIC,
             "min_improvement": cfg.min_improvement,
+            "preferences": _read_json(ck.root / "preferences.json"),
+            "paired": None
+            if champ_rows is None
+            else paired_gain(
+                champ_rows,
+                cand_rows,
+                confidence=cfg.confidence,
+                resamples=cfg.bootstrap,
+                seed=cfg.seed,
+            ),
         }
         _write_json(eval_path, evaluation)
         ck.complete("evaluate")
@@ -497,12 +625,15 @@ def _decide_and_register(
 ) -> RetrainResult:
     cand, champ = evaluation["candidate"], evaluation["champion"]
     champ_version = evaluation["champion_version"]
+    paired = evaluation.get("paired")
     evidence = {
         "candidate_holdout": cand,
         "champion_holdout": champ,
         "champion_version": champ_version,
         "decision_metric": DECISION_METRIC,
         "min_improvement": evaluation["min_improvement"],
+        "paired_test": paired,
+        "preferences": evaluation.get("preferences"),
         "data_fingerprint": data["fingerprint"],
         "snapshot_fingerprint": data["snapshot_fingerprint"],
         "accumulated": data["accumulated"],
@@ -516,7 +647,16 @@ def _decide_and_register(
         "champion_version": champ_version,
         "holdout": definition,
         "data": data,
+        "paired": paired,
+        "preferences": evaluation.get("preferences"),
     }
+    # the evidence travels with the version too: its metrics.json (the run's metrics)
+    metrics_path = cand_dir / "metrics.json"
+    metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
+    gate = {"candidate_holdout": cand, "champion_holdout": champ}
+    if paired is not None:
+        gate["paired_test"] = {k: v for k, v in paired.items() if k != "test"}
+    _write_json(metrics_path, {**metrics, "retrain_gate": gate})
     if champ is None:
         info, _ = register_candidate(
             registry,
@@ -535,7 +675,15 @@ def _decide_and_register(
             **common,
         )
     ch_mae = champ[DECISION_METRIC]
-    if c_mae < ch_mae - float(evaluation["min_improvement"]):
+    margin = float(evaluation["min_improvement"])
+    if paired is None:
+        raise RetrainError("the evaluation has no paired test; run with --fresh")
+    interval = (
+        f"mean gain {paired['mean_gain']:+.4f} MAE points per tasting, one-sided "
+        f"{paired['confidence']:.0%} bounds [{paired['lower']:+.4f}, {paired['upper']:+.4f}], "
+        f"n={paired['n']}"
+    )
+    if paired["lower"] > margin:
         info, _ = register_candidate(
             registry,
             cand_dir,
@@ -545,20 +693,68 @@ def _decide_and_register(
                 f"retrain: holdout sensory MAE {c_mae:.4f} vs champion "
                 f"v{champ_version} {ch_mae:.4f}"
             ),
-            reason=f"retrain: better than champion version {champ_version} on the holdout",
+            reason=f"retrain: better than champion version {champ_version} on the holdout "
+            f"({interval}; lower bound > {margin:g})",
             evidence=evidence,
         )
         return RetrainResult(
             "challenger",
             f"better than champion version {champ_version} (holdout sensory MAE "
-            f"{c_mae:.4f} < {ch_mae:.4f}): registered version {info.version} as challenger",
+            f"{c_mae:.4f} vs {ch_mae:.4f}; {interval}): registered version {info.version} "
+            "as challenger",
             version=info.version,
             **common,
         )
     return RetrainResult(
         "not better",
         f"not better: holdout sensory MAE {c_mae:.4f} vs champion version {champ_version} "
-        f"{ch_mae:.4f} (needs to be lower by more than {evaluation['min_improvement']}); "
+        f"{ch_mae:.4f}; {interval}: the lower bound is not above {margin:g}; "
         "nothing registered",
         **common,
     )
+
+
+def _preference_stage(
+    ck: _Checkpoints,
+    cand_dir: Path,
+    acc: Accumulated,
+    cfg: RetrainConfig,
+    text_encoder: TextEncoder,
+    progress: bool,
+    stage: Callable[[str], None],
+    resumed: dict[str, Any],
+) -> Path:
+    """Fine-tune the trained encoder on the reactions (``tuned/``); the candidate's
+    directory afterwards. Skipped when there is nothing to learn from."""
+    tuned = ck.root / "tuned"
+    summary_path = ck.root / "preferences.json"
+    if ck.done("preferences"):
+        return tuned if _read_json(summary_path).get("ran") else cand_dir
+    stage("preferences")
+    prefs = acc.preferences
+    why = None
+    if cfg.preference.epochs == 0:
+        why = "preference.epochs is 0"
+    elif prefs is None or not prefs.reactions:
+        why = "no usable reaction"
+    elif not prefs.has_pairs():
+        why = "the reactions give no preference pair to learn from"
+    if why is not None or prefs is None:
+        summary: dict[str, Any] = {"ran": False, "why": why}
+    else:
+        model = Taste2Vec.load(cand_dir, text_encoder=text_encoder)
+        ckpt = ck.root / "prefs.pt"
+        try:
+            ran = fine_tune(model, prefs, cfg.preference, ckpt, seed=cfg.seed, progress=progress)
+        except PreferenceError as exc:
+            raise RetrainError(str(exc)) from None
+        resumed["preference_epochs"] = ran["resumed_after_epoch"]
+        summary = {"ran": True, **ran, "counts": prefs.counts}
+        if tuned.exists():
+            shutil.rmtree(tuned)
+        data = {**_read_json(cand_dir / "data.json"), "preferences": summary}
+        metrics = {**_read_json(cand_dir / "metrics.json"), "preferences": summary}
+        model.save(tuned, data, metrics)
+    _write_json(summary_path, summary)
+    ck.complete("preferences")
+    return tuned if summary["ran"] else cand_dir
