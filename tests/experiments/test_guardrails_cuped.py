@@ -22,6 +22,7 @@ import pytest
 
 from taste2vec.errors import NotFoundError, SchemaError
 from taste2vec.experiments.assignment import arm_of
+from taste2vec.experiments.metrics import ArmMetrics, PrePeriod
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.registry import CHALLENGER, CHAMPION, ModelRegistry
 from taste2vec.service import TasteService, seed_demo
@@ -310,3 +311,53 @@ def test_pre_period_setting_is_validated(
     for bad in (-1, "7d", True, 10**9):
         with pytest.raises(SchemaError, match="pre_period_s"):
             create_experiment(registry, config={"pre_period_s": bad}, actor="ci")
+
+
+def test_pre_period_covariates_per_metric_with_imputation() -> None:
+    """The sums ``decide`` gets: per request for CTR, per user for ctr_per_user, per rating
+    for satisfaction; a user without history gets the mean of those with one."""
+    t0 = datetime.now(UTC)
+    salt = next(
+        s
+        for s in (f"s{i}" for i in range(1000))
+        if {arm_of(s, u, 0.5) for u in ("a", "b", "c")} == {"control"}
+    )
+    pre = PrePeriod(86400)
+    for request, clicked in (("p1", True), ("p2", False), ("p3", False), ("p4", False)):
+        pre.add("a", "recommendation_shown", {"request": request})
+        if clicked:
+            pre.add("a", "recommendation_clicked", {"request": request})
+    pre.add("b", "recommendation_shown", {"request": "q1"})
+    pre.add("b", "recommendation_clicked", {"request": "q1"})
+    pre.add("a", "box_rated", {"rating": 2})
+    pre.add("a", "box_rated", {"rating": 4})
+    metrics = ArmMetrics("e", salt, 0.5)
+    for user, requests, clicks, ratings in (("a", 2, 1, [5]), ("b", 1, 0, []), ("c", 1, 1, [1, 3])):
+        for r in range(requests):
+            metrics.add(
+                user,
+                "recommendation_shown",
+                {"experiment": "e", "arm": "control", "request": f"{user}{r}"},
+                t0,
+            )
+        for r in range(clicks):
+            metrics.add(user, "recommendation_clicked", {"request": f"{user}{r}"}, t0)
+        for rating in ratings:
+            metrics.add(user, "box_rated", {"rating": rating}, t0)
+    control, treatment = metrics.arm_data(pre)
+    assert treatment.users == 0 and control.users == 3
+    x = {"a": 0.25, "b": 1.0, "c": (0.25 + 1.0) / 2}  # c: no history, the mean
+    ctr = control.metrics["recommendation_ctr"]
+    assert (ctr.n, ctr.total) == (4, 2)
+    assert ctr.pre_total == pytest.approx(2 * x["a"] + x["b"] + x["c"])
+    assert ctr.pre_total_sq == pytest.approx(2 * x["a"] ** 2 + x["b"] ** 2 + x["c"] ** 2)
+    assert ctr.cross_total == pytest.approx(1 * x["a"] + 0 * x["b"] + 1 * x["c"])
+    per_user = control.metrics["ctr_per_user"]
+    assert per_user.cross_total == pytest.approx(0.5 * x["a"] + 0.0 * x["b"] + 1.0 * x["c"])
+    sat = control.metrics["user_satisfaction"]  # only a has a pre-period rating (3.0)
+    assert (sat.n, sat.total) == (3, 9)
+    assert sat.pre_total == pytest.approx(3.0 + 2 * 3.0)
+    assert sat.cross_total == pytest.approx(3.0 * 5 + 3.0 * 4)
+    assert control.metrics["subscription_retention"].pre_total is None  # no covariate
+    no_history = metrics.arm_data(PrePeriod(86400))[0]
+    assert not no_history.metrics["recommendation_ctr"].has_covariate

@@ -372,3 +372,48 @@ def test_prune_keeps_what_a_running_experiment_reads(store: Store) -> None:
         )
     assert store.prune_outbox(timedelta(days=7)) == 1
     assert store.get_event("shown:x1") is None
+
+
+def test_prune_keeps_a_running_experiments_pre_period(store: Store) -> None:
+    """The controller's CUPED covariate reads the ``pre_period_s`` before an experiment's
+    start (7 days by default): those rows stay while it is active."""
+    shown = [
+        RecommendationShown(
+            event_id=f"shown:pre{i}", user="ana", event_time=T0, request=f"pre{i}", coffees=["c"]
+        )
+        for i in range(3)
+    ]
+    store.add_events(shown)
+    store.mark_published([r.seq for r in store.unpublished_events()])
+    _age_published(store, ["shown:pre0"], timedelta(days=20))  # before any pre-period
+    _age_published(store, ["shown:pre1"], timedelta(days=14))  # in the default pre-period
+    _age_published(store, ["shown:pre2"], timedelta(days=12))  # in both pre-periods
+    for ident, config, days in (("exp-pre", {}, 10), ("exp-short", {"pre_period_s": 86400}, 10)):
+        exp = store.create_experiment(
+            experiment_id=ident,
+            model_name=ident,
+            control_version="1",
+            treatment_version="2",
+            treatment_share=0.1,
+            salt="s",
+            config=config,
+            created_by="test",
+        )
+        with store._write() as session:
+            session.execute(
+                update(ExperimentRow)
+                .where(ExperimentRow.id == exp.id)
+                .values(created_at=datetime.now(UTC) - timedelta(days=days))
+            )
+    assert store.prune_outbox(timedelta(days=7)) == 1  # pre0 only
+    assert store.get_event("shown:pre0") is None and store.get_event("shown:pre1") is not None
+    with store._write() as session:  # the 7-day one ends: only the 1-day pre-period is kept
+        session.execute(
+            update(ExperimentRow).where(ExperimentRow.id == "exp-pre").values(active_model=None)
+        )
+    assert store.prune_outbox(timedelta(days=7)) == 2
+    assert store.get_event("shown:pre1") is None and store.get_event("shown:pre2") is None
+    with store._write() as session:
+        session.execute(
+            update(ExperimentRow).where(ExperimentRow.id == "exp-short").values(active_model=None)
+        )
