@@ -1,14 +1,11 @@
 """Model downloads for the app (edge bundles) and the admin routes of the model
 registry (``/v1/models/registry``).
 
-Edge bundles: ``champion`` and ``challenger`` resolve through the model registry (the
-bundles stored in the version the alias points at, downloaded and checksum-verified);
-``current`` is the model this server serves (its registry version's bundles with
-``T2V_MODEL_SOURCE=registry``); ``latest``, any alias given to ``taste2vec export
---alias``, or a model version itself come from the edge folder beside the model
-directory, where ``taste2vec export`` writes them. Responses carry a strong ETag (the
-archive's SHA-256) and answer ``If-None-Match`` with 304, so an app re-downloads only
-what changed.
+Edge bundles: which bundles an alias names is :mod:`taste2vec.service.edge_bundles`
+(``champion`` and ``challenger`` through the model registry, ``current``, ``latest``, export
+aliases and versions through the edge folder); these routes turn it into HTTP. Responses
+carry a strong ETag (the archive's SHA-256) and answer ``If-None-Match`` with 304, so an
+app re-downloads only what changed.
 """
 
 from __future__ import annotations
@@ -28,8 +25,9 @@ from taste2vec.api.deps import AdminDep, Principal, PrincipalDep
 from taste2vec.api.schemas import error_responses
 from taste2vec.edge.registry import BundleFolder, EdgeRegistry
 from taste2vec.edge.spec import FORMATS, SUFFIX
-from taste2vec.errors import ArtifactError, StoreError
+from taste2vec.errors import ArtifactError
 from taste2vec.registry import ALIASES, ChecksumError, ModelRegistry, VersionInfo
+from taste2vec.service.edge_bundles import EdgeBundles
 from taste2vec.store import AliasEvent
 
 T = TypeVar("T")
@@ -37,7 +35,6 @@ T = TypeVar("T")
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 DEFAULT_FORMAT = "tflite-int8"
-CURRENT = "current"
 
 
 class EdgeBundleInfo(BaseModel):
@@ -68,35 +65,18 @@ def registry_for(request: Request) -> EdgeRegistry:
     return EdgeRegistry.beside(request.app.state.settings.model_dir)
 
 
-def _from_model_registry(request: Request, alias: str) -> BundleFolder | None:
-    """The bundles stored in the registry version ``alias`` points at (downloaded and
-    verified; cached). None while the alias is unset."""
-    registry = model_registry(request)
-    ref = registry.resolve(alias)
-    if ref is None:
-        return None
+def _edge_bundles(request: Request, registry: EdgeRegistry) -> EdgeBundles:
+    service = getattr(request.app.state, "service", None)
+    source = getattr(service, "model_source", None)
+    return EdgeBundles(registry, model_registry(request), _serving(request), source)
+
+
+def _folder(bundles: EdgeBundles, alias: str) -> BundleFolder | None:
+    """``bundles.folder(alias)``; a corrupt registry version is a 503."""
     try:
-        root = registry.download(ref.version)
+        return bundles.folder(alias)
     except ChecksumError as exc:
-        detail = f"registry version {ref.version} ({alias}) is corrupt: {exc}"
-        raise HTTPException(503, detail) from None
-    return BundleFolder(root / "edge", ref.weights_version)
-
-
-def _bundles(request: Request, registry: EdgeRegistry, alias: str) -> BundleFolder | None:
-    """Where ``alias``'s bundles are (module docstring); None when it is unknown."""
-    if alias in ALIASES:
-        return _from_model_registry(request, alias)
-    if alias == CURRENT:
-        version: str | None = _serving(request)
-        if not version:
-            return None
-        source = getattr(getattr(request.app.state, "service", None), "model_source", None)
-        if getattr(source, "registry_version", None) is not None:  # following the registry
-            return BundleFolder(PathLib(source.path).parent / "edge", version)  # type: ignore[union-attr]
-        return registry.folder(version) if registry.formats(version) else None
-    found = registry.resolve(alias)
-    return None if found is None else registry.folder(found)
+        raise HTTPException(503, str(exc)) from None
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -115,39 +95,27 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     responses=error_responses((503, "The edge registry could not be read.")),
 )
 def list_edge(request: Request, principal: PrincipalDep) -> EdgeCatalogueOut:
-    registry = registry_for(request)
-    aliases: dict[str, list[str]] = {}
-    for alias, version in registry.aliases().items():
-        aliases.setdefault(version, []).append(alias)
-    folders = {v: registry.folder(v) for v in registry.versions()}
-    registry_error = None
-    for alias in ALIASES:  # the model registry's aliases, with the bundles of their version
-        try:
-            folder = _from_model_registry(request, alias)
-        except (StoreError, HTTPException) as exc:
-            registry_error = str(getattr(exc, "detail", exc))
-            continue
-        if folder is not None and folder.formats():
-            folders.setdefault(folder.model_version, folder)
-            aliases.setdefault(folder.model_version, []).append(alias)
-    serving = str(_serving(request) or "")
-    versions = []
-    for version, folder in sorted(folders.items()):
-        names = sorted(aliases.get(version, []))
-        if version == serving:
-            names.append(CURRENT)
-        bundles = [
-            EdgeBundleInfo(
-                format=fmt,
-                size=int(info["size"]),
-                sha256=str(info["sha256"]),
-                created=str(info["created"]),
-                parity=dict(info.get("parity") or {}),
-            )
-            for fmt, info in sorted(folder.formats().items())
-        ]
-        versions.append(EdgeVersionOut(model_version=version, aliases=names, bundles=bundles))
-    return EdgeCatalogueOut(serving=serving, versions=versions, registry_error=registry_error)
+    found = _edge_bundles(request, registry_for(request)).catalogue()
+    versions = [
+        EdgeVersionOut(
+            model_version=v.model_version,
+            aliases=v.aliases,
+            bundles=[
+                EdgeBundleInfo(
+                    format=fmt,
+                    size=int(info["size"]),
+                    sha256=str(info["sha256"]),
+                    created=str(info["created"]),
+                    parity=dict(info.get("parity") or {}),
+                )
+                for fmt, info in sorted(v.folder.formats().items())
+            ],
+        )
+        for v in found.versions
+    ]
+    return EdgeCatalogueOut(
+        serving=found.serving, versions=versions, registry_error=found.registry_error
+    )
 
 
 @router.get(
@@ -181,12 +149,12 @@ def get_edge(
         ),
     ] = DEFAULT_FORMAT,
 ) -> Response:
-    registry = registry_for(request)
-    folder = _bundles(request, registry, alias)
+    bundles = _edge_bundles(request, registry_for(request))
+    folder = _folder(bundles, alias)
     if folder is None:
         if alias in ALIASES:
             raise HTTPException(404, f"no model registry version has the alias {alias!r} yet")
-        known = sorted({*registry.aliases(), *registry.versions()})
+        known = bundles.known()
         hint = f"known: {', '.join(known)}" if known else "none yet; run: taste2vec export"
         raise HTTPException(404, f"no edge bundles for {alias!r} ({hint}; or champion, challenger)")
     if fmt not in FORMATS:
