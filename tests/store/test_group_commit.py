@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from taste2vec.errors import ConflictError, NotFoundError
@@ -99,6 +100,55 @@ def test_the_same_id_twice_in_one_batch_is_stored_once(stocked: Store) -> None:
     assert sorted(f.result().created for f in futures) == [False, False, False, True]
     assert [f.id for f in stocked.feedback_for_user("ana")] == ["same"]
     assert stocked.count_unpublished() == 1
+
+
+@contextmanager
+def _savepoints(store: Store) -> Iterator[list[str]]:
+    """The SAVEPOINT statements the store's engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SAVEPOINT"):
+            seen.append(statement)
+
+    event.listen(store._engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store._engine, "before_cursor_execute", record)
+
+
+def test_a_batch_with_no_refused_write_runs_without_savepoints(stocked: Store) -> None:
+    calls: list[Callable[[], Any]] = [
+        partial(stocked.add_feedback, make_feedback(f"fast{i}", "c1", minutes=i)) for i in range(6)
+    ]
+    calls.append(partial(stocked.add_feedback, make_feedback("fast0", "c1", minutes=0)))
+    with _savepoints(stocked) as seen:
+        futures = _queued_behind_a_held_write(stocked, calls)
+        stocked.add_record(make_record("alone"))  # a batch of one
+    assert [f.result().created for f in futures] == [True] * 6 + [False]  # a retry is no refusal
+    assert seen == []
+    assert len(stocked.feedback_for_user("ana")) == 6
+    assert stocked.count_unpublished() == 7
+
+
+def test_a_refused_write_makes_its_batch_run_again_in_savepoints(stocked: Store) -> None:
+    stocked.add_feedback(make_feedback("taken", "c1"))
+    calls = [
+        lambda: stocked.add_feedback(make_feedback("ok1", "c1")),
+        lambda: stocked.add_feedback(make_feedback("taken", "c2")),  # conflict: refused
+        lambda: stocked.add_feedback(make_feedback("ok2", "c2")),
+    ]
+    with _savepoints(stocked) as seen:
+        ok1, conflict, ok2 = _queued_behind_a_held_write(stocked, calls)
+        with pytest.raises(NotFoundError):  # a batch of one: rolled back whole, no savepoint
+            stocked.add_feedback(make_feedback("ghost-fb", "ghost"))
+    assert len(seen) == 3  # the second run: one per write of the batch
+    assert ok1.result().created and ok2.result().created
+    assert isinstance(conflict.exception(), ConflictError)
+    assert [f.id for f in stocked.feedback_for_user("ana")] == ["taken", "ok1", "ok2"]
+    assert stocked.get_feedback("ghost-fb") is None
+    assert stocked.count_unpublished() == 3  # nothing of the first, rolled-back run stays
 
 
 class _FailingCommit:

@@ -276,17 +276,17 @@ class TasteService:
         wanted = [
             i for i, e in enumerate(events) if e.type == "tasting_logged" and e.vector is None
         ]
-        records: list[tuple[int, TasteRecord]] = []
+        ids: list[str] = []
         for i in wanted:
             event = events[i]
             assert event.type == "tasting_logged"  # noqa: S101 - narrowed above
-            record = self.store.get_record(event.record)
-            if record is not None:
-                records.append((i, record))
+            ids.append(event.record)
+        stored = self.store.records_by_id(ids) if ids else {}  # one read for the batch
+        records = [(i, stored[r]) for i, r in zip(wanted, ids, strict=True) if r in stored]
         out = list(events)
         if not records:
             return out
-        vectors, _ = self.model.encode([r for _, r in records])
+        vectors = self.model.embed([r for _, r in records])  # no explanations: unused here
         self._observe_embeddings(vectors)
         for (i, _), vector in zip(records, vectors, strict=True):
             if vector.shape == (128,):

@@ -25,7 +25,7 @@ A stored tasting or feedback also queues its ``tasting_logged`` /
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -33,11 +33,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taste2vec.errors import ConflictError, SchemaError
+from taste2vec.errors import ConflictError, NotFoundError, SchemaError
 from taste2vec.schema.records import Feedback, TasteRecord
 from taste2vec.store._base import (
     StoreBase,
     check_page,
+    chunks,
     ensure_user_in,
     payload_hash,
     require_coffees,
@@ -72,17 +73,24 @@ def _check_stored(
 def _add(
     session: Session, table: type[R], values: dict[str, Any], model: type[M], obj: M, what: str
 ) -> AddResult[M]:
-    """Insert ``values`` unless the id exists; compare with the stored row if it does."""
-    stored = session.scalar(select(table).where(table.id == values["id"]))
-    if stored is not None:
-        return _check_stored(stored, values, obj, model, what)
+    """Insert ``values`` unless the id exists; compare with the stored row if it does.
+
+    Insert first, read only when the id was already there: a new row (the common case)
+    costs no lookup. The caller runs this in a savepoint (the group commit), so a refused
+    write (conflict, unknown coffee) leaves nothing behind, the user row included."""
     ensure_user_in(session, values["user_id"])
     if values["coffee_id"] is not None:
-        require_coffees(session, [values["coffee_id"]])
+        try:
+            require_coffees(session, [values["coffee_id"]])
+        except NotFoundError:  # a retry of a row whose coffee has since left the catalogue
+            stored = session.scalar(select(table).where(table.id == values["id"]))
+            if stored is None:
+                raise
+            return _check_stored(stored, values, obj, model, what)
     seq = session.execute(insert_ignoring(session, table, "id", "seq"), values).scalar()
     if seq is not None:
         return AddResult(created=True, record=obj, seq=int(seq))
-    # Lost a race with a concurrent add of the same id (PostgreSQL): compare with theirs.
+    # The id is stored (a retry, or a concurrent add of the same id): compare with it.
     stored = session.scalars(select(table).where(table.id == values["id"])).one()
     return _check_stored(stored, values, obj, model, what)
 
@@ -122,6 +130,16 @@ class EventsMixin(StoreBase):
         with self._read() as session:
             row = session.scalar(select(RecordRow).where(RecordRow.id == record_id))
             return None if row is None else TasteRecord.model_validate(row.payload)
+
+    def records_by_id(self, record_ids: Iterable[str]) -> dict[str, TasteRecord]:
+        """The stored tastings among ``record_ids``, by id, in one read per 500 ids (ids
+        not stored are left out)."""
+        out: dict[str, TasteRecord] = {}
+        with self._read() as session:
+            for part in chunks(sorted(set(record_ids)), 500):
+                for row in session.scalars(select(RecordRow).where(RecordRow.id.in_(part))):
+                    out[row.id] = TasteRecord.model_validate(row.payload)
+        return out
 
     def records_for_user(
         self, user_id: str, limit: int = 100, before: datetime | None = None

@@ -8,9 +8,13 @@ flight ride the next one together:
 
 - a caller hands :meth:`GroupCommitter.submit` a function of a session and blocks;
 - one committer thread takes every waiting function (up to ``max_batch``), opens one
-  write transaction, runs each inside its own SAVEPOINT (so one refused write, such as a
-  conflicting retry or an unknown coffee, is rolled back alone and the others keep their
-  rows), commits once, and only then answers every caller.
+  write transaction, runs them all, commits once, and only then answers every caller;
+- a refused write (a function that raises: a conflicting retry, an unknown coffee) must
+  be rolled back alone while the others keep their rows. Refusals are rare, so the batch
+  first runs without savepoints (two statements less per write); when a function raises,
+  that transaction is rolled back whole and the batch runs again with each function in
+  its own SAVEPOINT. A batch of one needs no savepoint at all: its transaction is rolled
+  back and its caller gets the error.
 
 Nothing is acknowledged before its commit returned: a crash (kill -9) before the commit
 loses only writes that no caller was told about. A lone writer waits for nobody: the
@@ -41,6 +45,14 @@ MAX_BATCH = 256
 
 _Job = tuple[Callable[[Session], Any], "Future[Any]"]
 _STOP = object()
+
+
+class _Refused(Exception):  # noqa: N818 - internal: ends a batch attempt without savepoints
+    """A write function raised ``error`` in a batch run without savepoints."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class GroupCommitter:
@@ -118,16 +130,36 @@ class GroupCommitter:
         for batch in self._batches():
             self._commit(batch)
 
-    def _commit(self, batch: list[_Job]) -> None:
+    def _attempt(self, batch: list[_Job], isolated: bool) -> list[tuple[bool, Any]]:
+        """Run the batch in one transaction and commit it: each function in a savepoint
+        (``isolated``; a refused one is rolled back alone), or all together, when the
+        first to raise ends the attempt with :class:`_Refused` (the transaction rolled
+        back, nothing committed)."""
         outcomes: list[tuple[bool, Any]] = []
-        try:
-            with self._transaction() as session:
-                for fn, _ in batch:
+        with self._transaction() as session:
+            for fn, _ in batch:
+                if not isolated:
                     try:
-                        with session.begin_nested():
-                            outcomes.append((True, fn(session)))
-                    except Exception as exc:  # noqa: BLE001 - handed to its caller
-                        outcomes.append((False, exc))
+                        outcomes.append((True, fn(session)))
+                    except Exception as exc:
+                        raise _Refused(exc) from exc
+                    continue
+                try:
+                    with session.begin_nested():
+                        outcomes.append((True, fn(session)))
+                except Exception as exc:  # noqa: BLE001 - handed to its caller
+                    outcomes.append((False, exc))
+        return outcomes
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            try:
+                outcomes = self._attempt(batch, isolated=False)
+            except _Refused as refused:
+                if len(batch) == 1:  # rolled back: nothing of it is in; the caller is told
+                    batch[0][1].set_exception(refused.error)
+                    return
+                outcomes = self._attempt(batch, isolated=True)  # the others keep their rows
         except BaseException as exc:  # the commit (or BEGIN) failed: nobody's write is in
             for _, future in batch:
                 future.set_exception(exc)
