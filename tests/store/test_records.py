@@ -81,6 +81,12 @@ def test_records_survive_deleting_their_coffee(store: Store) -> None:
     store.add_record(make_record("r1", coffee="c1"))
     assert store.delete_coffee("c1")
     assert store.get_record("r1") == make_record("r1", coffee="c1")
+    # A retry of it is still the same write (200), and a different one still a conflict.
+    assert store.add_record(make_record("r1", coffee="c1")).created is False
+    with pytest.raises(ConflictError):
+        store.add_record(make_record("r1", coffee="c1", notes="something else"))
+    with pytest.raises(NotFoundError):  # a new id for the gone coffee: unknown
+        store.add_record(make_record("r9", coffee="c1"))
 
 
 def test_five_thousand_char_korean_note_and_context_round_trip(store: Store) -> None:
