@@ -86,8 +86,8 @@ def main() -> None:
             with SQLiteLog(Path(tmp) / "events.db", PARTITIONS) as log:
                 results["sqlite"] = _bench(log, data, args.batch, args.singles)
         if "kafka" in args.backends:
+            from taste2vec.sim.stream.tansu import TansuBroker
             from taste2vec.stream.log.kafka import KafkaLog
-            from taste2vec.stream.tansu import TansuBroker
 
             with TansuBroker(log_path=Path(tmp) / "tansu.log") as broker:
                 with KafkaLog(broker.bootstrap, "bench", PARTITIONS) as klog:

@@ -246,8 +246,8 @@ def main() -> None:
 
 def _kafka(entries: list[tuple[str, bytes]], tmp: Path) -> dict[str, Any] | None:
     try:
+        from taste2vec.sim.stream.tansu import TansuBroker
         from taste2vec.stream.log.kafka import KafkaLog
-        from taste2vec.stream.tansu import TansuBroker
     except ImportError:
         print("kafka: skipped (the [kafka] extra is not installed)")
         return None

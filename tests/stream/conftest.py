@@ -37,7 +37,7 @@ def _require_kafka_extra() -> None:
     try:
         import confluent_kafka  # noqa: F401
 
-        from taste2vec.stream.tansu import tansu_binary
+        from taste2vec.sim.stream.tansu import tansu_binary
 
         tansu_binary()
     except (ImportError, MissingExtraError) as exc:
@@ -49,10 +49,10 @@ def _require_kafka_extra() -> None:
 
 @pytest.fixture(scope="session")
 def tansu_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The session's :class:`~taste2vec.stream.tansu.TansuBroker` (never restart it:
+    """The session's :class:`~taste2vec.sim.stream.tansu.TansuBroker` (never restart it:
     it is memory-only and shared by every Kafka test of this worker)."""
     _require_kafka_extra()
-    from taste2vec.stream.tansu import TansuBroker
+    from taste2vec.sim.stream.tansu import TansuBroker
 
     broker = TansuBroker(log_path=tmp_path_factory.getbasetemp() / "tansu.log")
     try:
@@ -73,7 +73,7 @@ def tansu_broker(tansu_process: Any) -> str:
 def make_tansu_broker(tmp_path: Path) -> Iterator[Callable[[], Any]]:
     """Start private brokers (for tests that restart or kill them); stopped at the end."""
     _require_kafka_extra()
-    from taste2vec.stream.tansu import TansuBroker
+    from taste2vec.sim.stream.tansu import TansuBroker
 
     started: list[TansuBroker] = []
 

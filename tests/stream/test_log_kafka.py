@@ -92,8 +92,8 @@ def test_open_log_kafka_url(tansu_broker: str) -> None:
 
 
 def test_unreachable_broker_is_a_clear_error() -> None:
+    from taste2vec.sim.stream.tansu import free_port
     from taste2vec.stream.log.kafka import KafkaLog
-    from taste2vec.stream.tansu import free_port
 
     with pytest.raises(StoreError, match="cannot reach"):
         KafkaLog(f"127.0.0.1:{free_port()}", "t", 2, timeout_s=1)

@@ -63,7 +63,7 @@ class MotoS3:
     """``moto_server`` on ``127.0.0.1:<port>``: an S3 endpoint with conditional puts."""
 
     def __init__(self, binary: str, log_path: Path) -> None:
-        from taste2vec.stream.tansu import free_port
+        from taste2vec.sim.stream.tansu import free_port
 
         self.binary = binary
         self.port = free_port()
@@ -139,7 +139,7 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
 
 def _s3_broker(moto_s3: MotoS3, log_path: Path) -> Any:
     """A started Tansu broker on ``s3://<fresh bucket>/`` in moto."""
-    from taste2vec.stream.tansu import TansuBroker, s3_env
+    from taste2vec.sim.stream.tansu import TansuBroker, s3_env
 
     bucket = f"t2v-{uuid.uuid4().hex[:12]}"
     moto_s3.create_bucket(bucket)
@@ -375,8 +375,8 @@ def test_an_idempotent_producer_loses_no_acknowledged_append(
 def test_s3_storage_needs_its_bucket(moto_s3: MotoS3, tmp_path: Path) -> None:
     """A missing bucket is an error, not silent loss: the broker refuses to start, or
     creating the topic / appending raises, so nothing is acknowledged."""
+    from taste2vec.sim.stream.tansu import TansuBroker, s3_env
     from taste2vec.stream.log.kafka import KafkaLog
-    from taste2vec.stream.tansu import TansuBroker, s3_env
 
     broker = TansuBroker(
         storage=f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/",

@@ -1,2 +1,2 @@
-"""Stream test tooling: the batch oracle (:mod:`.reference`) and the event generator
-(:mod:`.generate`)."""
+"""Stream test tooling: the batch oracle (:mod:`.reference`), the event generator
+(:mod:`.generate`) and a local Kafka-compatible broker (:mod:`.tansu`)."""
