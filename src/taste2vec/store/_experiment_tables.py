@@ -1,7 +1,7 @@
 """The experiment tables (issue 12): A/B experiments and the controller's lease.
 
 Imported by :mod:`taste2vec.store._tables` (one line) so they share its ``MetaData``;
-migration ``0006`` creates them.
+migration ``0006`` creates them (``experiment_arm_requests``: ``0008``).
 
 ``experiments``
     One A/B experiment of a registered model: control = the champion version and

@@ -3,9 +3,7 @@
 Creates ``experiments`` (one row per experiment: pinned control and treatment versions,
 treatment share, assignment salt, configuration, status, the controller's last decision;
 ``active_model`` UNIQUE allows one active experiment per model) and
-``controller_leases`` (holder, fencing token, expiry) and ``experiment_arm_requests``
-(per experiment, arm and serving process: requests, errors, requests slower than the
-p99 limit; the latency and error-rate guardrails' input).
+``controller_leases`` (holder, fencing token, expiry).
 
 Revision ID: 0006
 Revises: 0005
@@ -66,35 +64,10 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_controller_leases")),
     )
-    op.create_table(
-        "experiment_arm_requests",
-        sa.Column("experiment_id", sa.String(length=128), nullable=False),
-        sa.Column("arm", sa.String(length=16), nullable=False),
-        sa.Column("replica", sa.String(length=128), nullable=False),
-        sa.Column("requests", sa.BigInteger(), nullable=False),
-        sa.Column("errors", sa.BigInteger(), nullable=False),
-        sa.Column("slower", sa.BigInteger(), nullable=False),
-        sa.Column("limit_ms", sa.Float(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "requests >= 0 AND errors >= 0 AND slower >= 0 "
-            "AND errors <= requests AND slower <= requests",
-            name=op.f("ck_experiment_arm_requests_counts"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["experiment_id"],
-            ["experiments.id"],
-            name=op.f("fk_experiment_arm_requests_experiment_id_experiments"),
-        ),
-        sa.PrimaryKeyConstraint(
-            "experiment_id", "arm", "replica", name=op.f("pk_experiment_arm_requests")
-        ),
-    )
 
 
 def downgrade() -> None:
     """Drop the experiment tables."""
-    op.drop_table("experiment_arm_requests")
     op.drop_table("controller_leases")
     op.drop_index("ix_experiments_model_created", table_name="experiments")
     op.drop_table("experiments")
