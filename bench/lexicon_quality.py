@@ -18,7 +18,7 @@ from taste2vec.config import Settings
 from taste2vec.data.coffeereview import load_reviews
 from taste2vec.evaluation.report import markdown_table, update_section
 from taste2vec.lexicon import load_lexicon
-from taste2vec.lexicon.evaluate import coverage, load_labelled, precision_recall
+from taste2vec.sim.lexicon import coverage, load_labelled, precision_recall
 
 LABELLED = Path(__file__).resolve().parents[1] / "tests" / "lexicon" / "labelled_sentences.jsonl"
 

@@ -40,7 +40,6 @@ PENDING: dict[str, str] = {
         "Korean/English retrieval measurement for bench/korean_parallel.py; an untracked "
         "bench of another engineer (bench/text_tower_train.py) imports it from here"
     ),
-    "taste2vec.lexicon.evaluate": "the lexicon's quality measurement (bench/lexicon_quality.py)",
 }
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from taste2vec.errors import DataError, LexiconError
 from taste2vec.lexicon import load_lexicon
-from taste2vec.lexicon.evaluate import (
+from taste2vec.sim.lexicon import (
     REVIEW_VOCABULARY,
     STOPWORDS,
     CoverageReport,

@@ -18,4 +18,8 @@ in the wheel so the benches and tests of an installed package can use it.
   recommendation-quality harness built on them.
 - :mod:`.experiments`: seeded Monte Carlo of A/B experiments (peeking, power, CUPED,
   SRM) for ``tests/experiments`` and ``bench/experiment_stats.py``.
+- :mod:`.stream.tansu`: a local Tansu broker (the Kafka API) for the Kafka tests and the
+  stream benches.
+- :mod:`.lexicon`: the lexicon's precision/recall on labelled sentences and coverage on
+  real notes (``bench/lexicon_quality.py``).
 """
