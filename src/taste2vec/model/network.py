@@ -51,6 +51,9 @@ EMBED_DIM = 128
 DESCRIPTOR_DIM = 24
 DESCRIPTOR_SHARE = 0.5
 LEARNED_SHARE = 0.4
+# New models' sensory tower has no word bag (issue 10): its Linear(n_words -> 64) over the
+# notes' TF-IDF row made the learned block in-sample on the training notes (docs/model.md).
+WORD_BAG = False
 SENSORY_COLUMNS: tuple[int, ...] = tuple(METRIC_NAMES.index(m) for m in SENSORY_METRICS)
 
 
@@ -79,6 +82,10 @@ class NetworkConfig:
     descriptor_dim: int = 0
     descriptor_share: float = 0.0  # squared norm of the descriptor block when notes name any
     descriptor_seed: int = 10
+    # The sensory tower's learned word bag, Linear(n_words -> sensory_out) over the TF-IDF
+    # row. True here keeps models saved before the switch loadable; new models get
+    # WORD_BAG (off). Without it the words still feed the readings (the vocabulary).
+    word_bag: bool = True
 
     @property
     def n_block(self) -> int:
@@ -96,7 +103,7 @@ class NetworkConfig:
         rest = 1.0 - self.learned_share - self.descriptor_share
         return float((rest / largest) ** 0.5)
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
 
 
@@ -145,8 +152,13 @@ class SensoryTower(nn.Module):
         self.node_vectors = nn.Parameter(torch.randn(cfg.n_nodes, cfg.sensory_out) * 0.1)
         self.attrs = nn.Linear(cfg.n_attrs, cfg.sensory_out)
         self.reading = nn.Linear(len(SENSORY_COLUMNS), cfg.sensory_out)
-        self.words = nn.Sequential(
-            nn.Dropout(0.1), nn.Linear(max(cfg.n_words, 1), cfg.sensory_out, bias=False)
+        # None without a word bag: the words then reach the vector only through the readings.
+        self.words: nn.Module | None = (
+            nn.Sequential(
+                nn.Dropout(0.1), nn.Linear(max(cfg.n_words, 1), cfg.sensory_out, bias=False)
+            )
+            if cfg.word_bag
+            else None
         )
         self.out = nn.Sequential(nn.GELU(), nn.Linear(cfg.sensory_out, cfg.sensory_out))
 
@@ -157,11 +169,12 @@ class SensoryTower(nn.Module):
         weights = nodes / total.clamp(min=1.0)
         ancestry = self.get_buffer("ancestry")
         bag = weights @ ancestry @ self.node_vectors
-        if words.shape[1] == 0:  # a model without a fitted vocabulary
-            words = words.new_zeros(words.shape[0], 1)
-        out: torch.Tensor = self.out(
-            bag + self.attrs(attrs) + self.words(words) + self.reading(reading)
-        )
+        hidden = bag + self.attrs(attrs) + self.reading(reading)
+        if self.words is not None:
+            if words.shape[1] == 0:  # a model without a fitted vocabulary
+                words = words.new_zeros(words.shape[0], 1)
+            hidden = hidden + self.words(words)
+        out: torch.Tensor = self.out(hidden)
         return out
 
 

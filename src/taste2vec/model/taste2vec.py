@@ -25,6 +25,7 @@ from taste2vec.model.network import (
     DESCRIPTOR_SHARE,
     LEARNED_SHARE,
     SENSORY_COLUMNS,
+    WORD_BAG,
     NetworkConfig,
     Taste2VecNet,
 )
@@ -131,8 +132,12 @@ class Taste2Vec:
         text_encoder: TextEncoder,
         lexicon: Lexicon | None = None,
         vocab: SensoryVocabulary | None = None,
+        word_bag: bool = WORD_BAG,
     ) -> Taste2Vec:
-        """A fresh, untrained model sized for ``text_encoder``, the lexicon and vocabulary."""
+        """A fresh, untrained model sized for ``text_encoder``, the lexicon and vocabulary.
+
+        ``word_bag``: give the sensory tower its learned word bag (off for new models).
+        """
         lex = lexicon or load_lexicon()
         vocab = vocab or SensoryVocabulary.empty()
         cfg = NetworkConfig(
@@ -144,6 +149,7 @@ class Taste2Vec:
             learned_share=LEARNED_SHARE,
             descriptor_dim=DESCRIPTOR_DIM,
             descriptor_share=DESCRIPTOR_SHARE,
+            word_bag=word_bag,
         )
         net = Taste2VecNet(cfg, ancestry_matrix(lex), node_family_matrix(lex))
         return cls(net, scaler, lex, text_encoder, vocab)

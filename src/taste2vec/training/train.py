@@ -77,6 +77,9 @@ class TrainConfig:
     select_source: str = "coffeereview"  # validation rows that choose the epoch
     # the word bag also reads the lexicon's canonical rendering (features.word_texts)
     descriptor_terms: bool = True
+    # the sensory tower's learned word bag (issue 10: off; it made the learned block
+    # in-sample on the training notes). The words still feed the readings.
+    word_bag: bool = False
 
 
 @dataclass
@@ -269,7 +272,7 @@ def _fit(
         word_texts(lex, noted, cfg.descriptor_terms), descriptor_terms=cfg.descriptor_terms
     )
     oof_reading, vocab = _with_reading(train_recs, scaler, vocab, lex, cfg.seed)
-    model = Taste2Vec.create(scaler, text_encoder, lex, vocab)
+    model = Taste2Vec.create(scaler, text_encoder, lex, vocab, word_bag=cfg.word_bag)
     # Training rows see out-of-fold readings, never the in-sample ridge fit.
     train_b = replace(model.featurize(train_recs, progress=progress), reading=oof_reading)
     val_b = model.featurize(val_recs, progress=progress) if val_recs else None
