@@ -18,9 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from taste2vec.api.deps import PrincipalDep, ServiceDep, UserIdPath, check_user
 from taste2vec.api.schemas import error_responses, write_responses
 from taste2vec.api.strict import json_types_of
-from taste2vec.errors import NotFoundError, SchemaError
 from taste2vec.lexicon.extractor import load_lexicon
-from taste2vec.service.core import onboarding_feedback_id
+from taste2vec.service.onboarding import answer_so_far, check_answer, question
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -98,16 +97,6 @@ class OnboardingStored(BaseModel):
     ratings: dict[str, int]
 
 
-def _current(service: ServiceDep, user_id: str) -> tuple[list[str], dict[str, int]]:
-    """The stored families and the onboarding ratings of the current archetype coffees."""
-    ratings = {}
-    for coffee in service.engine.snapshot.archetypes:
-        fb = service.store.get_feedback(onboarding_feedback_id(user_id, coffee))
-        if fb is not None and fb.rating is not None:
-            ratings[coffee] = fb.rating
-    return service.store.onboarding_families(user_id), ratings
-
-
 @router.get(
     "/{user_id}/onboarding",
     summary="What to ask a new user, and their answer so far",
@@ -115,15 +104,12 @@ def _current(service: ServiceDep, user_id: str) -> tuple[list[str], dict[str, in
 )
 def get_onboarding(user_id: UserIdPath, service: ServiceDep, principal: PrincipalDep) -> Onboarding:
     check_user(principal, user_id)
-    snap = service.engine.snapshot
-    families, ratings = _current(service, user_id)
+    ask = question(service)
+    families, ratings = answer_so_far(service, user_id)
     return Onboarding(
         user=user_id,
-        families=list(snap.model.lexicon.families),
-        archetypes=[
-            ArchetypeCoffee(coffee_id=c, name=snap.coffees[snap.pos[c]].name)
-            for c in snap.archetypes
-        ],
+        families=ask.families,
+        archetypes=[ArchetypeCoffee(coffee_id=c, name=name) for c, name in ask.archetypes],
         chosen_families=families,
         ratings=ratings,
     )
@@ -152,22 +138,11 @@ def post_onboarding(
     response: Response,
 ) -> OnboardingStored:
     check_user(principal, user_id)
-    snap = service.engine.snapshot
-    known = snap.model.lexicon.families
-    problems = [
-        (f"families.{i}", f"unknown flavour family {f!r}; choose from {list(known)}")
-        for i, f in enumerate(answer.families or [])
-        if f not in known
-    ]
-    if problems:
-        raise SchemaError("invalid onboarding answer", problems)
-    unknown = [c for c in sorted(answer.ratings or {}) if service.store.get_coffee(c) is None]
-    if unknown:  # like /v1/feedback: a coffee not in the catalogue is a 404
-        raise NotFoundError(f"coffee(s) {unknown} not in the catalogue")
+    check_answer(service, answer.families, answer.ratings)  # 422 / 404 (as for feedback)
     created = service.onboard(user_id, answer.families, answer.ratings or {})
     if not created:
         response.status_code = 200
-    families, _ = _current(service, user_id)
+    families, _ = answer_so_far(service, user_id)
     return OnboardingStored(
         user=user_id, created=created, families=families, ratings=dict(answer.ratings or {})
     )
