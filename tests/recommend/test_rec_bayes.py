@@ -222,3 +222,54 @@ def test_residual_reference_is_validated() -> None:
     x, _, prefs = _crowd_with_item_effects(seed=4)
     with pytest.raises(ValueError, match="residual_reference"):
         fit_crowd_prior(x, [f"f{i}" for i in range(6)], prefs, BayesConfig(residual_reference="x"))
+
+
+def test_cold_ranking_is_the_crowds_rocchio() -> None:
+    """Issue 10 cold start: ``x_j . mean_i(y_i x_i)`` over everyone's reactions, rescaled
+    to the prior mean's spread (an affine map: the same order)."""
+    x, _, prefs = _crowd_with_item_effects(seed=3)
+    names = [f"f{i}" for i in range(6)]
+    prior = fit_crowd_prior(x, names, prefs, BayesConfig())
+    assert prior.cold is not None
+    moment = sum(x[list(p)].T @ np.array(list(p.values())) for p in prefs.values())
+    expected = x @ moment
+    assert np.corrcoef(prior.cold, expected)[0, 1] == pytest.approx(1.0, abs=1e-9)
+    assert prior.cold.std() == pytest.approx((x @ prior.mean).std())
+    assert fit_crowd_prior(x, names, prefs, BayesConfig(cold_start="prior")).cold is None
+    with pytest.raises(ValueError, match="cold_start"):
+        fit_crowd_prior(x, names, prefs, BayesConfig(cold_start="x"))
+
+
+def test_cold_users_get_the_crowds_cold_ranking_until_their_first_feedback(
+    make_engine: Make, catalogue: list[Coffee]
+) -> None:
+    """With no feedback and no onboarding answer the ranking is the crowd's cold ranking;
+    from the first feedback (or an onboarding answer) on, the user's posterior as before."""
+    engine = make_engine()
+    rng = np.random.default_rng(5)
+    crowd = []
+    for u in range(30):
+        for j in rng.choice(len(catalogue), 10, replace=False):
+            signal = ("liked", "disliked", "skipped")[int(rng.integers(3))]
+            crowd.append(fb(catalogue[int(j)].id, signal, user=f"p{u}"))
+    engine.set_crowd(crowd)
+    snap = engine.snapshot
+    assert snap.crowd.cold is not None and snap.crowd.cold.shape == (len(catalogue),)
+    cold = engine.recommend(None, len(catalogue), set(), state=engine.new_state())
+    for r in cold:  # in-stock coffees first, each by its cold score
+        assert r.score == pytest.approx(snap.crowd.cold[snap.pos[r.coffee_id]], abs=1e-5)
+    in_stock = [r.score for r in cold if snap.in_stock[snap.pos[r.coffee_id]]]
+    assert in_stock == sorted(in_stock, reverse=True)
+    gamma = engine.residual_weight * engine.prior_half / (engine.prior_half + 1)
+    state = engine.update(engine.new_state(), fb(cold[0].coffee_id, "liked", days=2))
+    recs = engine.recommend(state.vector(), 20, set(), n_feedback=1, state=state)
+    expected = snap.features.matrix @ engine.weights(state) + gamma * snap.crowd.residual
+    for r in recs:
+        assert r.score == pytest.approx(expected[snap.pos[r.coffee_id]], abs=1e-5)
+    onboarded = engine.onboard(engine.new_state(), ["Roasted"])
+    first = engine.recommend(None, 20, set(), state=onboarded)
+    expected = snap.features.matrix @ engine.weights(onboarded) + engine.residual_weight * (
+        snap.crowd.residual
+    )
+    for r in first:
+        assert r.score == pytest.approx(expected[snap.pos[r.coffee_id]], abs=1e-5)

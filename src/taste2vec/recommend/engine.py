@@ -35,7 +35,9 @@ mean of the per-user Bayesian linear model (:mod:`.bayes`) whose prior
 the coffee beyond what the features explain, and
 ``gamma(n) = residual_weight * prior_half / (prior_half + n)``. With a context the score
 adds ``context_weight`` times the cosine between the coffee's taste vector and the
-context's. ``user_model="vector"`` keeps the closed-form taste vector ranking above.
+context's. A user with no feedback and no onboarding answer is ranked by the crowd's
+cold ranking instead (``CrowdPrior.cold``, :mod:`.bayes`) when one was fitted.
+``user_model="vector"`` keeps the closed-form taste vector ranking above.
 Explanations, the "like the X you liked" reason and the profile use the taste vector in
 both cases.
 """
@@ -398,10 +400,13 @@ class RecommendationEngine:
         n_feedback: int,
     ) -> list[Recommendation]:
         state = self._refresh(snap, state)
-        scores = snap.features.matrix @ self._weights(snap, state)
         gamma = self.residual_weight * self.prior_half / (self.prior_half + max(n_feedback, 0))
         bonus = gamma * snap.crowd.residual
-        scores = scores + bonus
+        if snap.crowd.cold is not None and state.newest is None and not state.families:
+            bonus = np.zeros_like(bonus)  # no evidence: the crowd's cold ranking (.bayes)
+            scores = snap.crowd.cold.copy()
+        else:
+            scores = snap.features.matrix @ self._weights(snap, state) + bonus
         if context is not None and self.context_weight > 0:
             past = [r.context for r in sorted(history, key=lambda r: r.timestamp) if r.context]
             x_ctx = snap.context_taste((*past[-7:], context))
