@@ -16,7 +16,7 @@ Bayesian linear model over the coffees' features with the crowd's prior,
 :mod:`taste2vec.recommend.bayes`), ``taste2vec (vector)`` the earlier closed-form taste
 vector ranking. The baselines include two content models fitted to the same feedback
 (``content-ridge``: per-user ridge over [TF-IDF of the notes | standardised metrics | roast
-one-hot], the structured blocks weighted 0.1; ``content-rocchio``: the same rows, Rocchio).
+one-hot], the metrics weighted 0.1, roast 0.3; ``content-rocchio``: the same rows, Rocchio).
 To compare another recommender, call :func:`run` with it added to :func:`baselines`.
 """
 
@@ -194,7 +194,7 @@ def main() -> None:
         "`x . mean(y x)` over every reaction; chosen on seeds 99, 7, 21, 1-5); "
         "`taste2vec (vector)` is the earlier closed-form taste "
         "vector. `content-ridge` / `content-rocchio`: per-user ridge (alpha 1) / Rocchio over "
-        "[TF-IDF of the notes | standardised metrics x 0.1 | roast one-hot x 0.1] fitted to "
+        "[TF-IDF of the notes | standardised metrics x 0.1 | roast one-hot x 0.3] fitted to "
         "the same feedback (block weights and alpha chosen on seeds 99, 7 and 21; with the "
         "metrics at full weight both scored below random on Coffee Review). All "
         f"see only the catalogue and the feedback; model `{args.model}`.\n\n"
