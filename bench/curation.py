@@ -188,8 +188,18 @@ def main() -> None:
     parser.add_argument("--exact-limit", type=float, default=600.0, help="HiGHS seconds")
     parser.add_argument("--million", action="store_true", help="also 1M x 300")
     parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument(
+        "--million-only",
+        action="store_true",
+        help="only the 1M x 300 scale row, printed as table rows; RESULTS.md untouched",
+    )
     parser.add_argument("--results", type=Path, default=Path("bench/RESULTS.md"))
     args = parser.parse_args()
+    if args.million_only:
+        scale, boxes = scale_row(1_000_000, 300, args.seed)
+        print("| " + " | ".join(scale) + " |")
+        print("| " + " | ".join(boxes) + " |")
+        return
     gap_sizes = [(200, 100), (1000, 300)] if args.quick else [(200, 100), (1000, 300), (2000, 500)]
     scale_sizes = [(10_000, 300)] if args.quick else [(10_000, 300), (100_000, 300), (10_000, 2000)]
     if args.million:

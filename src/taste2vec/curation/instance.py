@@ -187,8 +187,10 @@ class Value:
         return FILL * self.picks + self.quality(w)
 
 
-def box_value(inst: Instance, u: int, box: list[int]) -> Value:
-    """The objective's parts for subscriber ``u`` receiving coffees ``box`` (indices)."""
+def box_value(inst: Instance, u: int, box: list[int], target: int | None = None) -> Value:
+    """The objective's parts for subscriber ``u`` receiving coffees ``box`` (indices);
+    ``target``: ``inst.explore_target[u]`` when the caller has it (that property computes
+    the whole array: per box, a whole solution's evaluation was quadratic)."""
     fams = {int(inst.family[c]) for c in box if inst.family[c] >= 0}
     origins = {int(inst.origin[c]) for c in box if inst.origin[c] >= 0}
     explore = sum(1 for c in box if inst.family[c] >= 0 and not inst.home[u, inst.family[c]])
@@ -196,14 +198,15 @@ def box_value(inst: Instance, u: int, box: list[int]) -> Value:
         affinity=float(sum(float(inst.affinity[u, c]) for c in box)),
         families=len(fams),
         origins=len(origins),
-        explore=min(explore, int(inst.explore_target[u])),
+        explore=min(explore, int(inst.explore_target[u] if target is None else target)),
         picks=len(box),
     )
 
 
 def evaluate(inst: Instance, boxes: list[list[int]]) -> Value:
     """The objective's parts of a whole solution."""
-    parts = [box_value(inst, u, box) for u, box in enumerate(boxes)]
+    targets = inst.explore_target
+    parts = [box_value(inst, u, box, int(targets[u])) for u, box in enumerate(boxes)]
     return Value(
         affinity=sum(p.affinity for p in parts),
         families=sum(p.families for p in parts),
