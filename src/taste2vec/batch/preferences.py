@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +50,7 @@ from taste2vec.learning.objective import (
     preference_loss,
 )
 from taste2vec.schema import Coffee, Feedback, FeedbackSignal
+from taste2vec.training.train import save_atomically
 
 if TYPE_CHECKING:
     from taste2vec.model.taste2vec import Taste2Vec
@@ -229,15 +229,6 @@ def load_preferences(snap: Snapshot) -> Preferences:
 
 
 # ------------------------------------------------------------------------------ training
-def _save(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def fine_tune(
     model: Taste2Vec,
     prefs: Preferences,
@@ -311,7 +302,7 @@ def fine_tune(
             losses.append(total / weight)
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            _save(
+            save_atomically(
                 checkpoint,
                 {
                     "epoch": epoch + 1,

@@ -140,13 +140,18 @@ class EpochCheckpoint:
 
     def save(self, phase: str, state: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path(phase)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        save_atomically(self.path(phase), state)
+
+
+def save_atomically(path: Path, state: dict[str, Any]) -> None:
+    """``torch.save`` to a temporary file, fsync, then rename over ``path``: a crash
+    leaves the previous checkpoint or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(state, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def family_targets(batch: FeatureBatch, node_family: torch.Tensor) -> torch.Tensor:
