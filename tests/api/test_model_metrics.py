@@ -54,10 +54,27 @@ def client(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield c
 
 
+def _start_afresh(service) -> None:  # type: ignore[no-untyped-def]
+    """Publish the seeded demo tastings now, then reset the version's series.
+
+    The relay embeds every tasting it publishes, and those embeddings count as served
+    (drift). In the background it would add them at any moment, so the counts below would
+    race with it: drain the outbox here (``publish_once`` holds the relay's lock, so when
+    it finds nothing the background relay is idle too) and start the metrics afresh.
+    """
+    while service.relay.publish_once():
+        pass
+    monitor = service.monitor
+    with monitor._lock:  # noqa: SLF001
+        monitor._versions.pop(service.model_version, None)  # noqa: SLF001
+        monitor._forget(service.model_version)  # noqa: SLF001
+
+
 def test_requests_and_drift_are_labelled_by_the_serving_version(client: TestClient) -> None:
     service = client.app.state.service  # type: ignore[attr-defined]
     version = service.model_version
     assert version
+    _start_afresh(service)
     ana = auth(client, "demo-ana")
     notes = ["bright lemon, jasmine", "dark chocolate, smoky", "plum, 자몽, 꿀", ""]
     vectors = []
