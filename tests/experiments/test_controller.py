@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 from taste2vec.errors import ConflictError, NotFoundError, SchemaError
-from taste2vec.registry import CHALLENGER, CHAMPION, ModelRegistry
+from taste2vec.registry import CHALLENGER, CHAMPION
 from taste2vec.service.controller import ExperimentController
 from taste2vec.service.experiments import create_experiment, stop_experiment
 from taste2vec.sim.experiments import drive_exposures
 from taste2vec.store import Experiment, Fence, Store, create_store
-
-FAST = {"min_users_per_arm": 50, "min_duration_s": 0, "tuning": 2000}
+from tests.experiments.helpers import FAST, registry_in, two_versions
 
 
 @pytest.fixture(scope="module")
@@ -36,22 +35,6 @@ def store(home: Path) -> Iterator[Store]:
         yield opened
 
 
-def _registry(home: Path, store: Store, name: str) -> ModelRegistry:
-    return ModelRegistry(
-        f"sqlite:///{home / 'mlflow.db'}", store, name=name, cache_dir=home / "cache"
-    )
-
-
-def _two_versions(
-    home: Path, store: Store, name: str, v1_dir: Path, v2_dir: Path
-) -> tuple[ModelRegistry, str, str]:
-    registry = _registry(home, store, name)
-    v1, _ = registry.register(v1_dir, actor="ci")
-    v2, _ = registry.register(v2_dir, actor="ci")
-    registry.promote(v1.version, actor="ci", reason="first champion")
-    return registry, v1.version, v2.version
-
-
 def drive(
     store: Store, exp: Experiment, ctr: dict[str, float], users: int = 600, seed: int = 0
 ) -> None:
@@ -63,12 +46,12 @@ def drive(
 def test_create_checks_everything_first_and_changes_nothing_when_refused(
     home: Path, store: Store, tiny_model_dir: Path, other_model_dir: Path
 ) -> None:
-    empty = _registry(home, store, "no-champion")
+    empty = registry_in(home, store, "no-champion")
     v1, _ = empty.register(tiny_model_dir, actor="ci")
     with pytest.raises(NotFoundError, match="no champion"):
         create_experiment(empty, treatment_version=v1.version, actor="ci")
 
-    registry, v1s, v2s = _two_versions(home, store, "checks", tiny_model_dir, other_model_dir)
+    registry, v1s, v2s = two_versions(home, store, "checks", tiny_model_dir, other_model_dir)
     before = (registry.aliases(), len(registry.history()))
     with pytest.raises(NotFoundError):
         create_experiment(registry, treatment_version="99", actor="ci")
@@ -105,7 +88,7 @@ def test_create_checks_everything_first_and_changes_nothing_when_refused(
 def test_controller_promotes_a_better_treatment(
     home: Path, store: Store, tiny_model_dir: Path, other_model_dir: Path
 ) -> None:
-    registry, v1, v2 = _two_versions(home, store, "better", tiny_model_dir, other_model_dir)
+    registry, v1, v2 = two_versions(home, store, "better", tiny_model_dir, other_model_dir)
     exp = create_experiment(
         registry, treatment_version=v2, treatment_share=0.5, config=FAST, actor="ci"
     )
@@ -132,7 +115,7 @@ def test_controller_promotes_a_better_treatment(
 def test_controller_rolls_back_a_worse_treatment_and_waits_for_min_size(
     home: Path, store: Store, tiny_model_dir: Path, other_model_dir: Path
 ) -> None:
-    registry, v1, v2 = _two_versions(home, store, "worse", tiny_model_dir, other_model_dir)
+    registry, v1, v2 = two_versions(home, store, "worse", tiny_model_dir, other_model_dir)
     # A better treatment below the minimum sample size is not promoted yet.
     wait = create_experiment(
         registry,
@@ -164,14 +147,14 @@ def test_controller_rolls_back_a_worse_treatment_and_waits_for_min_size(
 def test_two_controllers_at_once_only_one_acts(
     home: Path, store: Store, tiny_model_dir: Path, other_model_dir: Path
 ) -> None:
-    registry, v1, v2 = _two_versions(home, store, "pair", tiny_model_dir, other_model_dir)
+    registry, v1, v2 = two_versions(home, store, "pair", tiny_model_dir, other_model_dir)
     exp = create_experiment(
         registry, treatment_version=v2, treatment_share=0.5, config=FAST, actor="ci"
     )
     drive(store, exp, {"control": 0.2, "treatment": 0.4}, seed=3)
     # two registries (separate MLflow clients), as two processes would have
-    a = ExperimentController(_registry(home, store, "pair"), interval_s=1, holder="a")
-    b = ExperimentController(_registry(home, store, "pair"), interval_s=1, holder="b")
+    a = ExperimentController(registry_in(home, store, "pair"), interval_s=1, holder="a")
+    b = ExperimentController(registry_in(home, store, "pair"), interval_s=1, holder="b")
     barrier = threading.Barrier(2)
     results: dict[str, object] = {}
 
@@ -243,7 +226,7 @@ def test_kill_9_mid_promotion_leaves_aliases_and_audit_log_consistent(
     home: Path, store: Store, tiny_model_dir: Path, other_model_dir: Path, point: str
 ) -> None:
     name = f"kill-{point}"
-    registry, v1, v2 = _two_versions(home, store, name, tiny_model_dir, other_model_dir)
+    registry, v1, v2 = two_versions(home, store, name, tiny_model_dir, other_model_dir)
     exp = create_experiment(
         registry, treatment_version=v2, treatment_share=0.5, config=FAST, actor="ci"
     )

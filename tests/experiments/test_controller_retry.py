@@ -21,8 +21,7 @@ from taste2vec.service.experiments import create_experiment
 from taste2vec.service.runtime import Backoff
 from taste2vec.sim.experiments import drive_exposures
 from taste2vec.store import Store, create_store
-
-FAST = {"min_users_per_arm": 50, "min_duration_s": 0, "tuning": 2000}
+from tests.experiments.helpers import FAST, two_versions
 
 
 class FlakyStore:
@@ -59,14 +58,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def test_a_failing_store_is_retried_and_the_promotion_finishes_once(
     tmp_path: Path, store: Store, tiny_model_dir: Path, other_model_dir: Path
 ) -> None:
-    registry = ModelRegistry(
-        f"sqlite:///{tmp_path / 'mlflow.db'}", store, name="retry", cache_dir=tmp_path / "cache"
-    )
-    v1, _ = registry.register(tiny_model_dir, actor="ci")
-    v2, _ = registry.register(other_model_dir, actor="ci")
-    registry.promote(v1.version, actor="ci")
+    registry, _, v2 = two_versions(tmp_path, store, "retry", tiny_model_dir, other_model_dir)
     exp = create_experiment(
-        registry, treatment_version=v2.version, treatment_share=0.5, config=FAST, actor="ci"
+        registry, treatment_version=v2, treatment_share=0.5, config=FAST, actor="ci"
     )
     drive_exposures(store, exp, range(600), {"control": 0.2, "treatment": 0.4}, 0)
 
@@ -98,7 +92,7 @@ def test_a_failing_store_is_retried_and_the_promotion_finishes_once(
     assert controller.failures == 3 and "simulated outage" in (controller.last_error or "")
     assert [(a.action, a.status) for a in seen] == [("promote", "promoted")]
     assert store.get_experiment(exp.id).status == "promoted"
-    assert registry.aliases() == {CHAMPION: v2.version}
+    assert registry.aliases() == {CHAMPION: v2}
     promotions = [e for e in registry.history(CHAMPION) if e.evidence.get("experiment") == exp.id]
     assert len(promotions) == 1  # the redone step did not move the champion again
     lease = store.lease(controller.lease_name)

@@ -32,8 +32,7 @@ from taste2vec.service.controller import ExperimentController, evaluate
 from taste2vec.service.experiments import create_experiment
 from taste2vec.store import ArmRequests, Experiment, Store, create_store
 from taste2vec.stream.events import RecommendationClicked, RecommendationShown
-
-FAST = {"min_users_per_arm": 50, "min_duration_s": 0, "tuning": 2000}
+from tests.experiments.helpers import FAST, two_versions
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +50,10 @@ def store(home: Path) -> Iterator[Store]:
 def _experiment(
     home: Path, store: Store, name: str, v1_dir: Path, v2_dir: Path, **config: Any
 ) -> tuple[ModelRegistry, Experiment]:
-    registry = ModelRegistry(
-        f"sqlite:///{home / 'mlflow.db'}", store, name=name, cache_dir=home / "cache"
-    )
-    v1, _ = registry.register(v1_dir, actor="ci")
-    v2, _ = registry.register(v2_dir, actor="ci")
-    registry.promote(v1.version, actor="ci", reason="first champion")
+    registry, _, v2 = two_versions(home, store, name, v1_dir, v2_dir)
     exp = create_experiment(
         registry,
-        treatment_version=v2.version,
+        treatment_version=v2,
         treatment_share=0.5,
         config={**FAST, **config},
         actor="ci",
