@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from taste2vec.evaluation.report import markdown_table, update_section
+from taste2vec.sim.ab import run_under
 
 RUN = r"""
 import json, os, sys
@@ -78,21 +77,8 @@ print("RESULT " + json.dumps(out))
 
 
 def _measure(src: Path, seconds: int, coffees: int) -> dict[str, dict[str, float]]:
-    import json
-
     tmp = Path(tempfile.mkdtemp(prefix="t2v-cpu-"))
-    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, str(tmp), str(seconds), str(coffees)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        sys.exit(f"run with {src} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    result: dict[str, dict[str, float]] = json.loads(lines[-1][len("RESULT ") :])
+    result: dict[str, dict[str, float]] = run_under(src, RUN, str(tmp), str(seconds), str(coffees))
     return result
 
 

@@ -21,13 +21,11 @@ Records the table in bench/RESULTS.md, section ``store_cpu``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from taste2vec.evaluation.report import markdown_table, update_section
+from taste2vec.sim.ab import run_under
 
 RUN = r"""
 import json, sys, tempfile, time
@@ -73,18 +71,7 @@ print("RESULT " + json.dumps(out))
 
 
 def _measure(src: Path, reads: int, writes: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, str(reads), str(writes)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        sys.exit(f"run with {src} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    result: dict[str, float] = json.loads(lines[-1][len("RESULT ") :])
+    result: dict[str, float] = run_under(src, RUN, str(reads), str(writes))
     return result
 
 
