@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         "as a per-channel int8 ONNX graph in onnxruntime, built once into cache_dir; faster "
         "batch encoding, vectors within the int8 parity gate; needs the edge extra).",
     )
+    text_cache_size: int = Field(
+        default=20_000,
+        ge=0,
+        le=10_000_000,
+        description="How many notes' text-tower embeddings each process keeps in memory "
+        "(least recently used first out, about 1.9 KB each with MiniLM; 0 keeps none). A "
+        "server embeds every new note it is sent, so this bounds the memory that grows "
+        "with distinct notes; the on-disk cache in cache_dir is not bounded.",
+    )
     text_tower: Literal["minilm", "static"] = Field(
         default="minilm",
         description="The text tower new models are trained with: minilm (all-MiniLM-L6-v2, "

@@ -30,7 +30,7 @@ from taste2vec.model.network import (
     Taste2VecNet,
 )
 from taste2vec.model.scaler import APP_SCALE, MetricScaler, record_source
-from taste2vec.model.text import HFSentenceEncoder, TextEncoder
+from taste2vec.model.text import MEMORY_CACHE_SIZE, HFSentenceEncoder, TextEncoder
 from taste2vec.model.vocab import SensoryVocabulary, cross_fitted_reading
 from taste2vec.schema import METRIC_BY_NAME, SENSORY_METRICS, Context, TasteRecord
 
@@ -71,9 +71,14 @@ def sensory_targets(
 
 @functools.cache
 def _shared_encoder(
-    path: Path | None, cache_path: Path | None, backend: str = "torch"
+    path: Path | None,
+    cache_path: Path | None,
+    backend: str = "torch",
+    memory_size: int = MEMORY_CACHE_SIZE,
 ) -> HFSentenceEncoder:
-    return HFSentenceEncoder(path=path, cache_path=cache_path, backend=backend)
+    return HFSentenceEncoder(
+        path=path, cache_path=cache_path, backend=backend, memory_size=memory_size
+    )
 
 
 @functools.cache
@@ -91,7 +96,9 @@ def text_encoder_for(settings: Settings, tower: str | None = None) -> TextEncode
     if (tower or settings.text_tower) == "static":
         return _shared_static(settings.text_model_path, settings.cache_dir)
     cache = settings.cache_dir / "text-embeddings.sqlite" if settings.cache_dir else None
-    return _shared_encoder(settings.text_model_path, cache, settings.text_backend)
+    return _shared_encoder(
+        settings.text_model_path, cache, settings.text_backend, settings.text_cache_size
+    )
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ model is opened with ``local_files_only=True`` and ``HF_HUB_OFFLINE=1``.
 
 Embeddings are mean-pooled over tokens and L2-normalised, as
 sentence-transformers does for this model. Repeated notes are served from a
-cache: in memory, and optionally in a SQLite file keyed by model id, backend
-and text.
+cache: in memory (the ``memory_size`` most recently used notes, ``T2V_TEXT_CACHE_SIZE``:
+a server embeds every new note it is sent, so an unbounded map would grow with
+traffic), and optionally in a SQLite file keyed by model id, backend and text.
 
 Two backends run the same weights: ``torch`` (fp32, the reference the model is
 trained and the edge bundles are gated against) and ``onnx-int8``
@@ -22,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +39,8 @@ MAX_TOKENS = 512
 TEXT_BACKENDS = ("torch", "onnx-int8")
 # Part of the model id (and so of every cache key): bump it when pooling changes.
 POOLING = "mean-v2"
+# Notes kept in memory per encoder (least recently used out): 384 float32 + key, ~1.9 KB each.
+MEMORY_CACHE_SIZE = 20_000
 
 
 class TextEncoder(Protocol):
@@ -95,6 +99,45 @@ class _EmbeddingCache:
             self._db.close()
 
 
+class _MemoryCache:
+    """The most recently used ``capacity`` embeddings, by key (thread-safe LRU)."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 0:
+            raise ModelError(f"the text cache size must be >= 0, got {capacity}")
+        self.capacity = capacity
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached ones of ``keys`` (each marked most recently used)."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for key in keys:
+                vec = self._items.get(key)
+                if vec is not None:
+                    self._items.move_to_end(key)
+                    found[key] = vec
+        return found
+
+    def put_many(self, items: Mapping[str, np.ndarray]) -> None:
+        """Remember ``items``, dropping the least recently used beyond ``capacity``."""
+        if self.capacity == 0:
+            return
+        with self._lock:
+            for key, vec in items.items():
+                self._items[key] = vec
+                self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
 class HFSentenceEncoder:
     """A frozen Hugging Face encoder (BERT-like), mean-pooled and L2-normalised.
 
@@ -110,7 +153,10 @@ class HFSentenceEncoder:
         batch_size: int | None = None,
         max_tokens: int = MAX_TOKENS,
         backend: str = "torch",
+        memory_size: int = MEMORY_CACHE_SIZE,
     ) -> None:
+        """``memory_size``: how many notes' embeddings stay in memory (least recently
+        used out; 0 keeps none); the SQLite file at ``cache_path`` is not bounded."""
         if backend not in TEXT_BACKENDS:
             raise ModelError(
                 f"unknown text backend {backend!r}; choose one of {', '.join(TEXT_BACKENDS)}"
@@ -149,7 +195,7 @@ class HFSentenceEncoder:
             folder = cache_path.parent if cache_path is not None else None
             self._onnx = OnnxInt8Text(self.model, self.model_id, folder)
         self.batch_size = batch_size or (ONNX_BATCH if self._onnx is not None else 32)
-        self._memory: dict[str, np.ndarray] = {}
+        self._memory = _MemoryCache(memory_size)
         self._disk = _EmbeddingCache(cache_path) if cache_path is not None else None
 
     def _key(self, text: str) -> str:
@@ -159,21 +205,25 @@ class HFSentenceEncoder:
         """Embed ``texts``; empty strings give zero vectors. Shape ``(len(texts), dim)``."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         keys = [self._key(t) for t in texts]
-        todo: dict[str, str] = {}
-        for key, text in zip(keys, texts, strict=True):
-            if text.strip() and key not in self._memory:
-                todo[key] = text
+        wanted = {key: text for key, text in zip(keys, texts, strict=True) if text.strip()}
+        # Collected here, not read back from the bounded memory cache: a batch larger
+        # than the cache, or another thread's notes, may evict what this call put there.
+        got = self._memory.get_many(list(wanted))
+        todo = {k: t for k, t in wanted.items() if k not in got}
         if todo and self._disk is not None:
-            self._memory.update(self._disk.get_many(list(todo)))
-            todo = {k: t for k, t in todo.items() if k not in self._memory}
+            from_disk = self._disk.get_many(list(todo))
+            self._memory.put_many(from_disk)
+            got.update(from_disk)
+            todo = {k: t for k, t in todo.items() if k not in got}
         if todo:
             fresh = self._run(list(todo.items()), progress)
-            self._memory.update(fresh)
+            self._memory.put_many(fresh)
+            got.update(fresh)
             if self._disk is not None:
                 self._disk.put_many(fresh)
-        for i, (key, text) in enumerate(zip(keys, texts, strict=True)):
-            if text.strip():
-                out[i] = self._memory[key]
+        for i, key in enumerate(keys):
+            if key in wanted:
+                out[i] = got[key]
         return out
 
     def _run(self, items: list[tuple[str, str]], progress: bool) -> dict[str, np.ndarray]:
