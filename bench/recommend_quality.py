@@ -1,6 +1,7 @@
 """Recommendation quality on SIMULATED subscribers: NDCG@10 / Recall@10 as feedback grows.
 
     .venv/bin/python bench/recommend_quality.py [--data-dir ../shared/datasets] [--users 200]
+        [--seed 13] [--model artifacts/model] [--results bench/RESULTS.md] [--feedback 0 5]
 
 Runs :func:`taste2vec.sim.subscribers.evaluate` (protocol in its docstring) with the baselines
 on the bundled demo catalogue and, when the research data directory exists, on the Coffee
@@ -8,6 +9,11 @@ Review catalogue (one coffee per roaster and name). The subscribers are simulate
 hidden tastes are explicit and documented in :mod:`taste2vec.sim.subscribers`, and only their
 feedback reaches the recommenders. Writes the ``recommend_quality`` section of
 ``bench/RESULTS.md``.
+
+``--feedback N [N ...]`` runs only those feedback-per-user checkpoints (e.g. ``--feedback 0``:
+the "0 feedback, nobody has feedback" row), without the cold-users and onboarding slices; such
+a partial run prints its tables and writes them only to a file named with ``--results``
+(never to ``bench/RESULTS.md`` by default, whose section holds the full run).
 
 When a trained model exists at ``--model`` (default ``artifacts/model``), the Taste2Vec
 recommender (:class:`~taste2vec.sim.recommend.taste2vec_recommender.Taste2VecRecommender`) is
@@ -143,15 +149,52 @@ def catalogues(data_dir: Path | None) -> list[SimCatalogue]:
     return out
 
 
+def feedback_config(users: int, seed: int, feedback: Sequence[int] | None) -> HarnessConfig:
+    """The harness settings; ``feedback`` restricts the run to those checkpoints (no cold-users
+    or onboarding slice), None keeps the full benchmark."""
+    if users < 1:
+        raise SystemExit(f"--users must be >= 1, got {users}")
+    if feedback is None:
+        return HarnessConfig(n_users=users, seed=seed)
+    if any(n < 0 for n in feedback):
+        raise SystemExit(f"--feedback values must be >= 0, got {list(feedback)}")
+    return HarnessConfig(
+        n_users=users,
+        seed=seed,
+        checkpoints=tuple(sorted(set(feedback))),
+        cold_share=0.0,
+        onboarding=False,
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--users", type=int, default=HarnessConfig.n_users)
     parser.add_argument("--seed", type=int, default=HarnessConfig.seed)
-    parser.add_argument("--results", type=Path, default=Path("bench/RESULTS.md"))
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="file whose recommend_quality section is rewritten (default: bench/RESULTS.md "
+        "for a full run; a --feedback run writes only to a file named here)",
+    )
     parser.add_argument("--model", type=Path, default=Path("artifacts/model"))
+    parser.add_argument(
+        "--feedback",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="run only these feedback-per-user checkpoints (default: "
+        f"{' '.join(map(str, HarnessConfig.checkpoints))} plus the cold-users and onboarding "
+        "slices); e.g. --feedback 0 for the 0-feedback row alone",
+    )
     args = parser.parse_args()
-    config = HarnessConfig(n_users=args.users, seed=args.seed)
+    config = feedback_config(args.users, args.seed, args.feedback)
+    only = config.checkpoints
     recs, notes = baselines()
     ours, ours_notes = taste2vec_recommenders(args.model)
     recs, notes = [*ours, *recs], [*ours_notes, *notes]
@@ -170,7 +213,8 @@ def main() -> None:
         "## Recommendation quality (SIMULATED subscribers)\n\n"
         f"Command: `.venv/bin/python bench/recommend_quality.py --model {args.model}"
         f"{'' if args.users == HarnessConfig.n_users else f' --users {args.users}'}"
-        f"{'' if args.seed == HarnessConfig.seed else f' --seed {args.seed}'}`. "
+        f"{'' if args.seed == HarnessConfig.seed else f' --seed {args.seed}'}"
+        f"{'' if args.feedback is None else ' --feedback ' + ' '.join(map(str, only))}`. "
         "The subscribers are "
         "simulated (`taste2vec.sim.subscribers`): hidden tastes over flavour families and sensory "
         "dimensions (acidity, sweetness, bitterness, body, aftertaste and roast darkness, "
@@ -191,7 +235,10 @@ def main() -> None:
         "prior fitted on everyone's feedback (`taste2vec.recommend.bayes`; its settings chosen "
         "on seed 99, never on seed 13); a user with no feedback and no onboarding answer gets "
         "the crowd's cold ranking instead (the crowd's Rocchio over the features: "
-        "`x . mean(y x)` over every reaction; chosen on seeds 99, 7, 21, 1-5); "
+        "`x . mean(y x)` over every reaction; chosen on seeds 99, 7, 21, 1-5), and when nobody "
+        "has feedback yet the default prior's (the coffee's typicality to the catalogue's "
+        "centroid in the Taste2Vec components, weight 4, next to the prior's `x . mean`: "
+        "squared metrics -0.1, cupping score +0.1; chosen on seeds 99, 7, 21); "
         "`taste2vec (vector)` is the earlier closed-form taste "
         "vector. `content-ridge` / `content-rocchio`: per-user ridge (alpha 1) / Rocchio over "
         "[TF-IDF of the notes | standardised metrics x 0.1 | roast one-hot x 0.3] fitted to "
@@ -202,7 +249,9 @@ def main() -> None:
         + "".join(f"\n{n}\n" for n in notes)
     )
     print(text)
-    update_section(args.results, "recommend_quality", text)
+    out = args.results or (None if args.feedback else Path("bench/RESULTS.md"))
+    if out is not None:
+        update_section(out, "recommend_quality", text)
 
 
 if __name__ == "__main__":

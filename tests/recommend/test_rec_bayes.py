@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from taste2vec.data.demo import load_demo_catalogue
-from taste2vec.recommend.bayes import BayesConfig, fit_crowd_prior, posterior_mean
+from taste2vec.recommend.bayes import BayesConfig, default_prior, fit_crowd_prior, posterior_mean
 from taste2vec.recommend.engine import RecommendationEngine
 from taste2vec.recommend.features import archetype_coffees
 from taste2vec.recommend.protocol import check_recommendations
@@ -272,4 +272,80 @@ def test_cold_users_get_the_crowds_cold_ranking_until_their_first_feedback(
         snap.crowd.residual
     )
     for r in first:
+        assert r.score == pytest.approx(expected[snap.pos[r.coffee_id]], abs=1e-5)
+
+
+def _typical_catalogue() -> tuple[np.ndarray, list[str]]:
+    """Six coffees: bias, one metric (m:overall) and its square, two taste components.
+
+    Coffee 0 sits at the catalogue's centroid on the taste components; coffee 5 is the
+    farthest from it. The cupping score rises with the index."""
+    t2v = np.array([[0.0, 0.0], [0.5, 0.0], [0.0, -1.0], [1.0, 1.0], [-1.5, 1.0], [0.0, -3.0]])
+    t2v -= t2v.mean(axis=0)
+    overall = np.linspace(-1.0, 1.0, 6)
+    x = np.column_stack([np.ones(6), overall, overall**2 - np.mean(overall**2), t2v])
+    return x, ["bias", "m:overall", "sq:overall", "t2v:0", "t2v:1"]
+
+
+def test_with_no_feedback_anywhere_the_cold_ranking_is_the_default_priors_rule() -> None:
+    """Issue 10 cold start, nobody has feedback: ``z(x . mean) + centroid_weight *
+    z(-distance to the centroid over the t2v: columns)``, rescaled to the spread of
+    ``x . mean``; weight 0 (or no t2v: column) leaves ``x . mean`` (cold is None)."""
+    x, names = _typical_catalogue()
+    config = BayesConfig()
+    prior = default_prior(names, 6, config, x)
+    assert prior.cold is not None
+    np.testing.assert_allclose(prior.mean, [0.0, config.quality, -config.typicality, 0.0, 0.0])
+
+    def z(v: np.ndarray) -> np.ndarray:
+        return (v - v.mean()) / v.std()
+
+    base = x @ prior.mean
+    rule = z(base) + config.centroid_weight * z(-np.linalg.norm(x[:, 3:], axis=1))
+    np.testing.assert_allclose(prior.cold, z(rule) * base.std() + base.mean(), atol=1e-12)
+    # the centroid term dominates at a large weight: the most typical coffee leads
+    far = default_prior(names, 6, BayesConfig(centroid_weight=1e6), x)
+    assert far.cold is not None and list(np.argsort(-far.cold)[:1]) == [0]
+    assert int(np.argmin(far.cold)) == 5
+    # weight 0, no t2v: column, or no feature matrix: no cold ranking, x . mean ranks
+    assert default_prior(names, 6, BayesConfig(centroid_weight=0.0), x).cold is None
+    assert default_prior(names[:3], 6, config, x[:, :3]).cold is None
+    assert default_prior(names, 6, config).cold is None
+    with pytest.raises(ValueError, match="centroid_weight"):
+        default_prior(names, 6, BayesConfig(centroid_weight=-1.0), x)
+    # too few users with feedback: the default prior, with its cold ranking
+    few = fit_crowd_prior(x, names, {"a": {0: 1.0}}, config)
+    assert few.n_users == 0 and few.cold is not None
+    np.testing.assert_allclose(few.cold, prior.cold)
+
+
+def test_nobody_has_feedback_the_engine_ranks_by_the_default_priors_rule(
+    make_engine: Make, catalogue: list[Coffee]
+) -> None:
+    """A new engine (no crowd): a user with nothing ranks by the default prior's cold
+    ranking, which follows the stated rule on the engine's own features."""
+    engine = make_engine()
+    snap = engine.snapshot
+    x, names = snap.features.matrix, snap.features.names
+    cols = [i for i, n in enumerate(names) if n.startswith("t2v:")]
+    assert cols and snap.crowd.n_users == 0 and snap.crowd.cold is not None
+
+    def z(v: np.ndarray) -> np.ndarray:
+        return (v - v.mean()) / v.std()
+
+    base = x @ snap.crowd.mean
+    rule = z(base) + engine.bayes.centroid_weight * z(-np.linalg.norm(x[:, cols], axis=1))
+    assert np.corrcoef(snap.crowd.cold, rule)[0, 1] == pytest.approx(1.0, abs=1e-9)
+    recs = engine.recommend(None, len(catalogue), set(), state=engine.new_state())
+    for r in recs:
+        assert r.score == pytest.approx(snap.crowd.cold[snap.pos[r.coffee_id]], abs=1e-5)
+    in_stock = [snap.pos[r.coffee_id] for r in recs if snap.in_stock[snap.pos[r.coffee_id]]]
+    assert len(in_stock) == int(snap.in_stock.sum())  # in-stock coffees first, by the rule
+    assert np.all(np.diff(rule[in_stock]) <= 1e-9)
+    # the first feedback: the posterior ranks (the closed-form model), not the cold rule
+    state = engine.update(engine.new_state(), fb(recs[0].coffee_id, "disliked"))
+    after = engine.recommend(None, 5, set(), n_feedback=1, state=state)
+    gamma = engine.residual_weight * engine.prior_half / (engine.prior_half + 1)
+    expected = x @ engine.weights(state) + gamma * snap.crowd.residual
+    for r in after:
         assert r.score == pytest.approx(expected[snap.pos[r.coffee_id]], abs=1e-5)

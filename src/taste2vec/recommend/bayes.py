@@ -13,7 +13,13 @@ fruity coffees tend to like bright ones). Without enough feedback from others th
 is :func:`default_prior`: zero mean, except a small negative weight on the squared
 metrics (in expectation over ideal points spread around the catalogue's centre, a coffee
 far from the centre suits fewer people) and a small positive one on the cupping score
-(better-scored coffees please more people), and isotropic precision.
+(better-scored coffees please more people), and isotropic precision. With the feature
+matrix it also sets the cold ranking for when nobody has feedback yet (``CrowdPrior.cold``):
+``z(x . mean) + centroid_weight * z(-||t2v||)``, where ``||t2v||`` is the coffee's distance
+to the catalogue's centroid over the standardised Taste2Vec components (how unusual its
+taste vector is for this catalogue) and ``z`` standardises over the catalogue. Weights
+chosen on SIMULATED subscribers, seeds 99, 7 and 21, both catalogues, never seed 13
+(``bench/cold_prior_grid.py``; figures in ``docs/model.md``).
 
 **Posterior** (:func:`posterior_mean`): with the user's (decay-weighted) sums
 ``S = sum g x x^T`` and ``s = sum g y x``,
@@ -57,6 +63,7 @@ __all__ = [
     "default_prior",
     "fit_crowd_prior",
     "posterior_mean",
+    "typical_cold_scores",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -69,6 +76,10 @@ class BayesConfig:
     prior_precision: float = 10.0  # isotropic precision of the default prior (per sigma^2)
     typicality: float = 0.1  # default prior weight on each squared metric is -typicality
     quality: float = 0.3  # default prior weight on the cupping score (m:overall)
+    #: Nobody has feedback yet: weight of the taste vector's typicality (minus its distance
+    #: to the catalogue's centroid over the ``t2v:`` columns, standardised) next to the
+    #: standardised ``x . mean`` in the cold ranking; 0 ranks by ``x . mean`` alone.
+    centroid_weight: float = 1.0
     em_iterations: int = 8
     min_users: int = 10  # fewer users with feedback: use the default prior
     max_users: int = 2000  # the EM sees at most this many users (a deterministic sample)
@@ -113,8 +124,16 @@ class CrowdPrior:
     cold: FloatArray | None = None
 
 
-def default_prior(names: Sequence[str], n_items: int, config: BayesConfig) -> CrowdPrior:
-    """The prior before anyone gave feedback (see the module docstring)."""
+def default_prior(
+    names: Sequence[str], n_items: int, config: BayesConfig, x: FloatArray | None = None
+) -> CrowdPrior:
+    """The prior before anyone gave feedback (see the module docstring).
+
+    ``x``: the (n_items, len(names)) feature matrix; with it the prior carries the cold
+    ranking for when nobody has feedback (:func:`typical_cold_scores`), without it
+    (or when the rule has nothing to rank by) ``cold`` is None and cold users rank by
+    ``x . mean``.
+    """
     d = len(names)
     mean = np.array(
         [
@@ -124,7 +143,48 @@ def default_prior(names: Sequence[str], n_items: int, config: BayesConfig) -> Cr
             for n in names
         ]
     )
-    return CrowdPrior(mean, config.prior_precision * np.eye(d), 1.0, np.zeros(n_items))
+    cold = None if x is None else typical_cold_scores(x, names, mean, config)
+    return CrowdPrior(mean, config.prior_precision * np.eye(d), 1.0, np.zeros(n_items), 0, cold)
+
+
+def _zscore(v: FloatArray) -> FloatArray | None:
+    spread = float(v.std())
+    if spread < 1e-12:
+        return None
+    out: FloatArray = (v - v.mean()) / spread
+    return out
+
+
+def typical_cold_scores(
+    x: FloatArray, names: Sequence[str], mean: FloatArray, config: BayesConfig
+) -> FloatArray | None:
+    """The cold ranking when nobody has feedback yet (see the module docstring).
+
+    ``z(x . mean) + centroid_weight * z(-||x_t2v||)``, rescaled to the spread and mean of
+    ``x . mean`` (as :func:`_cold_scores`, so that a context term weighs the same). The
+    ``t2v:`` columns are centred and standardised (``features.item_features``), so
+    ``||x_t2v||`` is the distance to the catalogue's centroid in the taste components.
+    None when neither part varies (or ``centroid_weight`` is 0, or no ``t2v:`` column):
+    cold users then rank by ``x . mean``, the posterior with no evidence.
+    """
+    if config.centroid_weight < 0:
+        raise ValueError(f"centroid_weight must be >= 0, got {config.centroid_weight}")
+    if x.shape != (x.shape[0], len(names)):
+        raise ValueError(f"x has {x.shape[1]} columns for {len(names)} feature names")
+    cols = [i for i, n in enumerate(names) if n.startswith("t2v:")]
+    if config.centroid_weight == 0 or not cols or x.shape[0] == 0:
+        return None
+    base = x @ mean
+    typical = _zscore(-np.linalg.norm(x[:, cols], axis=1))
+    if typical is None:
+        return None
+    z_base = _zscore(base)
+    raw = _zscore(config.centroid_weight * typical + (0.0 if z_base is None else z_base))
+    if raw is None:
+        return None
+    spread = float(base.std())
+    out: FloatArray = raw * (spread if spread > 1e-12 else 1.0) + float(base.mean())
+    return out
 
 
 def _user_posteriors(
@@ -156,7 +216,7 @@ def fit_crowd_prior(
 ) -> CrowdPrior:
     """Empirical-Bayes prior from ``prefs`` (user -> {item row: preference}); see above."""
     n_items, d = x.shape
-    base = default_prior(names, n_items, config)
+    base = default_prior(names, n_items, config, x)
     users = sorted((u for u, p in prefs.items() if p), key=lambda u: (_stable_hash(u), u))
     if len(users) < config.min_users:
         return base

@@ -245,7 +245,7 @@ def build_snapshot(
         quality_query=normalise(_quality(model, coffees, emb) @ taste) if coffees else taste[0:0],
         features=features,
         in_stock=in_stock,
-        crowd=default_prior(features.names, len(coffees), bayes),
+        crowd=default_prior(features.names, len(coffees), bayes, features.matrix),
         archetypes=tuple(archetype_coffees(coffees, lex)),
     )
     return snap.with_stats(stats)
