@@ -97,7 +97,8 @@ def run(
 ) -> QualityResults:
     """Evaluate ``recommenders`` on SIMULATED subscribers over ``catalogue``."""
     config = config or HarnessConfig()
-    steps = (len(config.checkpoints) + 1 + int(config.onboarding)) * len(recommenders)
+    cold = int(config.cold_share > 0 and config.n_users > 1)
+    steps = (len(config.checkpoints) + cold + int(config.onboarding)) * len(recommenders)
     with tqdm(total=steps, desc=catalogue.name, disable=not progress, leave=False) as bar:
 
         def step(slice_: str, name: str) -> None:
@@ -237,8 +238,8 @@ def main() -> None:
         "the crowd's cold ranking instead (the crowd's Rocchio over the features: "
         "`x . mean(y x)` over every reaction; chosen on seeds 99, 7, 21, 1-5), and when nobody "
         "has feedback yet the default prior's (the coffee's typicality to the catalogue's "
-        "centroid in the Taste2Vec components, weight 4, next to the prior's `x . mean`: "
-        "squared metrics -0.1, cupping score +0.1; chosen on seeds 99, 7, 21); "
+        "centroid in the Taste2Vec components, weight 1, next to the prior's `x . mean`: "
+        "squared metrics -0.1, cupping score +0.3; chosen on seeds 99, 7, 21); "
         "`taste2vec (vector)` is the earlier closed-form taste "
         "vector. `content-ridge` / `content-rocchio`: per-user ridge (alpha 1) / Rocchio over "
         "[TF-IDF of the notes | standardised metrics x 0.1 | roast one-hot x 0.3] fitted to "
