@@ -15,9 +15,19 @@ the slope of a least-squares line over each half of the run; the machine's load 
 Targets (issue 11): zero errors; no unbounded memory growth. The memory verdict is a
 heuristic, stated with the numbers: growth is called bounded when the second half's slope
 is under half the first half's (it levels off, as a cache filling with the 10k users
-does) or under 1 MiB/min; a leak proportional to requests keeps its slope.
+does) or under 1 MiB/min; a leak proportional to requests keeps its slope. The RSS is
+also reported as the mean of each minute, so a long run (``--seconds 1200``) shows whether
+it plateaus.
+
+``--trace-memory DIR`` runs the server under tracemalloc (``bench/load/traced_serve.py``,
+one process only; tracing starts when the load does): every ``--trace-interval`` seconds
+it writes the live Python memory, the C allocator's in-use and retained-free bytes,
+object counts, the sizes of the service's in-memory maps and the tracebacks that grew
+most to ``DIR/memory.jsonl``; the run's section then says it was traced (tracing costs
+memory and time, so its RSS and latencies are not the service's).
 
     .venv/bin/python bench/load_test.py [--seconds 300] [--clients 20] [--workers 1]
+        [--trace-memory DIR [--trace-interval 30]] [--results bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +56,9 @@ from taste2vec.sim.server import wait_ready
 from taste2vec.store import create_store
 
 LOCUSTFILE = Path(__file__).with_name("load") / "locustfile.py"
+TRACED_SERVE = Path(__file__).with_name("load") / "traced_serve.py"
+# Settings that change what the memory reading means; named in the section when set.
+MEMORY_SETTINGS = ("T2V_ONLINE_LEARNING", "T2V_USER_CACHE_SIZE", "T2V_TEXT_TOWER")
 MIB = 1024 * 1024
 
 
@@ -105,6 +119,40 @@ def _slope_per_min(samples: list[tuple[float, float, float]]) -> float:
     return float(np.polyfit(t, m, 1)[0] * 60)
 
 
+def per_minute(samples: list[tuple[float, float, float]]) -> list[tuple[int, float]]:
+    """(minute, mean RSS MiB) for every minute of the run that has samples."""
+    minutes: dict[int, list[float]] = {}
+    for t, rss, _load in samples:
+        minutes.setdefault(int(t // 60), []).append(rss)
+    return [(m, float(np.mean(v))) for m, v in sorted(minutes.items())]
+
+
+def census_lines(trace_dir: Path | None) -> str:
+    """The in-memory map sizes and malloc's figures at the first and last reading of
+    ``trace_dir/memory.jsonl`` (bench/load/traced_serve.py), as bullet lines."""
+    path = None if trace_dir is None else trace_dir / "memory.jsonl"
+    if path is None or not path.is_file():
+        return ""
+    readings = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not readings:
+        return ""
+    out = ""
+    for label, r in (("first", readings[0]), ("last", readings[-1])):
+        maps = ", ".join(f"{k} {v:,}" for k, v in sorted(r["containers"].items()))
+        malloc = r.get("malloc") or {}
+        heap = (
+            f"; malloc in use {malloc['in_use_mib']:.0f} MiB, freed but kept "
+            f"{malloc['free_in_heap_mib']:.0f} MiB"
+            if malloc
+            else ""
+        )
+        out += (
+            f"- In-memory maps at the {label} reading ({r['t']:.0f} s after the load began, "
+            f"RSS {r['rss_mib']:.0f} MiB{heap}): {maps}.\n"
+        )
+    return out
+
+
 def _run_locust(host: str, data: Path, prefix: Path, clients: int, seconds: int) -> int:
     cmd = [
         sys.executable,
@@ -155,7 +203,27 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20, help="concurrent locust users")
     parser.add_argument("--workers", type=int, default=1, help="taste2vec serve --workers")
     parser.add_argument("--results", type=Path, default=Path("bench/RESULTS.md"))
+    parser.add_argument(
+        "--trace-memory",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run the server under tracemalloc, writing DIR/memory.jsonl (one process)",
+    )
+    parser.add_argument("--trace-interval", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="with --trace-memory: no tracemalloc, only the sizes of the in-memory maps, "
+        "object counts and malloc's figures (cheap: for a long plateau run)",
+    )
     args = parser.parse_args()
+    if args.census and args.trace_memory is None:
+        sys.exit("--census needs --trace-memory DIR")
+    if args.trace_memory is not None and args.workers != 1:
+        sys.exit("--trace-memory traces one server process: use --workers 1")
+    if args.trace_interval < 1:
+        sys.exit("--trace-interval must be at least 1 s")
     for name, value in (("--coffees", args.coffees), ("--users", args.users)):
         if value < 1:
             sys.exit(f"{name} must be at least 1")
@@ -175,6 +243,12 @@ def main() -> None:
         "T2V_RATE_LIMIT_PER_S": "0",  # the per-key rate limit is off for this run
     }
     cmd = [sys.executable, "-m", "taste2vec.cli", "serve", "--port", str(port)]
+    if args.trace_memory is not None:
+        env["T2V_TRACE_DIR"] = str(args.trace_memory.resolve())
+        env["T2V_TRACE_INTERVAL_S"] = str(args.trace_interval)
+        if args.census:
+            env["T2V_TRACE_FRAMES"] = "0"
+        cmd = [sys.executable, str(TRACED_SERVE), "serve", "--port", str(port)]
     if args.workers > 1:
         cmd += ["--workers", str(args.workers)]
     server_log = tmp / "server.log"
@@ -194,6 +268,8 @@ def main() -> None:
                 sys.exit(f"server workers failed to start; see {server_log}")
             time.sleep(0.5)
         n_coffees = httpx.get(f"{base}/readyz").json()["coffees"]
+        if args.trace_memory is not None:
+            server.send_signal(signal.SIGUSR1)  # bench/load/traced_serve.py: start tracing
         sampler = Sampler(server.pid)
         sampler.start()
         print(f"locust: {args.clients} clients for {args.seconds} s on {base}", flush=True)
@@ -245,7 +321,7 @@ def main() -> None:
     slope1, slope2 = _slope_per_min(samples[:half]), _slope_per_min(samples[half:])
     bounded = slope2 < 1.0 or (slope1 > 0 and slope2 < 0.5 * slope1)
     loads = [s[2] for s in samples]
-    timeline = ", ".join(f"{s[0]:.0f} s {s[1]:.0f} MiB" for s in samples[::30])
+    timeline = ", ".join(f"{m} {rss:.0f}" for m, rss in per_minute(samples))
     n_requests = sum(int(r["Request Count"]) for r in stats if r["Name"] == "Aggregated")
     restarts = {name: loop.get("restarts") for name, loop in (ready.get("loops") or {}).items()}
     fail_lines = "".join(
@@ -259,10 +335,21 @@ def main() -> None:
         else "on"
     )
     server_desc = "one process" if args.workers == 1 else f"--workers {args.workers}"
+    settings = " ".join(f"{k}={os.environ[k]}" for k in MEMORY_SETTINGS if k in os.environ)
+    traced = ""
+    if args.trace_memory is not None and args.census:
+        server_desc += ", with a census of its in-memory maps (`bench/load/traced_serve.py`)"
+        traced = f" --trace-memory DIR --trace-interval {args.trace_interval:g} --census"
+    elif args.trace_memory is not None:
+        server_desc += ", **under tracemalloc** (`bench/load/traced_serve.py`)"
+        traced = f" --trace-memory DIR --trace-interval {args.trace_interval:g}"
+        frames = os.environ.get("T2V_TRACE_FRAMES", "8")
+        settings = " ".join(filter(None, [settings, f"T2V_TRACE_FRAMES={frames}"]))
     text = (
         "## Load test (locust, 10k users, 10k coffees, mixed workload)\n\n"
-        f"Command: `.venv/bin/python bench/load_test.py --seconds {args.seconds} --clients "
-        f"{args.clients} --workers {args.workers}`. A real `taste2vec serve` ({server_desc}) "
+        f"Command: `{settings + ' ' if settings else ''}.venv/bin/python bench/load_test.py "
+        f"--seconds {args.seconds} --clients {args.clients} --workers {args.workers}{traced}`. "
+        f"A real `taste2vec serve` ({server_desc}) "
         f"on a temporary SQLite store with {n_coffees:,} coffees and {args.users:,} users, "
         "each with its own user API key; default configuration (stream on, online learning "
         f"{learning}) except **`T2V_RATE_LIMIT_PER_S=0`: the per-key rate limit is off** "
@@ -278,7 +365,7 @@ def main() -> None:
         f"Server RSS (all its processes), sampled every second ({len(samples)} samples): "
         f"start **{mems[0]:.0f} MiB**, end **{mems[-1]:.0f} MiB**, max {max(mems):.0f} MiB; "
         f"linear fit {slope1:+.1f} MiB/min over the first half, **{slope2:+.1f} MiB/min** "
-        f"over the second half. Every 30 s: {timeline}.\n\n"
+        f"over the second half. Mean RSS of each minute (minute MiB): {timeline}.\n\n"
         f"- Target: zero errors: **{total_fail:,} failed of {n_requests:,}** "
         f"({'met' if total_fail == 0 else 'MISSED'}); {server_errors} tracebacks in the "
         f"server log; locust exit code {rc}.\n"
@@ -289,6 +376,7 @@ def main() -> None:
         "met when the second-half slope is under 1 MiB/min or under half the first half's).\n"
         f"- Background loop restarts during the run (`/readyz`): {restarts}.\n"
     )
+    text += census_lines(args.trace_memory)
     print(text)
     update_section(args.results, "load_test", text)
 
