@@ -12,10 +12,14 @@ file and the whole bundle archive.
 Target (issue #5): p99 <= 10 ms for the best int8 format; the seed's bound is
 50 ms. Measured on this machine's CPU (x86, not a phone).
 
-    .venv/bin/python bench/edge.py --model artifacts/model [--n 200]
+    .venv/bin/python bench/edge.py --model artifacts/model [--n 200] [--static-model DIR]
 
 Bundles come from the registry beside the model (``taste2vec export --format
-all``); missing formats are exported (and parity-gated) first.
+all``); missing formats are exported (and parity-gated) first. ``--static-model``: a
+model trained with ``T2V_TEXT_TOWER=static``; its bundles are measured in the same run,
+each format right after the same format of ``--model``, in a second table. A static
+bundle reads a note's distinct table rows (no 512-token truncation), so its "tokens"
+are the rows the graph gathers.
 """
 
 from __future__ import annotations
@@ -73,7 +77,9 @@ def worker(fmt: str, bundle: Path, model_dir: Path, n: int) -> dict[str, Any]:
         from taste2vec.model.taste2vec import Taste2Vec
         from taste2vec.model.text import HFSentenceEncoder
 
-        graph = build_graph(Taste2Vec.load(model_dir, text_encoder=HFSentenceEncoder()))
+        # A static-tower model loads its own tower (the table, from the cache directory).
+        encoder = HFSentenceEncoder() if runtime.static is None else None
+        graph = build_graph(Taste2Vec.load(model_dir, text_encoder=encoder))
 
         def run(record: dict[str, Any]) -> Any:
             feeds = runtime.features(record)
@@ -139,6 +145,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("artifacts/model"))
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--results", type=Path, default=Path("bench/RESULTS.md"))
+    parser.add_argument(
+        "--static-model", type=Path, default=None, help="a static-text-tower model, same run"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--bundle", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -146,50 +155,36 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.bundle, args.model, args.n)))
         return
 
-    from taste2vec.evaluation.report import markdown_table, update_section
+    from taste2vec.evaluation.report import update_section
 
-    bundles = ensure_bundles(args.model)
+    models = {"main": args.model}
+    if args.static_model is not None:
+        models["static"] = args.static_model
+    bundles = {key: ensure_bundles(path) for key, path in models.items()}
     load_before = os.getloadavg()[0]
-    results: dict[str, dict[str, Any]] = {}
+    loads = [load_before]
+    results: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in models}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     for fmt in ("torch", *FORMATS):
-        bundle = bundles["onnx" if fmt == "torch" else fmt]
-        cmd = [sys.executable, __file__, "--worker", fmt, "--bundle", str(bundle)]
-        cmd += ["--model", str(args.model), "--n", str(args.n)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-        results[fmt] = json.loads(proc.stdout.strip().splitlines()[-1])
-        lat = results[fmt]["latency"]
-        print(
-            f"{fmt:12s} "
-            + "  ".join(f"{k} p50 {v['p50']:.1f} p99 {v['p99']:.1f} ms" for k, v in lat.items()),
-            file=sys.stderr,
-        )
+        for key, model_dir in models.items():
+            bundle = bundles[key]["onnx" if fmt == "torch" else fmt]
+            cmd = [sys.executable, __file__, "--worker", fmt, "--bundle", str(bundle)]
+            cmd += ["--model", str(model_dir), "--n", str(args.n)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            results[key][fmt] = json.loads(proc.stdout.strip().splitlines()[-1])
+            loads.append(os.getloadavg()[0])
+            lat = results[key][fmt]["latency"]
+            print(
+                f"{key:6s} {fmt:12s} "
+                + "  ".join(
+                    f"{k} p50 {v['p50']:.1f} p99 {v['p99']:.1f} ms" for k, v in lat.items()
+                ),
+                file=sys.stderr,
+            )
 
-    base = results["torch"]["latency"]
-    rows = []
-    for fmt in ("torch", *FORMATS):
-        r = results[fmt]
-        size = "–" if fmt == "torch" else f"{_model_size(bundles[fmt]):.1f}"
-        archive = "–" if fmt == "torch" else f"{bundles[fmt].stat().st_size / 1e6:.1f}"
-        cells = []
-        for name in NOTES:
-            p50, p99 = r["latency"][name]["p50"], r["latency"][name]["p99"]
-            ratio = "" if fmt == "torch" else f" ({base[name]['p99'] / p99:.1f}× eager)"
-            cells.append(f"{p50:.1f} / {p99:.1f}{ratio}")
-        label = "torch eager (baseline)" if fmt == "torch" else fmt
-        rows.append([label, *cells, size, archive, f"{r['peak_rss_mb']:.0f}"])
-    tokens = results["onnx"]["tokens"]
-    table = markdown_table(
-        [
-            "format",
-            *(f"{k} note ({tokens[k]} tokens): p50 / p99 ms" for k in NOTES),
-            "model MB",
-            "bundle MB",
-            "peak RSS MB",
-        ],
-        rows,
-    )
-    int8 = {f: results[f]["latency"] for f in FORMATS if f.endswith("-int8")}
+    table = _table(results["main"], bundles["main"], "tokens")
+    base = results["main"]["torch"]["latency"]
+    int8 = {f: results["main"][f]["latency"] for f in FORMATS if f.endswith("-int8")}
     best = min(int8, key=lambda f: int8[f]["short"]["p99"])
     verdicts = []
     for name in NOTES:
@@ -200,13 +195,18 @@ def main() -> None:
             f"{'met' if p99 <= BOUND_MS else '**NOT met**'} (torch eager p99 "
             f"{base[name]['p99']:.1f} ms)."
         )
-    load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
-    pre = results["onnx"]["preprocess_medium"]
+    load = (
+        f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (range "
+        f"{min(loads):.1f}-{max(loads):.1f} between formats)"
+    )
+    pre = results["main"]["onnx"]["preprocess_medium"]
+    extra = f" --static-model {args.static_model}" if args.static_model is not None else ""
     body = "\n".join(
         [
             "## Edge bundles: latency, size, memory",
             "",
-            f"`.venv/bin/python bench/edge.py --model {args.model} --n {args.n}`: one thread, one "
+            f"`.venv/bin/python bench/edge.py --model {args.model} --n {args.n}{extra}`: one "
+            "thread, one "
             "record at a time, the reference runtime's whole record path (pre-processing + "
             "graph; a record with 4 metrics and a context), after 10 warm-up runs; each format "
             f"in a fresh process (peak RSS is that process's). CPU: {_cpu()}, not a phone. "
@@ -222,11 +222,96 @@ def main() -> None:
             f"{pre['p50']:.2f} ms, p99 {pre['p99']:.2f} ms.",
             "- Parity of each bundle with the cloud model is in its `metadata.json` "
             "(`parity`) and in the export log; see docs/edge.md.",
+            *(_static_part(results, bundles, args.static_model) if "static" in results else []),
         ]
     )
     print(body)
     update_section(args.results, "edge", body)
     print(f"wrote {args.results}", file=sys.stderr)
+
+
+def _table(results: dict[str, Any], bundles: dict[str, Path], unit: str) -> str:
+    """One model's rows: torch eager, then each format, with the ratio to eager's p99."""
+    from taste2vec.evaluation.report import markdown_table
+
+    base = results["torch"]["latency"]
+    rows = []
+    for fmt in ("torch", *FORMATS):
+        r = results[fmt]
+        size = "–" if fmt == "torch" else f"{_model_size(bundles[fmt]):.1f}"
+        archive = "–" if fmt == "torch" else f"{bundles[fmt].stat().st_size / 1e6:.1f}"
+        cells = []
+        for name in NOTES:
+            p50, p99 = r["latency"][name]["p50"], r["latency"][name]["p99"]
+            ratio = "" if fmt == "torch" else f" ({base[name]['p99'] / p99:.1f}× eager)"
+            cells.append(f"{p50:.1f} / {p99:.1f}{ratio}")
+        label = "torch eager (baseline)" if fmt == "torch" else fmt
+        rows.append([label, *cells, size, archive, f"{r['peak_rss_mb']:.0f}"])
+    tokens = results["onnx"]["tokens"]
+    return markdown_table(
+        [
+            "format",
+            *(f"{k} note ({tokens[k]} {unit}): p50 / p99 ms" for k in NOTES),
+            "model MB",
+            "bundle MB",
+            "peak RSS MB",
+        ],
+        rows,
+    )
+
+
+def _static_part(
+    results: dict[str, dict[str, Any]], bundles: dict[str, dict[str, Path]], static_model: Path
+) -> list[str]:
+    """The static-tower model's table and its p99 next to the main model's, per format."""
+    from taste2vec.edge.runtime import BundleFiles
+
+    main, static = results["main"], results["static"]
+    lines = [
+        "",
+        f"### Static text tower (`T2V_TEXT_TOWER=static`): `--static-model {static_model}`, "
+        "same run",
+        "",
+        "Each format measured right after the same format of the model above, same notes "
+        "and record. A static bundle's graph gathers the note's distinct table rows (no "
+        "512-token truncation: the long note's every word is read), so the counts in the "
+        "header are rows, not tokens.",
+        "",
+        _table(static, bundles["static"], "distinct rows"),
+        "",
+    ]
+    best = min(
+        (f for f in FORMATS if f.endswith("-int8")),
+        key=lambda f: static[f]["latency"]["short"]["p99"],
+    )
+    for name in NOTES:
+        p99 = static[best]["latency"][name]["p99"]
+        lines.append(
+            f"- {name} note, static: best int8 ({best}) p99 **{p99:.1f} ms** — target ≤ "
+            f"{TARGET_MS:g} ms {'met' if p99 <= TARGET_MS else '**NOT met**'}; seed bound "
+            f"{BOUND_MS:g} ms {'met' if p99 <= BOUND_MS else '**NOT met**'}."
+        )
+    pre = static["onnx"]["preprocess_medium"]
+    lines += [
+        f"- Pre-processing alone (rows, lexicon, TF-IDF, scaling), medium note, static: p50 "
+        f"{pre['p50']:.2f} ms, p99 {pre['p99']:.2f} ms.",
+        "",
+        "p99 ms, static vs MiniLM bundle of the same format (speed-up):",
+        "",
+    ]
+    for fmt in FORMATS:
+        cells = []
+        for name in NOTES:
+            a, b = static[fmt]["latency"][name]["p99"], main[fmt]["latency"][name]["p99"]
+            cells.append(f"{name} {a:.1f} vs {b:.1f} ({b / a:.1f}×)")
+        parity = BundleFiles.open(bundles["static"][fmt]).json("metadata.json")["parity"]
+        other = BundleFiles.open(bundles["main"][fmt]).json("metadata.json")["parity"]
+        lines.append(
+            f"- {fmt}: " + ", ".join(cells) + f"; parity cosine min {parity['min_cosine']:.4f} "
+            f"on {parity['n_records']} records (MiniLM bundle {other['min_cosine']:.4f} on "
+            f"{other['n_records']})"
+        )
+    return lines
 
 
 def _cpu() -> str:

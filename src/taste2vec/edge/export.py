@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from taste2vec import __version__
-from taste2vec.edge.graph import INPUT_NAMES, OUTPUT_NAMES, EdgeEncoder, MiniLM
+from taste2vec.edge.graph import INPUT_NAMES, OUTPUT_NAMES, EdgeEncoder, MiniLM, StaticText
 from taste2vec.edge.parity import ParityReport, check_parity
 from taste2vec.edge.registry import EdgeRegistry, pack_bundle
 from taste2vec.edge.runtime import BundleFiles, EdgeRuntime, render_checksums
@@ -43,22 +43,27 @@ from taste2vec.edge.spec import (
     LEXICON_NOTICE_FILE,
     LEXICON_SYNONYMS_FILE,
     LEXICON_WHEEL_FILE,
+    MAX_STATIC_ROWS,
     MAX_TOKENS,
     METADATA_FILE,
-    MISSING_VALUES,
-    PREPROCESSING,
     SCALER_FILE,
+    STATIC_BUNDLE_FORMAT,
+    STATIC_ROWS_FILE,
     TOKENIZER_FILE,
     TOLERANCES,
     VOCAB_FILE,
     describe_inputs,
     describe_outputs,
+    missing_values,
+    preprocessing,
 )
 from taste2vec.errors import ModelError
 from taste2vec.model.artifact import weights_version
 from taste2vec.model.features import _CONTINUOUS, _LOCATION, _SOCIAL, CONTEXT_DIM, MAX_HISTORY
+from taste2vec.model.static_rows import MAX_PHRASE_WORDS
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.model.text import HFSentenceEncoder
+from taste2vec.model.text_static import StaticEncoder
 from taste2vec.model.vocab import _TOKEN, STOPWORDS
 from taste2vec.schema import METRICS, SENSORY_METRICS, TasteRecord
 from taste2vec.schema.records import MAX_NOTES_CHARS, Context
@@ -88,18 +93,32 @@ class ExportResult:
 
 
 # ------------------------------------------------------------------------------- graph
+def text_tower(model: Taste2Vec) -> str:
+    """``"minilm"`` (a Hugging Face BERT) or ``"static"`` (the distilled table)."""
+    encoder = model.text_encoder
+    if isinstance(encoder, StaticEncoder):
+        return "static"
+    if isinstance(encoder, HFSentenceEncoder):
+        return "minilm"
+    raise ModelError(
+        "edge export needs the text encoder the model was trained with: the Hugging Face "
+        f"BERT (MiniLM) or the static table, not {type(encoder).__name__}"
+    )
+
+
 def build_graph(model: Taste2Vec, lookup: str = "index_select") -> EdgeEncoder:
-    """The exportable graph for a loaded model (its text encoder must be a HF BERT).
+    """The exportable graph for a loaded model (MiniLM or static text tower).
 
     ``lookup``: ``"index_select"`` for ONNX, ``"embedding"`` for TFLite (see :class:`MiniLM`).
     """
     encoder = model.text_encoder
-    if not isinstance(encoder, HFSentenceEncoder):
-        raise ModelError(
-            "edge export needs the Hugging Face text encoder (MiniLM) the model was trained "
-            f"with, not {type(encoder).__name__}"
-        )
-    text = MiniLM.from_hf(encoder.model, lookup)
+    text: MiniLM | StaticText
+    if text_tower(model) == "static":
+        assert isinstance(encoder, StaticEncoder)  # noqa: S101 - text_tower checked it
+        text = StaticText(torch.from_numpy(encoder.table.vectors), lookup)
+    else:
+        assert isinstance(encoder, HFSentenceEncoder)  # noqa: S101 - text_tower checked it
+        text = MiniLM.from_hf(encoder.model, lookup)
     return EdgeEncoder(model.net, text, model.vocab, model.scaler, MAX_HISTORY).eval()
 
 
@@ -135,7 +154,10 @@ def export_onnx(graph: EdgeEncoder, out: Path, int8: bool) -> dict[str, Any]:
         from taste2vec.errors import MissingExtraError
 
         raise MissingExtraError("onnx, onnxscript and onnxruntime", "edge") from exc
-    tokens = Dim("tokens", min=2, max=MAX_TOKENS)
+    if isinstance(graph.text_model, StaticText):
+        tokens = Dim("rows", min=1, max=MAX_STATIC_ROWS)
+    else:
+        tokens = Dim("tokens", min=2, max=MAX_TOKENS)
     dynamic: dict[str, Any] = {name: None for name in INPUT_NAMES}
     dynamic["input_ids"] = {1: tokens}
     dynamic["attention_mask"] = {1: tokens}
@@ -198,11 +220,15 @@ def converter_python() -> Path:
 _TFLITE_CACHE: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = {}
 
 
-def export_tflite(model_dir: Path, out: Path, int8: bool) -> dict[str, Any]:
+def export_tflite(
+    model_dir: Path, out: Path, int8: bool, static_table: np.ndarray | None = None
+) -> dict[str, Any]:
     """Run :mod:`taste2vec.edge.tflite_convert` in the converter environment.
 
     Both precisions come from one conversion: the one not asked for is cached in
     memory (by model version), so exporting ``tflite`` then ``tflite-int8`` converts once.
+    ``static_table``: the static text tower's table (the converter builds the graph from
+    it and the model directory's network, with no text encoder of its own).
     """
     version = weights_version(model_dir)
     name = "tflite-int8" if int8 else "tflite"
@@ -218,6 +244,10 @@ def export_tflite(model_dir: Path, out: Path, int8: bool) -> dict[str, Any]:
                 tmp,
                 "--int8",
             ]
+            if static_table is not None:
+                table_file = Path(tmp) / "static_table.npy"
+                np.save(table_file, np.asarray(static_table, dtype=np.float32))
+                cmd += ["--static-table", str(table_file)]
             # The converter imports this very source tree, whatever its venv was installed from.
             src = str(Path(__file__).resolve().parents[2])
             path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
@@ -252,9 +282,12 @@ def export_tflite(model_dir: Path, out: Path, int8: bool) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------- bundle
 def _tokenizer_json(model: Taste2Vec) -> bytes:
-    """The text model's tokenizer.json as the cloud uses it: no padding, truncate at 512."""
+    """The text model's tokenizer.json as the cloud uses it: no padding, truncate at 512.
+
+    A static tower reads every word of a note (no truncation; its rows are counted).
+    """
     encoder = model.text_encoder
-    assert isinstance(encoder, HFSentenceEncoder)  # noqa: S101 - checked in build_graph
+    assert isinstance(encoder, HFSentenceEncoder | StaticEncoder)  # noqa: S101 - build_graph
     data = json.loads((encoder.path / "tokenizer.json").read_text(encoding="utf-8"))
     data["padding"] = None
     data["truncation"] = {
@@ -263,7 +296,26 @@ def _tokenizer_json(model: Taste2Vec) -> bytes:
         "strategy": "LongestFirst",
         "stride": 0,
     }
+    if isinstance(encoder, StaticEncoder):
+        data["truncation"] = None
     return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+def static_rows_json(encoder: StaticEncoder) -> bytes:
+    """``static_rows.json``: what the runtime needs to turn words into table rows."""
+    matcher = encoder.matcher
+    payload = {
+        "n_tokens": matcher.n_tokens,
+        "n_rows": matcher.n_rows,
+        "dim": encoder.dim,
+        # WordPiece ids with no row (padding, [UNK] and other specials, [unused*]): skipped
+        "skip_ids": np.flatnonzero(~matcher.keep).tolist(),
+        # lexicon phrases, space-joined normalised words; phrase j is row n_tokens + j
+        "phrases": list(matcher.phrases),
+        "max_phrase_words": MAX_PHRASE_WORDS,
+        "max_rows": MAX_STATIC_ROWS,
+    }
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def metadata(
@@ -272,8 +324,19 @@ def metadata(
     """``metadata.json`` without the parity report: everything a runtime needs to know."""
     cfg = model.net.cfg
     width = max(cfg.n_words, 1)
+    tower = text_tower(model)
+    files: dict[str, Any] = {
+        "model": FORMATS[fmt].model_file,
+        "tokenizer": TOKENIZER_FILE,
+        "vocab": VOCAB_FILE,
+        "scaler": SCALER_FILE,
+        "lexicon": [LEXICON_WHEEL_FILE, LEXICON_SYNONYMS_FILE, LEXICON_NOTICE_FILE],
+        "checksums": CHECKSUM_FILE,
+    }
+    if tower == "static":
+        files["static_rows"] = STATIC_ROWS_FILE
     return {
-        "bundle_format": BUNDLE_FORMAT,
+        "bundle_format": STATIC_BUNDLE_FORMAT if tower == "static" else BUNDLE_FORMAT,
         "format": fmt,
         "runtime": FORMATS[fmt].runtime,
         "model_file": FORMATS[fmt].model_file,
@@ -281,11 +344,12 @@ def metadata(
         "model_version": model_version,
         "taste2vec_version": __version__,
         "text_model_id": model.text_encoder.model_id,
+        "text_tower": tower,
         "lexicon_version": model.lexicon.version,
         "max_tokens": MAX_TOKENS,
         "max_notes_chars": MAX_NOTES_CHARS,
         "graph": graph_info,
-        "inputs": describe_inputs(cfg.n_nodes, cfg.n_attrs, width, MAX_HISTORY, CONTEXT_DIM),
+        "inputs": describe_inputs(cfg.n_nodes, cfg.n_attrs, width, MAX_HISTORY, CONTEXT_DIM, tower),
         "outputs": describe_outputs(cfg.embed_dim, len(SENSORY_METRICS), cfg.n_families),
         "metrics": [
             {"name": m.name, "unit": m.unit, "low": m.low, "high": m.high, "group": m.group}
@@ -309,16 +373,9 @@ def metadata(
             "social_setting": [s.value for s in _SOCIAL],
             "location_type": [loc.value for loc in _LOCATION],
         },
-        "missing_values": MISSING_VALUES,
-        "preprocessing": PREPROCESSING,
-        "files": {
-            "model": FORMATS[fmt].model_file,
-            "tokenizer": TOKENIZER_FILE,
-            "vocab": VOCAB_FILE,
-            "scaler": SCALER_FILE,
-            "lexicon": [LEXICON_WHEEL_FILE, LEXICON_SYNONYMS_FILE, LEXICON_NOTICE_FILE],
-            "checksums": CHECKSUM_FILE,
-        },
+        "missing_values": missing_values(tower),
+        "preprocessing": preprocessing(tower),
+        "files": files,
         "tolerance": TOLERANCES[FORMATS[fmt].int8].to_dict(),
     }
 
@@ -347,7 +404,7 @@ def bundle_members(
         # append the lexicon's canonical rendering before tokenising (features.word_texts)
         "descriptor_terms": model.vocab.descriptor_terms,
     }
-    return {
+    members = {
         meta["model_file"]: model_bytes,
         TOKENIZER_FILE: _tokenizer_json(model),
         VOCAB_FILE: json.dumps(vocab, ensure_ascii=False).encode("utf-8"),
@@ -357,6 +414,9 @@ def bundle_members(
         LEXICON_NOTICE_FILE: lexicon_data.joinpath("NOTICE.md").read_bytes(),
         METADATA_FILE: json.dumps(meta, indent=2, ensure_ascii=False).encode("utf-8"),
     }
+    if isinstance(model.text_encoder, StaticEncoder):
+        members[STATIC_ROWS_FILE] = static_rows_json(model.text_encoder)
+    return members
 
 
 def with_checksums(members: dict[str, bytes]) -> dict[str, bytes]:
@@ -385,7 +445,9 @@ def build_bundle(
         if info.runtime == "onnxruntime":
             graph_info = export_onnx(build_graph(model), out, info.int8)
         else:
-            graph_info = export_tflite(model_dir, out, info.int8)
+            encoder = model.text_encoder
+            table = encoder.table.vectors if isinstance(encoder, StaticEncoder) else None
+            graph_info = export_tflite(model_dir, out, info.int8, table)
         model_bytes = out.read_bytes()
     meta = metadata(model, fmt, model_version, graph_info)
     members = with_checksums(bundle_members(model, model_dir, meta, model_bytes))

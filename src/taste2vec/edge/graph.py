@@ -1,4 +1,4 @@
-"""The exportable edge graph: MiniLM, the four towers, fusion and both heads in one module.
+"""The exportable edge graph: the text tower, the four towers, fusion and both heads in one module.
 
 :class:`EdgeEncoder` computes, for ONE record, exactly what the cloud model
 computes from the record's :class:`~taste2vec.model.features.FeatureBatch`, but
@@ -9,6 +9,8 @@ metric units, family probabilities). It is written with export in mind:
 - MiniLM is re-implemented here (:class:`MiniLM`, a plain BERT encoder) and loads
   the weights of the Hugging Face model, so the graph holds no ``transformers``
   control flow and exports the same way to ONNX and to LiteRT;
+- a static text tower (``T2V_TEXT_TOWER=static``) is :class:`StaticText` instead: its
+  table and a masked sum (the runtime turns notes into the table's rows);
 - the context LSTM is unrolled over the fixed 8 steps (:class:`UnrolledLSTM`, the
   same weights and gate order as ``torch.nn.LSTM``), and the state at the last
   real step is picked with a one-hot product instead of a gather;
@@ -35,7 +37,7 @@ from taste2vec.model.network import SENSORY_COLUMNS, Taste2VecNet
 from taste2vec.model.scaler import MetricScaler
 from taste2vec.model.vocab import SensoryVocabulary
 
-__all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "EdgeEncoder", "MiniLM", "UnrolledLSTM"]
+__all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "EdgeEncoder", "MiniLM", "StaticText", "UnrolledLSTM"]
 
 MASK_VALUE = -10000.0  # added to attention scores of padding tokens (BERT's classic value)
 
@@ -197,6 +199,36 @@ class MiniLM(nn.Module):
         return nn.functional.normalize(pooled, dim=-1)
 
 
+class StaticText(nn.Module):
+    """The static text tower: the L2-normalised, count-weighted sum of table rows.
+
+    ``forward(input_ids, attention_mask)`` → ``(B, dim)``: ``input_ids`` are table rows
+    (WordPiece ids, or phrase rows past the vocabulary), ``attention_mask`` how many
+    times each is read (0 for padding). A note with no row gives the zero vector, as
+    :meth:`taste2vec.model.text_static.StaticEncoder.encode` does (the mean's ``1/n``
+    cancels in the normalisation). ``lookup`` as in :class:`MiniLM`: ``"embedding"``
+    lowers to TFLite's EMBEDDING_LOOKUP (quantizable), ``"index_select"`` to a Gather.
+    """
+
+    def __init__(self, table: torch.Tensor, lookup: str = "index_select") -> None:
+        super().__init__()
+        if table.ndim != 2 or not table.shape[0] or not table.shape[1]:
+            raise ModelError(f"a static text table is rows x dims, got {tuple(table.shape)}")
+        self.table = nn.Embedding(int(table.shape[0]), int(table.shape[1]))
+        self.table.weight = nn.Parameter(table.float().clone(), requires_grad=False)
+        self.lookup = lookup
+        self.dim = int(table.shape[1])
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.lookup == "embedding":
+            rows = self.table(input_ids)
+        else:
+            flat = torch.index_select(self.table.weight, 0, input_ids.reshape(-1))
+            rows = flat.view(input_ids.shape[0], input_ids.shape[1], self.dim)
+        counts = attention_mask.to(rows.dtype).unsqueeze(-1)
+        return nn.functional.normalize((rows * counts).sum(dim=1), dim=-1)
+
+
 class UnrolledLSTM(nn.Module):
     """``nn.LSTM(batch_first=True)`` over a fixed number of steps, as plain matrix products.
 
@@ -247,12 +279,13 @@ class UnrolledLSTM(nn.Module):
 
 
 class EdgeEncoder(nn.Module):
-    """MiniLM + the Taste2Vec network for one record; see the module docstring."""
+    """MiniLM (or the static table) + the Taste2Vec network for one record; see the module
+    docstring."""
 
     def __init__(
         self,
         net: Taste2VecNet,
-        text: MiniLM,
+        text: MiniLM | StaticText,
         vocab: SensoryVocabulary,
         scaler: MetricScaler,
         context_steps: int,

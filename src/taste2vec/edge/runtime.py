@@ -3,7 +3,9 @@
 This module is the executable spec a mobile developer ports. It needs numpy,
 ``tokenizers`` and one of ``onnxruntime`` (ONNX bundles) or ``ai-edge-litert``
 (TFLite bundles), plus the pure-Python flavour lexicon of this package (whose
-data ships inside the bundle). It never imports torch, transformers or pydantic.
+data ships inside the bundle) and, for a static text tower's bundles (format 2), the
+row matching of :mod:`taste2vec.model.static_rows` (the cloud tower's own code). It
+never imports torch, transformers or pydantic.
 
 >>> rt = EdgeRuntime.open("onnx-int8.t2vb")  # doctest: +SKIP
 >>> out = rt.run({"notes": "자몽과 재스민", "metrics": {"acidity": 7}})  # doctest: +SKIP
@@ -32,19 +34,22 @@ from typing import Any, Protocol
 import numpy as np
 
 from taste2vec.edge.spec import (
-    BUNDLE_FORMAT,
     CHECKSUM_FILE,
     FORMATS,
     INPUT_NAMES,
     LEXICON_SYNONYMS_FILE,
     LEXICON_WHEEL_FILE,
     METADATA_FILE,
+    READABLE_FORMATS,
     SCALER_FILE,
+    STATIC_BUNDLE_FORMAT,
+    STATIC_ROWS_FILE,
     TOKENIZER_FILE,
     VOCAB_FILE,
 )
 from taste2vec.errors import ArtifactError, MissingExtraError, SchemaError
 from taste2vec.lexicon.extractor import Lexicon, build_lexicon
+from taste2vec.model.static_rows import MAX_PHRASE_WORDS, RowMatcher
 
 Record = Mapping[str, Any]
 Feeds = dict[str, np.ndarray]
@@ -173,6 +178,53 @@ class WordBag:
         return out
 
 
+class StaticRows:
+    """The static text tower's step 3: rendered notes → distinct table rows and counts.
+
+    The rows come from :class:`~taste2vec.model.static_rows.RowMatcher`, the cloud
+    tower's own code, set up from ``static_rows.json`` and ``tokenizer.json``.
+    """
+
+    def __init__(self, payload: Mapping[str, Any], tokenizer: Any, source: str) -> None:
+        try:
+            n_tokens = int(payload["n_tokens"])
+            skip = np.asarray(payload["skip_ids"], dtype=np.int64)
+            phrases = [str(p) for p in payload["phrases"]]
+            self.max_rows = int(payload["max_rows"])
+            max_words = int(payload["max_phrase_words"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{STATIC_ROWS_FILE} in {source} is not readable: {exc}") from exc
+        if max_words != MAX_PHRASE_WORDS:
+            raise ArtifactError(
+                f"{STATIC_ROWS_FILE} in {source} matches phrases of up to {max_words} words, "
+                f"this runtime {MAX_PHRASE_WORDS}"
+            )
+        if n_tokens != int(tokenizer.get_vocab_size()):
+            raise ArtifactError(
+                f"{STATIC_ROWS_FILE} in {source} has {n_tokens} token rows, the tokenizer "
+                f"{tokenizer.get_vocab_size()} ids"
+            )
+        keep = np.ones(n_tokens, dtype=bool)
+        keep[skip] = False
+        self.matcher = RowMatcher(tokenizer, keep, phrases)
+
+    def rows(self, rendered: str) -> list[int]:
+        """The note's table rows in reading order, as the cloud's ``StaticEncoder.rows``."""
+        return self.matcher.rows(rendered)
+
+    def encode(self, rendered: str) -> tuple[np.ndarray, np.ndarray]:
+        """``input_ids`` (distinct rows, ascending) and ``attention_mask`` (their counts)."""
+        ids, counts = np.unique(np.asarray(self.rows(rendered), dtype=np.int64), return_counts=True)
+        if len(ids) > self.max_rows:
+            raise SchemaError(
+                f"the notes read {len(ids)} distinct table rows, more than the bundle's "
+                f"{self.max_rows}"
+            )
+        if not len(ids):
+            ids, counts = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        return ids[None, :].astype(np.int64), counts[None, :].astype(np.int64)
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     name: str
@@ -282,10 +334,16 @@ class EdgeRuntime:
 
     def __init__(self, files: BundleFiles, threads: int = 1) -> None:
         meta = files.json(METADATA_FILE)
-        if meta.get("bundle_format") != BUNDLE_FORMAT:
+        if meta.get("bundle_format") not in READABLE_FORMATS:
             raise ArtifactError(
                 f"edge bundle {files.source} has format {meta.get('bundle_format')}, this "
-                f"runtime reads format {BUNDLE_FORMAT}"
+                f"runtime reads formats {', '.join(map(str, READABLE_FORMATS))}"
+            )
+        self.text_tower = str(meta.get("text_tower", "minilm"))
+        if (self.text_tower == "static") != (meta["bundle_format"] == STATIC_BUNDLE_FORMAT):
+            raise ArtifactError(
+                f"edge bundle {files.source}: text tower {self.text_tower!r} in bundle format "
+                f"{meta['bundle_format']}"
             )
         self.metadata: dict[str, Any] = meta
         self.format = FORMATS[meta["format"]]
@@ -303,6 +361,9 @@ class EdgeRuntime:
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise MissingExtraError("tokenizers", "edge") from exc
         self.tokenizer: Any = Tokenizer.from_str(files.read(TOKENIZER_FILE).decode("utf-8"))
+        self.static: StaticRows | None = None
+        if self.text_tower == "static":
+            self.static = StaticRows(files.json(STATIC_ROWS_FILE), self.tokenizer, files.source)
         self.max_tokens = int(meta["max_tokens"])
         self.words = WordBag(files.json(VOCAB_FILE))
         scaler = files.json(SCALER_FILE)
@@ -357,9 +418,12 @@ class EdgeRuntime:
         if len(notes) > self.max_notes_chars:
             raise SchemaError(f"notes are longer than {self.max_notes_chars} characters")
         rendered = self.lexicon.render_english(notes)
-        encoding = self.tokenizer.encode(rendered)
-        ids = np.asarray([encoding.ids], dtype=np.int64)
-        mask = np.asarray([encoding.attention_mask], dtype=np.int64)
+        if self.static is not None:
+            ids, mask = self.static.encode(rendered)
+        else:
+            encoding = self.tokenizer.encode(rendered)
+            ids = np.asarray([encoding.ids], dtype=np.int64)
+            mask = np.asarray([encoding.attention_mask], dtype=np.int64)
         nodes = np.zeros((1, len(self.lexicon.nodes)), dtype=np.float32)
         for d in self.lexicon.extract(notes):
             nodes[0, d.node.index] += d.weight

@@ -10,6 +10,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 BUNDLE_FORMAT = 1  # bump when the archive layout or the metadata schema changes
+# Bundles of a static text tower: format 1 plus static_rows.json and ``text_tower``. A
+# format-1 runtime refuses them (it would feed WordPiece ids to a table of rows).
+STATIC_BUNDLE_FORMAT = 2
+READABLE_FORMATS: tuple[int, ...] = (BUNDLE_FORMAT, STATIC_BUNDLE_FORMAT)
 SUFFIX = ".t2vb"  # a zip archive; the name says what it is for
 
 METADATA_FILE = "metadata.json"
@@ -20,6 +24,7 @@ SCALER_FILE = "scaler.json"
 LEXICON_WHEEL_FILE = "lexicon/wheel_nodes.csv"
 LEXICON_SYNONYMS_FILE = "lexicon/synonyms.json"
 LEXICON_NOTICE_FILE = "lexicon/NOTICE.md"
+STATIC_ROWS_FILE = "static_rows.json"  # static bundles only: what maps words to table rows
 
 # The graph's inputs and outputs, in order (``describe_inputs`` gives shapes and meaning).
 INPUT_NAMES: tuple[str, ...] = (
@@ -39,6 +44,10 @@ OUTPUT_NAMES: tuple[str, ...] = ("embedding", "sensory", "families")
 MAX_TOKENS = 512  # MiniLM's position table; longer notes are truncated (as in the cloud)
 # Fixed sequence lengths of the TFLite signatures: a note runs in the smallest that fits.
 TFLITE_BUCKETS: tuple[int, ...] = (32, 64, 128, 256, 512)
+# Static text tower: the graph reads a note's DISTINCT table rows with their counts, so a
+# 5,000-character note needs at most a few thousand; more is an error, as in the cloud API.
+MAX_STATIC_ROWS = 8192
+STATIC_BUCKETS: tuple[int, ...] = (32, 128, 512, 2048, MAX_STATIC_ROWS)
 
 
 @dataclass(frozen=True)
@@ -89,12 +98,38 @@ TOLERANCES: dict[bool, Tolerance] = {
 
 
 def describe_inputs(
-    n_nodes: int, n_attrs: int, n_words: int, context_steps: int, width: int
+    n_nodes: int,
+    n_attrs: int,
+    n_words: int,
+    context_steps: int,
+    width: int,
+    text_tower: str = "minilm",
 ) -> list[dict[str, Any]]:
-    """The graph's inputs, in order, with shapes (``T`` = tokens) and meaning."""
+    """The graph's inputs, in order, with shapes (``T`` = tokens or rows) and meaning."""
+    if text_tower == "static":
+        text = [
+            _io(
+                "input_ids",
+                "int64",
+                [1, "T"],
+                "the DISTINCT static-table rows of the rendered notes, ascending "
+                "(WordPiece ids, or phrase rows >= static_rows.json n_tokens); "
+                "[0] when there are none",
+            ),
+            _io(
+                "attention_mask",
+                "int64",
+                [1, "T"],
+                "how many times the note reads each row; 0 for padding",
+            ),
+        ]
+    else:
+        text = [
+            _io("input_ids", "int64", [1, "T"], "MiniLM token ids of the rendered notes"),
+            _io("attention_mask", "int64", [1, "T"], "1 for real tokens, 0 for padding"),
+        ]
     return [
-        _io("input_ids", "int64", [1, "T"], "MiniLM token ids of the rendered notes"),
-        _io("attention_mask", "int64", [1, "T"], "1 for real tokens, 0 for padding"),
+        *text,
         _io("text_present", "float32", [1, 1], "1 when the notes are not blank, else 0"),
         _io("lex_nodes", "float32", [1, n_nodes], "summed weight of each wheel node found"),
         _io("lex_attrs", "float32", [1, n_attrs], "structure cues in [-1, 1], 0 if absent"),
@@ -148,3 +183,32 @@ PREPROCESSING = [
     "context last); each step is 8 scaled values, 8 presence bits, one-hot social setting, "
     "one-hot location; right-pad with zero rows to 8.",
 ]
+
+# Step 3 for a static text tower (``text_tower`` "static", bundle format 2).
+STATIC_TOKENS_STEP = (
+    "3. rows (static text tower): static_rows.json and tokenizer.json on the rendered text: "
+    "replace '-' by ' ', run the tokenizer's normalizer and pre_tokenizer to get words; left "
+    "to right, where one of static_rows.json's phrases (up to max_phrase_words words) starts, "
+    "take the LONGEST match and emit row n_tokens + its index, skipping its words; else emit "
+    "the word's WordPiece ids (the tokenizer's model alone, no [CLS]/[SEP]) except those "
+    "listed in skip_ids. Then count each distinct row: input_ids = the distinct rows "
+    "ascending, attention_mask = their counts ([0] and [0] when none); TFLite pads to its "
+    "smallest bucket with id 0, count 0. More distinct rows than max_rows is an error."
+)
+
+
+def preprocessing(text_tower: str) -> list[str]:
+    """The pre-processing steps, in words, for a bundle of this text tower."""
+    if text_tower != "static":
+        return list(PREPROCESSING)
+    return [STATIC_TOKENS_STEP if step.startswith("3.") else step for step in PREPROCESSING]
+
+
+def missing_values(text_tower: str) -> dict[str, str]:
+    """How absent notes, metrics and context reach the graph, for this text tower."""
+    if text_tower != "static":
+        return dict(MISSING_VALUES)
+    notes = MISSING_VALUES["notes"].replace(
+        "the token ids are then [CLS] [SEP]", "the rows are then [0] with count [0]"
+    )
+    return {**MISSING_VALUES, "notes": notes}

@@ -38,7 +38,6 @@ import hashlib
 import importlib.metadata
 import os
 import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,14 +48,22 @@ import torch
 from tqdm.auto import tqdm
 
 from taste2vec.errors import ModelError
+from taste2vec.model.static_rows import MAX_PHRASE_WORDS, RowMatcher, phrase_words
 from taste2vec.model.text import HFSentenceEncoder, default_text_model_path, mean_pool
+
+__all__ = [
+    "MAX_PHRASE_WORDS",
+    "StaticEncoder",
+    "StaticTable",
+    "distill",
+    "lexicon_phrases",
+    "phrase_words",
+]
 
 STATIC_RECIPE = "static-v1"
 STATIC_DIMS = 256
 SIF_COEFFICIENT = 1e-4
-MAX_PHRASE_WORDS = 4
 _DISTILL_BATCH = 512
-_MEMO_LIMIT = 200_000
 
 
 @dataclass(frozen=True)
@@ -104,16 +111,6 @@ class StaticTable:
 
 def _special_or_unused(token: str) -> bool:
     return token.startswith("[") and token.endswith("]")
-
-
-def phrase_words(tokenizer: Any, text: str) -> tuple[str, ...]:
-    """``text`` as the tokeniser's normaliser and pre-tokeniser split it into words."""
-    normalizer, pre = tokenizer.normalizer, tokenizer.pre_tokenizer
-    text = text.replace("-", " ")  # as the lexicon's keys: "fruit-forward" is "fruit forward"
-    norm = normalizer.normalize_str(text) if normalizer is not None else text
-    if pre is None:
-        return tuple(norm.split())
-    return tuple(w for w, _ in pre.pre_tokenize_str(norm))
 
 
 def lexicon_phrases(tokenizer: Any, surfaces: Iterable[str]) -> tuple[str, ...]:
@@ -287,12 +284,7 @@ class StaticEncoder:
         self.table = table
         self.dim = int(table.vectors.shape[1])
         self.model_id = f"static-minilm:{self.key}:{self.dim}"
-        self._phrases = {
-            tuple(p.split(" ")): table.n_tokens + j for j, p in enumerate(table.phrases)
-        }
-        self._first_words = {words[0] for words in self._phrases}
-        self._memo: dict[str, tuple[int, ...]] = {}
-        self._lock = threading.Lock()
+        self.matcher = RowMatcher(self.tokenizer, table.keep, table.phrases)
 
     def _load_or_build(self, phrases: Sequence[str], dims: int, progress: bool) -> StaticTable:
         if self.cache_file is not None and self.cache_file.is_file():
@@ -306,38 +298,12 @@ class StaticEncoder:
             table.save(self.cache_file)
         return table
 
-    def _word_rows(self, word: str) -> tuple[int, ...]:
-        rows = self._memo.get(word)
-        if rows is None:
-            keep = self.table.keep
-            rows = tuple(
-                t.id for t in self.tokenizer.model.tokenize(word) if t.id < len(keep) and keep[t.id]
-            )
-            with self._lock:
-                if len(self._memo) >= _MEMO_LIMIT:
-                    self._memo.clear()
-                self._memo[word] = rows
-        return rows
-
     def rows(self, text: str) -> list[int]:
-        """The table rows of ``text``: lexicon phrases first (longest match), else WordPieces."""
-        words = phrase_words(self.tokenizer, text)
-        out: list[int] = []
-        i, n = 0, len(words)
-        while i < n:
-            matched = False
-            if words[i] in self._first_words:
-                for size in range(min(MAX_PHRASE_WORDS, n - i), 0, -1):
-                    row = self._phrases.get(words[i : i + size])
-                    if row is not None:
-                        out.append(row)
-                        i += size
-                        matched = True
-                        break
-            if not matched:
-                out.extend(self._word_rows(words[i]))
-                i += 1
-        return out
+        """The table rows of ``text``: lexicon phrases first (longest match), else WordPieces.
+
+        :class:`~taste2vec.model.static_rows.RowMatcher`, which the edge runtime runs too.
+        """
+        return self.matcher.rows(text)
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Unit vectors, shape ``(len(texts), dim)``; empty or unknown-only notes give zeros."""
