@@ -268,14 +268,24 @@ class RecommendationEngine:
         state: UserState,
         tastings: Sequence[TasteRecord],
         histories: Sequence[Sequence[Context]] | None = None,
+        vectors: tuple[Taste2Vec, np.ndarray] | None = None,
     ) -> UserState:
-        """Embed ``tastings`` (one model call) and add them to ``state``."""
+        """Embed ``tastings`` (one model call) and add them to ``state``.
+
+        ``vectors``: a model and its embeddings of ``tastings`` (one row each, computed
+        with ``histories``), used instead of the model call when that model is the
+        snapshot's (else ignored)."""
         snap = self._snapshot
         state = self._refresh(snap, state)
-        new = [t for t in tastings if t.id not in state.tastings]
+        keep = [i for i, t in enumerate(tastings) if t.id not in state.tastings]
+        new = [tastings[i] for i in keep]
         if new:
-            hist = None if histories is None else [histories[tastings.index(t)] for t in new]
-            vecs = snap.to_taste(snap.model.embed(new, hist))
+            if vectors is not None and vectors[0] is snap.model:
+                raw = np.asarray(vectors[1])[keep]
+            else:
+                hist = None if histories is None else [histories[i] for i in keep]
+                raw = snap.model.embed(new, hist)
+            vecs = snap.to_taste(raw)
             for record, vec in zip(new, vecs, strict=True):
                 state.add_tasting(record, vec)
         return state

@@ -60,6 +60,7 @@ from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
 from taste2vec.service.arms import CLIENT_ERRORS, ArmRouter, Assignment
+from taste2vec.service.embedded import EmbeddedTastings, Embedding
 from taste2vec.service.follower import Follower
 from taste2vec.service.model_source import ModelSourceLike
 from taste2vec.service.monitoring import EmbeddingReference, ModelMonitor, reference_for
@@ -140,6 +141,7 @@ class TasteService:
         # Bounded: least recently used users leave the cache (they are rebuilt from the
         # store when they come back), and per-user writers share a fixed set of locks.
         self._states: OrderedDict[str, _Cached] = OrderedDict()
+        self.embedded = EmbeddedTastings()  # write-path vectors for the relay's events
         self._writer_locks = tuple(threading.Lock() for _ in range(WRITER_LOCKS))
         self._lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
@@ -272,7 +274,9 @@ class TasteService:
 
     def enrich_events(self, events: Sequence[Event]) -> list[Event]:
         """``tasting_logged`` events with the stored tasting's vector from the live model
-        (one batched encode); others, and tastings no longer stored, unchanged."""
+        (the write path's vector when it embedded that tasting with this model version,
+        :mod:`~taste2vec.service.embedded`; one batched encode of the rest); others, and
+        tastings no longer stored, unchanged."""
         wanted = [
             i for i, e in enumerate(events) if e.type == "tasting_logged" and e.vector is None
         ]
@@ -286,7 +290,12 @@ class TasteService:
         out = list(events)
         if not records:
             return out
-        vectors = self.model.embed([r for _, r in records])  # no explanations: unused here
+        live = self.holder.snapshot()
+        # Tastings the write path embedded with this model version: reused (service.embedded)
+        found = [self.embedded.take(r, live.version) for _, r in records]
+        todo = [r for (_, r), v in zip(records, found, strict=True) if v is None]
+        computed = iter(live.model.embed(todo)) if todo else iter(())  # no explanations
+        vectors = np.stack([next(computed) if v is None else v for v in found])
         self._observe_embeddings(vectors)
         for (i, _), vector in zip(records, vectors, strict=True):
             if vector.shape == (128,):
@@ -375,15 +384,34 @@ class TasteService:
     # ------------------------------------------------------------------ ingestion
     def add_record(self, record: TasteRecord) -> AddResult[TasteRecord]:
         self.check_time(record.timestamp, "timestamp")
-        result = self.store.add_record(record)
+        with self._lock:
+            was_cached = record.user in self._states
+        # A cached user's state takes the tasting's vector: embed it before the write, so
+        # that the relay, which publishes the row as soon as it is committed, finds the
+        # vector for its event (``embedded``) instead of running the model again.
+        embedded: tuple[Versioned, np.ndarray, Embedding | None] | None = None
+        if was_cached:
+            live = self.holder.snapshot()
+            raw = live.model.embed([record])
+            kept = None if self.relay is None else self.embedded.put(record, live.version, raw[0])
+            embedded = (live, raw, kept)
+        try:
+            result = self.store.add_record(record)
+        except BaseException:
+            if embedded is not None and embedded[2] is not None:
+                self.embedded.discard(embedded[2])
+            raise
+        if not result.created and embedded is not None and embedded[2] is not None:
+            self.embedded.discard(embedded[2])  # stored before: its event is not this one
         if result.created:
             self._queued()
             with self._lock:
                 cached = self._states.get(record.user)
                 writer = self._writer(record.user)
             if cached is not None:
-                with writer:  # a model call: outside the shared lock, one writer per user
-                    self.engine.add_tastings(cached.state, [record])
+                given = None if embedded is None else (embedded[0].model, embedded[1])
+                with writer:  # outside the shared lock, one writer per user
+                    self.engine.add_tastings(cached.state, [record], vectors=given)
                     n_fb, last_fb, n_rec, last_rec, onboarded = cached.revision
                     cached.revision = (
                         n_fb,
