@@ -4,7 +4,8 @@ Three tasks, all on the newest 20 % of reviews (never trained on):
 
 (a) predict the five attribute scores (aroma, acidity, body, flavor,
     aftertaste) from the tasting text alone, numeric inputs masked as missing:
-    R² and MAE against a mean predictor, TF-IDF + ridge, MiniLM + ridge. Two
+    R² and MAE against a mean predictor, TF-IDF + ridge, and ridge on the model's
+    frozen text tower ("MiniLM + ridge", or "static text tower + ridge"). Two
     Taste2Vec rows: the model's own sensory head (on the Coffee Review scale),
     the vector's decodable block read back with no fitting (the readings,
     ``Taste2Vec.decoded_readings``), and a ridge probe fitted on its 128-d
@@ -145,6 +146,8 @@ def evaluate(
     result = EvaluationResult(idx.describe(), len(fit_idx), len(idx.test))
 
     enc = model.text_encoder
+    # The frozen-text baselines use the model's own text tower: name it as it is.
+    frozen = "static text tower" if enc.model_id.startswith("static-") else "MiniLM"
     e_fit, e_test = (
         enc.encode(texts_fit, progress=progress),
         enc.encode(texts_test, progress=progress),
@@ -164,7 +167,7 @@ def evaluate(
     preds = {
         "mean predictor": MeanBaseline().fit(texts_fit, y_fit).predict(texts_test),
         "TF-IDF + ridge": TfidfRidge().fit(texts_fit, y_fit).predict(texts_test),
-        "MiniLM + ridge": EmbeddingRidge().fit(e_fit, y_fit).predict(e_test),
+        f"{frozen} + ridge": EmbeddingRidge().fit(e_fit, y_fit).predict(e_test),
         "Taste2Vec (text only)": ours,
         "Taste2Vec readings (decoded)": decoded,
         "Taste2Vec embedding + ridge": fit_probe(z_fit, y_fit).predict(z_text),
@@ -180,7 +183,7 @@ def evaluate(
     mean, std = np.nanmean(p_fit, axis=0), np.nanstd(p_fit, axis=0)
     for name, fitted, x_test in (
         ("TF-IDF + ridge", TfidfRidge().fit(texts_fit, p_fit), texts_test),
-        ("MiniLM + ridge", EmbeddingRidge().fit(e_fit, p_fit), e_test),
+        (f"{frozen} + ridge", EmbeddingRidge().fit(e_fit, p_fit), e_test),
     ):
         scores = retrieval_scores_via_regression(
             fitted.predict(x_test), p_test[keep], train_mean=mean, train_std=std
@@ -199,7 +202,7 @@ def evaluate(
     _, fam_num = model.predict_heads(z_num)
     fam_preds = {
         "TF-IDF + logistic": TfidfLogistic().fit(texts_fit, fam_fit).predict(texts_test),
-        "MiniLM + logistic": EmbeddingLogistic().fit(e_fit, fam_fit).predict(e_test),
+        f"{frozen} + logistic": EmbeddingLogistic().fit(e_fit, fam_fit).predict(e_test),
         "Taste2Vec (text)": fam_text >= 0.5,
         "Taste2Vec (numbers only)": fam_num >= 0.5,
     }
