@@ -356,3 +356,25 @@ def test_no_holdout_tasting_trains() -> None:
     # the older store tastings are in the base corpus already (same ids): not added twice
     assert corpus.sources["store"] == 0
     assert len({r.id for r in trained}) == len(trained)
+
+
+def test_champion_of_another_text_tower_loads_with_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the default text tower changed (MiniLM -> static), a retrain's candidate
+    is scored against a champion trained with the other tower: the champion must load
+    with the tower its artifact names, not with the candidate's encoder (which its
+    weights do not fit), and with the candidate's encoder when they match."""
+    from taste2vec.batch import retrain as rt
+
+    calls: list[object] = []
+    monkeypatch.setattr(
+        rt.Taste2Vec, "load", classmethod(lambda cls, path, **kw: calls.append(kw) or "m")
+    )
+    encoder = HashingEncoder()
+    for model_id in ("model:minilm-like:mean-v2", encoder.model_id):
+        champ = tmp_path / model_id.replace(":", "_")
+        champ.mkdir()
+        (champ / "config.json").write_text(json.dumps({"text_model_id": model_id}))
+        assert rt._load_champion(champ, encoder) == "m"
+    assert calls == [{}, {"text_encoder": encoder}]

@@ -334,6 +334,19 @@ def holdout_row_errors(model: Taste2Vec, holdout: list[TasteRecord]) -> list[flo
     return _holdout(model, holdout)[1]
 
 
+def _load_champion(path: Path, text_encoder: TextEncoder) -> Taste2Vec:
+    """The champion with the candidate's text encoder when it was trained with it, else
+    with the tower its artifact names (a champion from before a change of the default
+    text tower, e.g. MiniLM while new models train with the static tower)."""
+    try:
+        trained_with = json.loads((path / "config.json").read_text()).get("text_model_id")
+    except (OSError, ValueError, AttributeError):
+        trained_with = None  # Taste2Vec.load says what is wrong with the directory
+    if trained_with in (None, text_encoder.model_id):
+        return Taste2Vec.load(path, text_encoder=text_encoder)
+    return Taste2Vec.load(path)
+
+
 def _holdout(model: Taste2Vec, holdout: list[TasteRecord]) -> tuple[dict[str, float], list[float]]:
     if not holdout:
         raise RetrainError("the holdout is empty")
@@ -577,7 +590,7 @@ def retrain(
         champ_metrics = champ_rows = None
         if champ_ref is not None:
             champ_path = registry.download(champ_ref.version) / "model"
-            champion = Taste2Vec.load(champ_path, text_encoder=text_encoder)
+            champion = _load_champion(champ_path, text_encoder)
             champ_raw, champ_rows = _holdout(champion, holdout)
             champ_metrics = _finite(champ_raw)
         cand_raw, cand_rows = _holdout(candidate, holdout)
