@@ -58,7 +58,12 @@ from taste2vec.store import create_store
 LOCUSTFILE = Path(__file__).with_name("load") / "locustfile.py"
 TRACED_SERVE = Path(__file__).with_name("load") / "traced_serve.py"
 # Settings that change what the memory reading means; named in the section when set.
-MEMORY_SETTINGS = ("T2V_ONLINE_LEARNING", "T2V_USER_CACHE_SIZE", "T2V_TEXT_TOWER")
+MEMORY_SETTINGS = (
+    "T2V_ONLINE_LEARNING",
+    "T2V_USER_CACHE_SIZE",
+    "T2V_TEXT_CACHE_SIZE",
+    "T2V_TEXT_TOWER",
+)
 MIB = 1024 * 1024
 
 
@@ -153,7 +158,9 @@ def census_lines(trace_dir: Path | None) -> str:
     return out
 
 
-def _run_locust(host: str, data: Path, prefix: Path, clients: int, seconds: int) -> int:
+def _run_locust(
+    host: str, data: Path, prefix: Path, clients: int, seconds: int, unique_notes: bool = False
+) -> int:
     cmd = [
         sys.executable,
         "-m",
@@ -176,6 +183,8 @@ def _run_locust(host: str, data: Path, prefix: Path, clients: int, seconds: int)
         "WARNING",
     ]
     env = {**os.environ, "T2V_LOAD_DATA": str(data)}
+    if unique_notes:
+        env["T2V_LOAD_UNIQUE_NOTES"] = "1"
     log = prefix.with_suffix(".log")
     with log.open("w") as fh:
         return subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
@@ -211,6 +220,12 @@ def main() -> None:
         help="run the server under tracemalloc, writing DIR/memory.jsonl (one process)",
     )
     parser.add_argument("--trace-interval", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--unique-notes",
+        action="store_true",
+        help="every tasting's note is new (a unique lot number), so the text tower embeds "
+        "each one instead of hitting its cache",
+    )
     parser.add_argument(
         "--census",
         action="store_true",
@@ -274,7 +289,7 @@ def main() -> None:
         sampler.start()
         print(f"locust: {args.clients} clients for {args.seconds} s on {base}", flush=True)
         prefix = tmp / "locust"
-        rc = _run_locust(base, data, prefix, args.clients, args.seconds)
+        rc = _run_locust(base, data, prefix, args.clients, args.seconds, args.unique_notes)
         sampler.halt.set()
         sampler.join()
         ready = httpx.get(f"{base}/readyz", timeout=10).json()
@@ -336,6 +351,12 @@ def main() -> None:
     )
     server_desc = "one process" if args.workers == 1 else f"--workers {args.workers}"
     settings = " ".join(f"{k}={os.environ[k]}" for k in MEMORY_SETTINGS if k in os.environ)
+    notes = (
+        "every tasting note unique: one of 66 phrases plus a unique lot number, so the "
+        "text tower embeds each one"
+        if args.unique_notes
+        else "tasting notes drawn from 66 phrases, so the text tower mostly hits its cache"
+    )
     traced = ""
     if args.trace_memory is not None and args.census:
         server_desc += ", with a census of its in-memory maps (`bench/load/traced_serve.py`)"
@@ -348,15 +369,16 @@ def main() -> None:
     text = (
         "## Load test (locust, 10k users, 10k coffees, mixed workload)\n\n"
         f"Command: `{settings + ' ' if settings else ''}.venv/bin/python bench/load_test.py "
-        f"--seconds {args.seconds} --clients {args.clients} --workers {args.workers}{traced}`. "
+        f"--seconds {args.seconds} --clients {args.clients} --workers {args.workers}"
+        f"{' --unique-notes' if args.unique_notes else ''}{traced}`. "
         f"A real `taste2vec serve` ({server_desc}) "
         f"on a temporary SQLite store with {n_coffees:,} coffees and {args.users:,} users, "
         "each with its own user API key; default configuration (stream on, online learning "
         f"{learning}) except **`T2V_RATE_LIMIT_PER_S=0`: the per-key rate limit is off** "
         f"for this run. locust {args.clients} concurrent clients (FastHttpUser, 50-250 ms think "
         "time), every request as a random one of the 10k users: recommendations 10 : "
-        "feedback 4 : tastings 3 : events 3 (tasting notes drawn from 66 phrases, so the "
-        "text tower mostly hits its cache; users start with no history). locust and the "
+        f"feedback 4 : tastings 3 : events 3 ({notes}; users start with no history). "
+        "locust and the "
         f"server share this machine's {os.cpu_count()} cores with other engineers' jobs: "
         f"1-minute load average {loads[0] if loads else float('nan'):.1f} at the start, "
         f"{loads[-1] if loads else float('nan'):.1f} at the end, mean "

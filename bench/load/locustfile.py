@@ -7,7 +7,9 @@ through the real key lookup, the per-user state check and the user's own history
 - ``GET /v1/users/{id}/recommendations?k=10`` (weight 10);
 - ``POST /v1/feedback``: liked / disliked / rated / skipped on a random coffee (weight 4);
 - ``POST /v1/records``: a tasting with notes drawn from a pool of 66 two-descriptor
-  phrases, some sensory metrics and sometimes a coffee (weight 3);
+  phrases (with ``T2V_LOAD_UNIQUE_NOTES=1`` each note gets a unique lot number, so the
+  text tower embeds every one: its in-memory cache fills to ``T2V_TEXT_CACHE_SIZE``),
+  some sensory metrics and sometimes a coffee (weight 3);
 - ``POST /v1/events``: ``recommendation_clicked`` or ``box_rated`` (weight 3).
 
 Every write carries a fresh unique id, so each is a new row (201); a 200 (exact repeat)
@@ -49,6 +51,7 @@ DESCRIPTORS = [
     "molasses",
 ]
 NOTES = [f"{a} and {b}" for a, b in itertools.combinations(DESCRIPTORS, 2)]
+UNIQUE_NOTES = os.environ.get("T2V_LOAD_UNIQUE_NOTES", "") == "1"
 
 
 def _now() -> str:
@@ -100,7 +103,8 @@ class AppClient(FastHttpUser):
             "id": f"rec-{uuid.uuid4().hex}",
             "user": user,
             "timestamp": _now(),
-            "notes": random.choice(NOTES),  # noqa: S311
+            "notes": random.choice(NOTES)  # noqa: S311
+            + (f", lot {uuid.uuid4().hex[:10]}" if UNIQUE_NOTES else ""),
             "metrics": {
                 "acidity": random.randint(1, 9),  # noqa: S311
                 "sweetness": random.randint(1, 9),  # noqa: S311
@@ -115,6 +119,7 @@ class AppClient(FastHttpUser):
     def event(self) -> None:
         user, headers = self._as_user()
         common = {"event_id": f"ev-{uuid.uuid4().hex}", "user": user, "event_time": _now()}
+        body: dict[str, Any]
         if random.random() < 0.5:  # noqa: S311
             body = {
                 **common,
