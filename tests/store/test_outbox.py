@@ -118,6 +118,7 @@ def test_add_event_refuses_other_objects(store: Store) -> None:
 
 def test_unpublished_in_seq_order_with_limit_and_mark_published(store: Store) -> None:
     # Event time does not matter for publication order: arrival (seq) does.
+    assert not store.has_unpublished()
     for i in range(7):
         store.add_event(_paused(f"e{i}", minutes=-i))
     first = store.unpublished_events(limit=3)
@@ -125,10 +126,11 @@ def test_unpublished_in_seq_order_with_limit_and_mark_published(store: Store) ->
     assert store.mark_published([r.seq for r in first]) == 3
     assert store.mark_published([first[0].seq]) == 0  # already published
     assert [r.event_id for r in store.unpublished_events()] == ["e3", "e4", "e5", "e6"]
-    assert store.count_unpublished() == 4
+    assert store.count_unpublished() == 4 and store.has_unpublished()
     rest = store.unpublished_events(limit=100)
     assert store.mark_published([r.seq for r in rest] + [10_000]) == 4
     assert store.unpublished_events() == [] and store.count_unpublished() == 0
+    assert not store.has_unpublished()  # the relay's cheap idle probe agrees
     with pytest.raises(SchemaError):
         store.unpublished_events(limit=0)
 

@@ -157,6 +157,8 @@ class OutboxRelay:
         Raises whatever the store or the log raised; the rows then stay unpublished.
         """
         with self._lock:
+            if not self.store.has_unpublished():  # the idle polls: one cheap probe
+                return 0
             rows = self.store.unpublished_events(self.batch)
             if not rows:
                 return 0
