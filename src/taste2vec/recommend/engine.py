@@ -124,6 +124,16 @@ def _top_k(scores: FloatArray, mask: npt.NDArray[np.bool_], k: int) -> list[int]
     return [int(j) for j in idx[order]]
 
 
+def _rows(
+    snap: Snapshot, positives: list[tuple[int, int | None]]
+) -> npt.NDArray[np.floating[Any]] | None:
+    """The taste vectors of the user's liked coffees (``positives``), one row each."""
+    if not positives:
+        return None
+    rows: npt.NDArray[np.floating[Any]] = snap.taste[[p for p, _ in positives]]
+    return rows
+
+
 def _positive(value: float) -> tuple[bool, int | None]:
     """``(is positive, rating)`` for a ``liked`` entry: ints are 1-5 ratings, floats prefs."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -392,8 +402,9 @@ class RecommendationEngine:
             scored.append((cos + bonus, j, cos, bonus))
         scored.sort(key=lambda s: (-s[0], s[1]))
         positives = self._positives(snap, liked)
+        liked_taste = _rows(snap, positives)
         return [
-            self._explain(snap, j, score, cos, bonus, positives)
+            self._explain(snap, j, score, cos, bonus, positives, liked_taste)
             for score, j, cos, bonus in scored[:k]
         ]
 
@@ -431,6 +442,7 @@ class RecommendationEngine:
             picked += _top_k(scores, allowed, k - len(picked))
         query = None if user_vec is None else normalise(np.asarray(user_vec, np.float64).ravel())
         positives = self._positives(snap, liked)
+        liked_taste = _rows(snap, positives)
         return [
             self._explain(
                 snap,
@@ -439,6 +451,7 @@ class RecommendationEngine:
                 0.0 if query is None else float(snap.taste[j] @ query),
                 float(bonus[j]),
                 positives,
+                liked_taste,
             )
             for j in picked
         ]
@@ -461,22 +474,26 @@ class RecommendationEngine:
         cos: float,
         bonus: float,
         positives: list[tuple[int, int | None]],
+        liked_taste: npt.NDArray[np.floating[Any]] | None,
     ) -> Recommendation:
+        """``liked_taste``: the taste rows of ``positives`` (:func:`_rows`), gathered once
+        per answer rather than once per coffee explained."""
         similar: SimilarItem | None = None
-        if positives:
-            sims = snap.taste[[p for p, _ in positives]] @ snap.taste[j]
-            best = int(np.argmax(sims))
-            if sims[best] >= LIKE_THRESHOLD:
+        if positives and liked_taste is not None:
+            sims = liked_taste @ snap.taste[j]
+            best = int(sims.argmax())
+            sim = float(sims[best])
+            if sim >= LIKE_THRESHOLD:
                 p, rating = positives[best]
                 c = snap.coffees[p]
-                similar = SimilarItem(c.id, c.name, round(float(sims[best]), 3), rating)
+                similar = SimilarItem(c.id, c.name, round(sim, 3), rating)
         facts = snap.facts[j]
         reasons: dict[str, Any] = {
             "families": list(facts.families),
             "salient_metrics": dict(facts.metrics),
             "similarity": round(cos, 4),
             "prior_bonus": round(bonus, 4),
-            "map_xy": [round(float(v), 4) for v in snap.map_xy[j]],
+            "map_xy": [round(v, 4) for v in snap.map_xy[j].tolist()],
         }
         if similar is not None:
             reasons["similar_to"] = {
