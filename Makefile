@@ -117,6 +117,7 @@ bench: $(STAMP) $(EDGE_STAMP) $(MODEL_DIR)/config.json
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/experiment_stats.py
 	$(BIN)/python bench/profile_recommend.py
+	$(BIN)/python bench/http_threads.py
 	$(BIN)/python bench/load_test.py
 
 clean:

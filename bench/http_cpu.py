@@ -18,7 +18,8 @@ bench/RESULTS.md, section ``http_cpu``.
     git archive <ref> src | tar -x -C /tmp/base
     .venv/bin/python bench/http_cpu.py --baseline-src /tmp/base/src --baseline-ref <ref>
 
-or, to take one commit's change out of this checkout (everything else equal):
+(repeat ``--baseline-src``/``--baseline-ref`` to measure several trees in the same run), or,
+to take one commit's change out of this checkout (everything else equal):
 
     mkdir /tmp/base && cp -r src /tmp/base/ && git diff C~1 C -- src | patch -p1 -R -d /tmp/base
     .venv/bin/python bench/http_cpu.py --baseline-src /tmp/base/src --baseline-ref "C reverted" \
@@ -84,8 +85,19 @@ def _measure(src: Path, seconds: int, coffees: int) -> dict[str, dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--baseline-src", type=Path, required=True)
-    parser.add_argument("--baseline-ref", required=True, help="what the baseline is (a commit)")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        required=True,
+        action="append",
+        help="a baseline source tree; repeat for several (measured in the order given)",
+    )
+    parser.add_argument(
+        "--baseline-ref",
+        required=True,
+        action="append",
+        help="what each baseline is (a commit), one per --baseline-src",
+    )
     parser.add_argument(
         "--baseline-how",
         default=None,
@@ -95,10 +107,15 @@ def main() -> None:
     parser.add_argument("--coffees", type=int, default=10_000)
     parser.add_argument("--results", type=Path, default=Path("bench/RESULTS.md"))
     args = parser.parse_args()
+    if len(args.baseline_ref) != len(args.baseline_src):
+        parser.error("give one --baseline-ref per --baseline-src")
     load = [os.getloadavg()[0]]
     runs = []
     for label, src in (
-        (f"baseline ({args.baseline_ref})", args.baseline_src),
+        *(
+            (f"baseline ({ref})", src)
+            for ref, src in zip(args.baseline_ref, args.baseline_src, strict=True)
+        ),
         ("this checkout", Path("src")),
     ):
         runs.append((label, _measure(src, args.seconds, args.coffees)))
@@ -120,14 +137,21 @@ def main() -> None:
         ["server", "endpoint", "clients", "req/s", "p50 ms", "p99 ms", "server CPU ms/request"],
         rows,
     )
-    how = args.baseline_how or f"git archive {args.baseline_ref} src | tar -x -C /tmp/base"
+    how = args.baseline_how or " && ".join(
+        f"git archive {ref} src | tar -x -C {src.parent}"
+        for ref, src in zip(args.baseline_ref, args.baseline_src, strict=True)
+    )
+    baselines = " ".join(
+        f"--baseline-src {src} --baseline-ref '{ref}'"
+        for ref, src in zip(args.baseline_ref, args.baseline_src, strict=True)
+    )
     text = (
         "## Server CPU per request: this checkout vs a baseline (`bench/http_cpu.py`)\n\n"
-        f"Command: `{how} && .venv/bin/python bench/http_cpu.py --baseline-src "
-        f"{args.baseline_src} --baseline-ref '{args.baseline_ref}' --seconds {args.seconds}`. "
+        f"Command: `{how} && .venv/bin/python bench/http_cpu.py {baselines} "
+        f"--seconds {args.seconds}`. "
         "One server process each, "
         f"{args.coffees:,} synthetic coffees plus the demo, stream on, rate limit off; wrk "
-        f"{args.seconds} s per row, baseline first; CPU is the server's user+system time "
+        f"{args.seconds} s per row, baselines first; CPU is the server's user+system time "
         "over the requests answered. 1-minute load average "
         + " → ".join(f"{x:.1f}" for x in load)
         + " (2 cores shared with other engineers' jobs: req/s and latency are the "
