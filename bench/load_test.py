@@ -26,8 +26,12 @@ object counts, the sizes of the service's in-memory maps and the tracebacks that
 most to ``DIR/memory.jsonl``; the run's section then says it was traced (tracing costs
 memory and time, so its RSS and latencies are not the service's).
 
+``--unique-notes`` gives every tasting a note never sent before, so the text tower embeds
+each one (its in-memory cache then fills to ``T2V_TEXT_CACHE_SIZE``).
+
     .venv/bin/python bench/load_test.py [--seconds 300] [--clients 20] [--workers 1]
-        [--trace-memory DIR [--trace-interval 30]] [--results bench/RESULTS.md]
+        [--unique-notes] [--trace-memory DIR [--trace-interval 30] [--census]]
+        [--results bench/RESULTS.md]
 """
 
 from __future__ import annotations
