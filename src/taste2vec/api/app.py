@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if settings.retrain_interval_s > 0:  # one replica runs it (a lease)
                     scheduler = RetrainScheduler(
                         registry,
-                        text_encoder_for(settings),
+                        lambda: text_encoder_for(settings),  # made on the first round
                         interval_s=settings.retrain_interval_s,
                         work_dir=settings.retrain_dir,
                         store_url=settings.database_url,

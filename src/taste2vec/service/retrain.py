@@ -17,6 +17,7 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from taste2vec.batch.retrain import RetrainConfig, RetrainError, RetrainResult, retrain
@@ -32,14 +33,19 @@ RETRAIN_SCHEDULER_ACTOR = "retrain-scheduler"
 
 
 class RetrainScheduler:
-    """A supervised loop (``run``) and one round (:meth:`tick`)."""
+    """A supervised loop (``run``) and one round (:meth:`tick`).
+
+    ``text_encoder`` is the tower new models train with, or a function that makes it on
+    the first round (the service passes one: the static tower's table may have to be
+    built, which should not hold up start-up).
+    """
 
     name = "retrain"
 
     def __init__(
         self,
         registry: ModelRegistry,
-        text_encoder: TextEncoder,
+        text_encoder: TextEncoder | Callable[[], TextEncoder],
         *,
         interval_s: float,
         work_dir: Path,
@@ -53,7 +59,7 @@ class RetrainScheduler:
             raise ValueError("interval_s must be > 0")
         self.registry = registry
         self.store = registry.store
-        self.text_encoder = text_encoder
+        self._text_encoder = text_encoder
         self.interval_s = interval_s
         self.work_dir = Path(work_dir)
         self.store_url = store_url
@@ -66,6 +72,12 @@ class RetrainScheduler:
         self.runs = 0
         self.last: RetrainResult | None = None
         self._wake = threading.Event()
+
+    @property
+    def text_encoder(self) -> TextEncoder:
+        if callable(self._text_encoder) and not hasattr(self._text_encoder, "encode"):
+            self._text_encoder = self._text_encoder()
+        return self._text_encoder  # type: ignore[return-value]
 
     def wake(self) -> None:
         self._wake.set()
