@@ -61,10 +61,11 @@ class Settings(BaseSettings):
         default=20_000,
         ge=0,
         le=10_000_000,
-        description="How many notes' text-tower embeddings each process keeps in memory "
-        "(least recently used first out, about 1.9 KB each with MiniLM; 0 keeps none). A "
-        "server embeds every new note it is sent, so this bounds the memory that grows "
-        "with distinct notes; the on-disk cache in cache_dir is not bounded.",
+        description="How many notes' MiniLM text-tower embeddings each process keeps in "
+        "memory (least recently used first out, about 1.9 KB each; 0 keeps none). A server "
+        "embeds every new note it is sent, so this bounds the memory that grows with "
+        "distinct notes; the on-disk cache in cache_dir is not bounded. The static tower "
+        "keeps no embeddings.",
     )
     text_tower: Literal["minilm", "static"] = Field(
         default="static",
