@@ -265,6 +265,7 @@ def _feedback_to_visible(base: str, key: str) -> tuple[float, float]:
 
 
 def _embed_throughput(base: str, model_dir: Path, key: str) -> tuple[float, float]:
+    from taste2vec.model.artifact import read_config
     from taste2vec.model.taste2vec import Taste2Vec
     from taste2vec.model.text import HFSentenceEncoder
     from taste2vec.schema import parse_record
@@ -285,7 +286,9 @@ def _embed_throughput(base: str, model_dir: Path, key: str) -> tuple[float, floa
         for i in range(8):
             http.post("/v1/embed", json={"records": batch("http", i)}).raise_for_status()
     http_rate = 8 * 64 / (time.perf_counter() - started)
-    model = Taste2Vec.load(model_dir, text_encoder=HFSentenceEncoder())
+    # no on-disk text cache in process (a MiniLM model); a static-tower model has none
+    static = str(read_config(Path(model_dir)).get("text_model_id", "")).startswith("static-")
+    model = Taste2Vec.load(model_dir, text_encoder=None if static else HFSentenceEncoder())
     records = [parse_record(r) for i in range(8) for r in batch("local", i)]
     started = time.perf_counter()
     for i in range(0, len(records), 64):
