@@ -238,7 +238,9 @@ def main() -> None:
         "## Batch embed over HTTP\n\n"
         f"`POST /v1/embed`, 64 unique records per call: **{embed_rate:,.0f} records/s**; the "
         f"same records embedded in-process (baseline, same run): {inproc_rate:,.0f} records/s. "
-        "Both are bound by the MiniLM text tower on new notes.\n"
+        "Both run the model's own text tower; the in-process model is loaded fresh for this "
+        "measurement (its word and lexicon memos start empty), the server's has run the "
+        "load above.\n"
     )
     print(text)
     update_section(args.results, "http_load", text)
