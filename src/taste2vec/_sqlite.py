@@ -16,6 +16,7 @@ another module opens a ``sqlite3`` connection or sets these pragmas itself.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,8 +31,24 @@ def configure(
 ) -> None:
     """Set the package's pragmas on a fresh ``sqlite3`` connection (or cursor): WAL,
     ``synchronous=FULL`` (``NORMAL`` when not ``durable``), the busy timeout, and
-    ``foreign_keys=ON`` if asked."""
-    conn.execute("PRAGMA journal_mode=WAL")
+    ``foreign_keys=ON`` if asked.
+
+    Switching a new database file to WAL needs an exclusive lock, and SQLite answers
+    "database is locked" at once, without its busy handler, when another connection is
+    switching the same new file at that moment (two processes opening a fresh cache
+    together). The switch is therefore retried, with a short backoff, for up to
+    ``busy_timeout_s``."""
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
     conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys=ON")
