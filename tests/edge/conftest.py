@@ -8,8 +8,13 @@ elsewhere, naming the command that creates it.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +27,32 @@ from taste2vec.model.artifact import weights_version
 from taste2vec.model.taste2vec import Taste2Vec
 
 GATE_RECORDS = 60
+#: What the edge runtime must run without: made unimportable in :func:`run_torch_free`.
+HEAVY_MODULES = ("torch", "transformers", "pydantic", "sklearn", "pandas", "scipy")
+
+
+def run_torch_free(body: str, *args: str) -> dict[str, Any]:
+    """Run ``body`` in a fresh interpreter where :data:`HEAVY_MODULES` cannot be imported
+    (``sys.argv[1:]`` is ``args``). ``body`` sets ``result``, a JSON-able dict; it comes
+    back with ``loaded``: the heavy modules that got into ``sys.modules`` all the same."""
+    script = (
+        "import json, sys\n"
+        f"for blocked in {HEAVY_MODULES!r}:\n"
+        "    sys.modules[blocked] = None  # any import of these now raises ImportError\n"
+        + textwrap.dedent(body)
+        + f"\nresult['loaded'] = [m for m in {HEAVY_MODULES!r} if sys.modules.get(m)]\n"
+        "print(json.dumps(result))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
 
 
 def require_converter() -> None:

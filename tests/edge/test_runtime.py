@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -20,6 +17,8 @@ from taste2vec.edge.spec import CHECKSUM_FILE, METADATA_FILE, TFLITE_BUCKETS
 from taste2vec.errors import ArtifactError, SchemaError
 from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.model.text import HFSentenceEncoder
+
+from .conftest import run_torch_free
 
 pytestmark = [pytest.mark.xdist_group("edge")]
 
@@ -73,11 +72,7 @@ def test_graph_pieces_match_the_torch_modules(
 
 def test_runtime_stands_alone_without_torch(edge_bundles: Bundles, tmp_path: Path) -> None:
     """Import and run the runtime with torch, transformers and pydantic made unimportable."""
-    script = textwrap.dedent(
-        """
-        import json, sys
-        for blocked in ("torch", "transformers", "pydantic", "sklearn", "pandas"):
-            sys.modules[blocked] = None  # any import of these now raises ImportError
+    body = """
         from taste2vec.edge.runtime import EdgeRuntime
         out = {}
         for fmt, path in json.loads(sys.argv[1]).items():
@@ -85,20 +80,10 @@ def test_runtime_stands_alone_without_torch(edge_bundles: Bundles, tmp_path: Pat
             res = rt.run({"notes": "자몽과 재스민, 꿀 같은 단맛", "metrics": {"acidity": 7},
                           "context": {"hour": 8, "location_type": "home"}})
             out[fmt] = res.to_dict()["embedding"]
-        loaded = [m for m in ("torch", "transformers", "pydantic") if sys.modules.get(m)]
-        print(json.dumps({"loaded": loaded, "out": out}))
+        result = {"out": out}
         """
-    )
     paths = {fmt: str(path) for fmt, (path, _) in edge_bundles.items()}
-    proc = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(paths)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_torch_free(body, json.dumps(paths))
     assert result["loaded"] == []
     vectors = {fmt: np.asarray(v) for fmt, v in result["out"].items()}
     assert set(vectors) == set(paths)

@@ -21,7 +21,7 @@ from taste2vec.service import TasteService, seed_demo
 from taste2vec.service.embedded import EmbeddedTastings
 from taste2vec.service.relay import OutboxRelay
 from taste2vec.store import Store, create_store
-from taste2vec.stream.log import EventLog, open_log
+from taste2vec.stream.log import EventLog
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 USER = "embed-once"
@@ -56,13 +56,6 @@ def test_the_cache_gives_a_vector_only_for_the_same_record_and_model_version() -
 def store(tmp_path: Path) -> Iterator[Store]:
     opened = create_store(f"sqlite:///{tmp_path / 'store.db'}")
     seed_demo(opened, tmp_path / "keys.json")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def event_log(tmp_path: Path) -> Iterator[EventLog]:
-    opened = open_log(f"sqlite:///{tmp_path / 'events.db'}")
     yield opened
     opened.close()
 

@@ -20,7 +20,7 @@ from taste2vec.service import TasteService, seed_demo
 from taste2vec.service.relay import EventBuffer, OutboxRelay
 from taste2vec.store import Store, create_store
 from taste2vec.stream.events import BoxRated, Event, LabSession, parse_event
-from taste2vec.stream.log import EventLog, open_log
+from taste2vec.stream.log import EventLog
 from tests.stream.conftest import FAST_CONSUMER, PARTITIONS, make_tansu_broker  # noqa: F401
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -29,13 +29,6 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     opened = create_store(f"sqlite:///{tmp_path / 'store.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def event_log(tmp_path: Path) -> Iterator[EventLog]:
-    opened = open_log(f"sqlite:///{tmp_path / 'events.db'}")
     yield opened
     opened.close()
 
