@@ -33,15 +33,14 @@ HEAVY_MODULES = ("torch", "transformers", "pydantic", "sklearn", "pandas", "scip
 
 def run_torch_free(body: str, *args: str) -> dict[str, Any]:
     """Run ``body`` in a fresh interpreter where :data:`HEAVY_MODULES` cannot be imported
-    (``sys.argv[1:]`` is ``args``). ``body`` sets ``result``, a JSON-able dict; it comes
-    back with ``loaded``: the heavy modules that got into ``sys.modules`` all the same."""
+    (``sys.argv[1:]`` is ``args``): any import of one raises ImportError and fails the run.
+    ``body`` sets ``result``, a JSON-able dict, which is returned."""
     script = (
         "import json, sys\n"
         f"for blocked in {HEAVY_MODULES!r}:\n"
         "    sys.modules[blocked] = None  # any import of these now raises ImportError\n"
         + textwrap.dedent(body)
-        + f"\nresult['loaded'] = [m for m in {HEAVY_MODULES!r} if sys.modules.get(m)]\n"
-        "print(json.dumps(result))\n"
+        + "\nprint(json.dumps(result))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script, *args],

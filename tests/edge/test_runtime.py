@@ -83,8 +83,7 @@ def test_runtime_stands_alone_without_torch(edge_bundles: Bundles, tmp_path: Pat
         result = {"out": out}
         """
     paths = {fmt: str(path) for fmt, (path, _) in edge_bundles.items()}
-    result = run_torch_free(body, json.dumps(paths))
-    assert result["loaded"] == []
+    result = run_torch_free(body, json.dumps(paths))  # fails if it imports torch & co.
     vectors = {fmt: np.asarray(v) for fmt, v in result["out"].items()}
     assert set(vectors) == set(paths)
     for vec in vectors.values():
