@@ -19,7 +19,9 @@ snapshot to ``$T2V_TRACE_DIR/memory.jsonl``:
   lists (the app freezes what was alive at start-up: those are not listed);
 - ``containers``: the sizes of the in-memory maps that grow with users or requests:
   the service's user-state cache, the key cache, the crowd map, the text tower's cache
-  (reached from the app), the stream worker's dedup ids, panes and keyed states;
+  (reached from the app), the stream worker's dedup ids, panes and keyed states, and the
+  live torch tensors created after start-up (count and KiB) and ``Taste2Vec`` instances
+  (torch allocates outside tracemalloc's view);
 - ``growth``: the 25 tracebacks whose live size grew most since the first snapshot
   (``tracemalloc.Snapshot.compare_to(..., "traceback")``), and ``growth_recent``: the same
   since the previous snapshot.
@@ -119,6 +121,8 @@ def _census() -> tuple[collections.Counter[str], dict[str, int]]:
     counts: collections.Counter[str] = collections.Counter()
     out: dict[str, int] = {}
     _app_maps(out)
+    torch = sys.modules.get("torch")
+    tensor = None if torch is None else torch.Tensor
     for obj in gc.get_objects():
         kind = type(obj).__name__
         counts[kind] += 1
@@ -130,6 +134,14 @@ def _census() -> tuple[collections.Counter[str], dict[str, int]]:
                 out[key] = out.get(key, 0) + len(states)
         elif kind == "ReplayBuffer":
             out["learner.replay_ids"] = len(obj._ids)
+        elif tensor is not None and isinstance(obj, tensor):
+            # torch allocates outside tracemalloc's view: count the live tensors' bytes
+            # (views share storage, so this can over-count; it is a census, not a sum)
+            out["torch.tensors"] = out.get("torch.tensors", 0) + 1
+            nbytes = obj.element_size() * obj.nelement()
+            out["torch.tensor_kib"] = out.get("torch.tensor_kib", 0) + nbytes // 1024
+        elif kind == "Taste2Vec":
+            out["model.instances"] = out.get("model.instances", 0) + 1
     return counts, out
 
 

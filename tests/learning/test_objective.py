@@ -117,3 +117,33 @@ def test_loss_decreases_and_every_tower_gets_gradient(
     # training a clone never touches the original
     assert all(torch.equal(before[k], v) for k, v in tiny_model.net.state_dict().items())
     assert not all(torch.equal(before[k], v) for k, v in model.net.state_dict().items())
+
+
+def test_a_step_on_the_rows_it_uses_equals_the_step_on_the_whole_catalogue(
+    tiny_model: Taste2Vec, catalogue: list[Coffee]
+) -> None:
+    """The learner embeds only the rows a batch's pairs and histories use
+    (``PairBatch.compact``): the same loss and the same gradients as embedding every coffee."""
+    history = _toy_history()
+    targets = [x for items in history.values() for x in items]
+    index = CatalogueIndex(tiny_model, catalogue)
+    pairs = build_pairs(targets, history, index.row, np.random.default_rng(3))
+    assert pairs is not None
+    rows, local = pairs.compact()
+    assert len(rows) < len(catalogue)  # unseen coffees are sampled: not every row is used
+    assert torch.equal(rows, torch.unique(rows))  # sorted, each once
+    assert torch.equal(rows[local.pair_hi], pairs.pair_hi)
+    assert torch.equal(rows[local.pair_lo], pairs.pair_lo)
+    assert torch.equal(rows[local.hist_row], pairs.hist_row)
+    grads = []
+    for subset, batch in ((None, pairs), (rows, local)):
+        model = clone_model(tiny_model)
+        loss = preference_loss(index.embed(model.net, subset), batch)
+        loss.backward()  # type: ignore[no-untyped-call]
+        grads.append((loss.detach(), [p.grad for p in model.net.parameters()]))
+    (full, g_full), (part, g_part) = grads
+    assert torch.allclose(full, part, rtol=1e-5, atol=1e-7)
+    for a, b in zip(g_full, g_part, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)

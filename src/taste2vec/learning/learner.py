@@ -118,6 +118,14 @@ class LearnerConfig:
     # preference loss at temperature 1 keeps the balance 0.1 had at temperature 0.1 (the
     # preference gradient scales with 1/temperature); docs/model.md, online learner.
     content_weight: float = 0.01
+    # Coffees the content term sees per training step: a fresh uniform sample when the
+    # catalogue is larger (the trainer's own objective is a mini-batch one too), so a
+    # step's memory and time do not grow with the catalogue (the contrastive term is
+    # quadratic in its batch: 10k coffees took about 800 MB per step).
+    content_batch: int = 512
+    # Coffees the gate's content guard compares the live model and the candidate on: a
+    # fixed sample (the same for both, drawn once per catalogue) when it is larger.
+    gate_content_rows: int = 2048
     # The gate: candidate AUC > live AUC + min_improvement, a paired per-user gain of at
     # least gate_z standard errors, and a content loss at most (1 + content_tolerance) x live.
     min_improvement: float = 0.0
@@ -254,6 +262,7 @@ class OnlineLearner:
         self._work_base = -1
         self._opt: torch.optim.Optimizer | None = None
         self._worse_in_a_row = 0
+        self._gate_rows: torch.Tensor | None = None  # set by _build_index
         self._index, self._compiled, self._frozen_parts = self._build_index(self.holder.get())
 
     # ------------------------------------------------------------------ catalogue
@@ -261,6 +270,13 @@ class OnlineLearner:
         self, model: Taste2Vec
     ) -> tuple[CatalogueIndex, CompiledValidation, tuple[object, ...]]:
         index = CatalogueIndex(model, self._catalogue)
+        n, keep = len(index), self.config.gate_content_rows
+        # The gate's fixed sample: its own generator, so the training draws do not move it.
+        self._gate_rows = (
+            None
+            if n <= keep
+            else torch.from_numpy(np.sort(np.random.default_rng(0).choice(n, keep, replace=False)))
+        )
         parts = (model.scaler, model.vocab, model.lexicon, model.text_encoder)
         return index, self.validation.compile(index.row), parts
 
@@ -371,11 +387,13 @@ class OnlineLearner:
             pairs = build_pairs(targets, histories, self._index.row, self._rng, cfg.objective)
             if pairs is None:
                 break
-            emb = self._index.embed(work.net)
-            loss = preference_loss(emb, pairs, cfg.objective.temperature)
+            rows, local = pairs.compact()
+            emb = self._index.embed(work.net, rows)
+            loss = preference_loss(emb, local, cfg.objective.temperature)
             total = loss
             if cfg.content_weight > 0:
-                total = total + cfg.content_weight * self._index.content_loss(work)
+                sample = self._content_sample(cfg.content_batch)
+                total = total + cfg.content_weight * self._index.content_loss(work, sample)
             self._opt.zero_grad()
             total.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(work.net.parameters(), cfg.grad_clip)
@@ -412,7 +430,15 @@ class OnlineLearner:
     def content_loss(self, weights: Taste2Vec) -> float:
         """The pre-training objective on the catalogue (lower is better; the gate's guard)."""
         with torch_threads(self.config.torch_threads):
-            return float(self._index.content_loss(weights))
+            return float(self._index.content_loss(weights, self._gate_rows))
+
+    def _content_sample(self, size: int) -> torch.Tensor | None:
+        """A uniform sample of ``size`` catalogue rows (sorted), or None (every row) when the
+        catalogue is not larger; no random draw then, so small catalogues train as before."""
+        n = len(self._index)
+        if n <= size:
+            return None
+        return torch.from_numpy(np.sort(self._rng.choice(n, size=size, replace=False)))
 
     def _verdict(
         self, live: RankingScore, cand: RankingScore, live_content: float, cand_content: float

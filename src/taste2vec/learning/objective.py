@@ -48,7 +48,7 @@ sensory, numeric and context towers and the fusion layer all learn. There is no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -104,18 +104,23 @@ class CatalogueIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def content_loss(self, model: Taste2Vec) -> torch.Tensor:
-        """The training objective's content terms on the catalogue (see :func:`content_loss`)."""
-        return content_loss(model, self.features, self.node_family)
+    def content_loss(self, model: Taste2Vec, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The training objective's content terms on the catalogue, or on its ``rows``
+        (see :func:`content_loss`)."""
+        batch = self.features if rows is None else self.features.index(rows)
+        return content_loss(model, batch, self.node_family)
 
-    def embed(self, net: torch.nn.Module) -> torch.Tensor:
-        """``(n coffees, 128)`` unit vectors from ``net``, with gradients when enabled.
+    def embed(self, net: torch.nn.Module, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``(n, 128)`` unit vectors from ``net`` of every coffee (or of ``rows``, in that
+        order), with gradients when enabled.
 
         The network is put in eval mode: no dropout, frozen BatchNorm statistics, so a
         fine-tuning step is deterministic and a small batch cannot corrupt the statistics.
+        In eval mode each row's embedding depends on that row alone, so embedding only the
+        rows a step needs gives the same vectors as embedding the catalogue.
         """
         net.eval()
-        out: torch.Tensor = net(self.features)
+        out: torch.Tensor = net(self.features if rows is None else self.features.index(rows))
         return out
 
 
@@ -174,6 +179,21 @@ class PairBatch:
 
     def __len__(self) -> int:
         return int(self.pair_user.shape[0])
+
+    def compact(self) -> tuple[torch.Tensor, PairBatch]:
+        """``(rows, batch)``: the sorted catalogue rows the pairs and histories use, and the
+        same batch with every row replaced by its position in ``rows``. A training step
+        then embeds those rows only (a few hundred) instead of the whole catalogue; the
+        loss is the same (:meth:`CatalogueIndex.embed`)."""
+        used = torch.cat((self.hist_row, self.pair_hi, self.pair_lo))
+        rows, local = torch.unique(used, sorted=True, return_inverse=True)
+        n_hist, n_pairs = len(self.hist_row), len(self)
+        return rows, replace(
+            self,
+            hist_row=local[:n_hist],
+            pair_hi=local[n_hist : n_hist + n_pairs],
+            pair_lo=local[n_hist + n_pairs :],
+        )
 
 
 def _user_pairs(
