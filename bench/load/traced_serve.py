@@ -19,9 +19,9 @@ snapshot to ``$T2V_TRACE_DIR/memory.jsonl``:
   lists (the app freezes what was alive at start-up: those are not listed);
 - ``containers``: the sizes of the in-memory maps that grow with users or requests:
   the service's user-state cache, the key cache, the crowd map, the text tower's cache
-  (reached from the app), the stream worker's dedup ids, panes and keyed states, and the
-  live torch tensors created after start-up (count and KiB) and ``Taste2Vec`` instances
-  (torch allocates outside tracemalloc's view);
+  (reached from the app), the stream worker's dedup ids not yet durable, panes and keyed
+  states, and the live torch tensors created after start-up (count and KiB) and
+  ``Taste2Vec`` instances (torch allocates outside tracemalloc's view);
 - ``growth``: the 25 tracebacks whose live size grew most since the first snapshot
   (``tracemalloc.Snapshot.compare_to(..., "traceback")``), and ``growth_recent``: the same
   since the previous snapshot.
@@ -127,7 +127,9 @@ def _census() -> tuple[collections.Counter[str], dict[str, int]]:
         kind = type(obj).__name__
         counts[kind] += 1
         if kind == "PartitionState":
-            out["stream.dedup_ids"] = out.get("stream.dedup_ids", 0) + len(obj.seen)
+            # ids not durable yet (pending + the checkpoint in flight); the rest are in
+            # the state store's dedup table
+            out["stream.dedup_ids"] = out.get("stream.dedup_ids", 0) + len(obj.unsaved_ids)
             out["stream.panes"] = out.get("stream.panes", 0) + len(obj.panes)
             for name, states in obj.keyed.items():
                 key = f"stream.keyed.{name}"

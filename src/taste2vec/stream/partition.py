@@ -9,8 +9,35 @@ One :class:`PartitionState` holds, for its partition:
   merged with the others' by readers;
 - the open windows of the windowed aggregates, kept as slide-sized panes, and the rows of
   windows that became final since the last checkpoint;
-- the dedup set (event ids still able to count; see :meth:`PartitionState.evict`),
-  the next offset, the largest event time seen (the watermark's source) and counters.
+- the event ids that are not durable yet (:attr:`PartitionState.unsaved_ids`: applied
+  since the last confirmed checkpoint), the next offset, the largest event time seen (the
+  watermark's source) and counters.
+
+Dedup. Every id that can still count is in the state store's ``dedup`` table once its
+checkpoint has committed; memory holds only the ids that are not durable yet: those
+applied since the last :meth:`~PartitionState.take_changes` ("pending") and those of the
+checkpoint whose ``COMMIT`` is in flight. :meth:`~PartitionState.confirm` drops a
+checkpoint's ids once its ``COMMIT`` is known to have succeeded;
+:meth:`~PartitionState.requeue` keeps them (they are pending again). An id in neither set
+is looked up in the ``dedup`` table: the worker (:meth:`StreamWorker.process
+<taste2vec.stream.worker.StreamWorker.process>`) parses a polled batch first, then asks
+the store, per partition, in one query, which of the batch's ids that are not in memory
+are durable (:meth:`StateStore.durable_ids <taste2vec.stream.state.StateStore.durable_ids>`,
+on a read connection of its own, so it does not wait for the ``COMMIT`` in flight), then
+applies the entries in offset order with that answer (:meth:`~PartitionState.process`,
+``durable``). Why that sees every earlier id: the worker's loop is single-threaded; the
+lookup for a batch runs after the loop's previous confirmation step, and an id leaves
+memory only after its ``COMMIT`` returned -- so every id applied before is either still
+in memory or committed before the lookup's read transaction began, hence visible to its
+snapshot. After a restart or rebalance the new owner starts with no ids in memory: every
+id that counted before is in a committed checkpoint (with the offset past its entry, in the
+same transaction) or its entry is read again from the log. Ids the checkpoint's eviction
+deletes (event time below
+:meth:`~PartitionState.evict_cutoff`) are late: the late check runs first, so their
+re-delivery is a dead letter, never counted twice. Two events with the same id in one
+batch: the first adds its id to memory as it is applied, so the second is a duplicate.
+Memory is thus bounded by the ids of two checkpoints (the pending ones and those in
+flight; more only while checkpoints keep failing), not by the dedup horizon.
 
 It knows no aggregate by name: :meth:`PartitionState.process` runs the aggregates listed
 for the event's type, in the order given. Everything is deterministic given the
@@ -22,6 +49,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +111,9 @@ class PartitionState:
         self.drained = False
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.keyed: dict[str, dict[str, Any]] = {name: {} for name in self.keyed_aggregates}
-        self.seen: dict[str, int] = {}  # event_id -> event time (us)
+        # Ids applied but not durable yet: pending (in new_ids) or in a checkpoint whose
+        # COMMIT is not confirmed; the rest are in the store's dedup table (module doc).
+        self.unsaved_ids: set[str] = set()
         # Windows are kept as panes (slide-sized buckets, :data:`PaneKey`); a window's row
         # is the sum of its panes when it becomes final. A hopping 7-day window thus costs
         # one pane update per event, not seven window updates.
@@ -147,10 +177,19 @@ class PartitionState:
         self.counters["invalid"] += 1
         self.dead.append((offset, reason, payload))
 
-    def process(self, offset: int, ev: Event, t: int, payload: bytes) -> str:
+    def process(
+        self,
+        offset: int,
+        ev: Event,
+        t: int,
+        payload: bytes,
+        durable: AbstractSet[str] = frozenset(),
+    ) -> str:
         """Apply one valid event at time ``t`` (us); returns ``"ok"``, ``"late"`` (dead
-        letter queued) or ``"duplicate"`` (ignored). The late check comes first: that
-        makes the outcome independent of when the dedup set was last evicted."""
+        letter queued) or ``"duplicate"`` (ignored). ``durable``: the ids of the batch
+        that the store's ``dedup`` table holds (looked up by the caller for every id not
+        in :attr:`unsaved_ids`; see the module doc). The late check comes first: that
+        makes the outcome independent of when the dedup ids were last evicted."""
         counters = self.counters
         counters["entries"] += 1
         max_us = self.max_us
@@ -164,11 +203,11 @@ class PartitionState:
             self.dead.append((offset, "late", payload))
             return "late"
         eid = ev.event_id
-        seen = self.seen
-        if eid in seen:
+        unsaved = self.unsaved_ids
+        if eid in unsaved or eid in durable:
             counters["duplicates"] += 1
             return "duplicate"
-        seen[eid] = t
+        unsaved.add(eid)
         self.new_ids.append((eid, t))
         counters["valid"] += 1
         keyed, windowed = self._plan[ev.type]
@@ -304,16 +343,10 @@ class PartitionState:
         bound = wm - self.lateness - _USER_SIZE
         return bound - bound % _DAY + _DAY
 
-    def evict(self) -> int:
-        """Forget the event ids below :meth:`evict_cutoff`; returns the cutoff."""
-        cutoff = self.evict_cutoff()
-        if cutoff != NO_WATERMARK:
-            self.seen = {k: v for k, v in self.seen.items() if v >= cutoff}
-        return cutoff
-
     def take_changes(self) -> Changes:
         """Hand over the changes since the last call (what a checkpoint writes) and start
-        collecting afresh; :meth:`requeue` puts them back if their write failed."""
+        collecting afresh; :meth:`requeue` puts them back if their write failed,
+        :meth:`confirm` drops their ids from memory once it committed."""
         changes = Changes(
             self.dirty_keyed,
             self.dirty_panes,
@@ -327,9 +360,15 @@ class PartitionState:
         self.new_ids, self.dead = [], []
         return changes
 
+    def confirm(self, changes: Changes) -> None:
+        """The checkpoint that wrote ``changes`` has committed: its ids are in the
+        ``dedup`` table now and leave memory (see the module doc)."""
+        self.unsaved_ids.difference_update([eid for eid, _ in changes.new_ids])
+
     def requeue(self, changes: Changes) -> None:
         """Merge changes whose checkpoint failed back in front of the newer ones (the next
-        checkpoint then writes both; keyed rows and panes with their current values)."""
+        checkpoint then writes both; keyed rows and panes with their current values).
+        Their ids stay in memory: they are pending again."""
         for name, keys in changes.keyed.items():
             self.dirty_keyed[name] |= keys
         self.dirty_panes |= {pk for pk in changes.panes if pk in self.panes}

@@ -33,6 +33,14 @@ of the store waits for it first. Its outcome (fenced partitions, or the error, a
 the changes are merged back into the states) is read with
 :meth:`PendingCheckpoint.result`; nothing may be acknowledged before that.
 
+Dedup ids are not loaded into memory: :meth:`StateStore.durable_ids` answers which of a
+batch's event ids the ``dedup`` table holds, on a second (read-only) connection, so under
+WAL it reads the last committed state without waiting for the ``COMMIT`` in flight. A
+checkpoint's ids leave the :class:`PartitionState`'s memory only once its ``COMMIT`` is
+confirmed (:meth:`PendingCheckpoint.result`, or :meth:`StateStore.checkpoint` returning);
+why every id is then either in memory or visible to the lookup is in
+:mod:`taste2vec.stream.partition`.
+
 Rows are written with multi-row statements (a few hundred rows per statement) rather than
 ``executemany`` (one Python-to-sqlite round trip per row).
 
@@ -48,7 +56,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -75,6 +83,7 @@ BUSY_TIMEOUT_S = 60.0
 _FORMAT = "2"  # 2: tastings vectors as base64 float64 bytes (1: JSON lists; read, upgraded)
 _READABLE = ("1", _FORMAT)
 _ROWS_PER_STATEMENT = 500
+_IN_TERMS = 500  # ids per "... event_id IN (?, ...)" lookup (under SQLite's variable limit)
 _OR_TERMS = 100  # keys per "DELETE ... WHERE (k = ?) OR (k = ?) ..." (a MULTI-INDEX OR)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -145,6 +154,7 @@ class PendingCheckpoint:
         self._fenced: list[int] = []
         self._error: BaseException | None = None
         self._requeued = False
+        self._confirmed = False
         self.seconds = 0.0  # how long the COMMIT took (in the background)
 
     @property
@@ -176,7 +186,8 @@ class PendingCheckpoint:
 
     def result(self) -> list[int]:
         """Wait for the transaction; return the fenced partitions (nothing of theirs was
-        written), or raise its error after merging the changes back into the states
+        written) after dropping the written partitions' dedup ids from memory (they are
+        durable now), or raise its error after merging the changes back into the states
         (call from the thread that processes events)."""
         self.join()
         if self._error is not None:
@@ -185,6 +196,9 @@ class PendingCheckpoint:
                 for w in self._writes:
                     w.state.requeue(w.changes)
             raise self._error
+        if not self._confirmed:
+            self._confirmed = True
+            _confirm(self._writes, self._fenced)
         return list(self._fenced)
 
 
@@ -206,6 +220,12 @@ class StateStore:
         self._offsets: dict[int, int] = {}  # next_offset as last loaded / checkpointed
         self._cutoffs: dict[int, int] = {}
         self._inflight: PendingCheckpoint | None = None
+        try:  # dedup lookups (durable_ids): never waits for the COMMIT in flight
+            self._reader = connect(self.path, BUSY_TIMEOUT_S)
+            self._reader.execute("PRAGMA query_only=ON")
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot open the stream state {self.path}: {exc}") from exc
 
     def _settle(self) -> None:
         """Wait for the checkpoint in flight, if any (its outcome stays with its handle)."""
@@ -235,7 +255,8 @@ class StateStore:
         self, partition: int, out_of_orderness_us: int, allowed_lateness_us: int
     ) -> PartitionState:
         """Take ownership of ``partition`` (bumping its epoch fences any previous owner)
-        and return its checkpointed state."""
+        and return its checkpointed state. Its dedup ids stay in the table (looked up with
+        :meth:`durable_ids`)."""
         self._settle()
         conn = self._conn
         ps = PartitionState(partition, out_of_orderness_us, allowed_lateness_us, self.aggregates)
@@ -290,11 +311,6 @@ class StateStore:
                     )
                 ]
             )
-            ps.seen = dict(
-                conn.execute(
-                    "SELECT event_id, event_time_us FROM dedup WHERE partition = ?", (partition,)
-                ).fetchall()
-            )
         self._epochs[partition] = epoch
         self._offsets[partition] = next_offset
         self._cutoffs[partition] = ps.evict_cutoff()
@@ -308,11 +324,31 @@ class StateStore:
         writes = self._snapshot(states)
         try:
             tx, fenced, written = self._stage(writes)
-            return self._finish(tx, fenced, written)
+            fenced = self._finish(tx, fenced, written)
         except BaseException:
             for w in writes:
                 w.state.requeue(w.changes)
             raise
+        _confirm(writes, fenced)
+        return fenced
+
+    def durable_ids(self, partition: int, ids: Collection[str]) -> set[str]:
+        """Which of ``ids`` the ``dedup`` table holds for ``partition`` (committed rows
+        only; one ``IN`` query per few hundred ids, on the read connection: it does not
+        wait for a checkpoint in flight). Call from the thread that processes events."""
+        if not ids:
+            return set()
+        found: set[str] = set()
+        todo = list(ids)
+        try:
+            for i in range(0, len(todo), _IN_TERMS):
+                chunk = todo[i : i + _IN_TERMS]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT event_id FROM dedup WHERE partition = ? AND event_id IN ({marks})"  # noqa: S608 - only ?s
+                found.update(r[0] for r in self._reader.execute(sql, [partition, *chunk]))
+        except sqlite3.Error as exc:
+            raise StoreError(f"dedup lookup in the stream state {self.path} failed: {exc}") from exc
+        return found
 
     def checkpoint_async(self, states: Iterable[PartitionState]) -> PendingCheckpoint:
         """:meth:`checkpoint` with its ``COMMIT`` in a background thread: returns once the
@@ -345,8 +381,7 @@ class StateStore:
                 keyed += [(name, k, p, agg.encode(values[k])) for k in keys]
             cutoff: int | None = None
             if (new_cutoff := ps.evict_cutoff()) > self._cutoffs.get(p, NO_WATERMARK):
-                ps.evict()  # in memory now; the rows go with this checkpoint
-                cutoff = new_cutoff
+                cutoff = new_cutoff  # the rows below it are deleted with this checkpoint
             writes.append(
                 _PartitionWrite(
                     state=ps,
@@ -422,7 +457,15 @@ class StateStore:
 
     def close(self) -> None:
         self._settle()
+        self._reader.close()
         self._conn.close()
+
+
+def _confirm(writes: list[_PartitionWrite], fenced: list[int]) -> None:
+    """A checkpoint committed: its written partitions' ids are durable, out of memory."""
+    for w in writes:
+        if w.partition not in fenced:
+            w.state.confirm(w.changes)
 
 
 def _insert(conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]]) -> None:

@@ -7,7 +7,10 @@
 Per entry: parse with :func:`~taste2vec.stream.events.parse_event` (invalid -> dead letter
 with the :class:`~taste2vec.errors.SchemaError` text); late (every window of the event is
 final on its partition) -> dead letter ``"late"``; duplicate ``event_id`` -> ignored and
-counted; otherwise applied to the partition's state (:class:`PartitionState`).
+counted; otherwise applied to the partition's state (:class:`PartitionState`). Memory holds
+only the event ids that are not durable yet; the others are looked up in the state store's
+``dedup`` table, once per partition and polled batch (:meth:`StreamWorker.process`; why
+that never misses an id: :mod:`taste2vec.stream.partition`).
 
 Effectively once: a partition's state, dead letters, window rows and dedup ids are written
 in the same SQLite transaction as the partition's next offset (:class:`StateStore`). On
@@ -43,7 +46,7 @@ from taste2vec.errors import SchemaError, StoreError
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S
 from taste2vec.stream.aggregates import DEFAULT_AGGREGATES
 from taste2vec.stream.aggregator import Aggregate
-from taste2vec.stream.events import parse_event
+from taste2vec.stream.events import Event, parse_event
 from taste2vec.stream.log.base import EventLog, LogEntry
 from taste2vec.stream.partition import PartitionState
 from taste2vec.stream.state import PendingCheckpoint, StateStore
@@ -169,50 +172,70 @@ class StreamWorker:
         return len(entries)
 
     def process(self, entries: list[LogEntry]) -> None:
+        """Apply a polled batch, in three passes: parse and check every entry (nothing is
+        changed yet), look up in the state store, per partition and in one query, which
+        of the batch's event ids not in memory are durable already (the dedup check; see
+        :mod:`taste2vec.stream.partition`), then apply the entries in offset order. A
+        failed lookup raises before anything is applied: the consumer then re-seeks on
+        the gap, as after any lost batch."""
         parts = self.parts
         resync: set[int] = set()
         lazy = self.lazy_types
         skew_us = self.skew_us
         now_us = time.time_ns() // 1000
-        n = 0
+        expected = {p: ps.next_offset for p, ps in parts.items()}
+        # (state, offset, append time, payload, event (None: invalid), event time, error)
+        work: list[tuple[PartitionState, int, int, bytes, Event | None, int, str]] = []
+        unknown: dict[int, set[str]] = {}  # partition -> ids to look up
         for e in entries:
             p = e.partition
             ps = parts.get(p)
             if ps is None or p in resync:
                 continue  # not ours (any more), or re-reading from the checkpoint
-            if e.offset != ps.next_offset:
-                if e.offset < ps.next_offset:
+            if e.offset != expected[p]:
+                if e.offset < expected[p]:
                     continue  # already applied (re-delivery after a seek or rebalance)
                 log.warning(
                     "partition %d: got offset %d, expected %d; seeking back",
                     p,
                     e.offset,
-                    ps.next_offset,
+                    expected[p],
                 )
-                self.consumer.seek(p, ps.next_offset)
+                self.consumer.seek(p, expected[p])
                 resync.add(p)
                 continue
-            ps.next_offset = e.offset + 1
-            n += 1
+            expected[p] = e.offset + 1
             # The log's clock, but never ahead of this worker's own (a Kafka record's
             # timestamp can be set by its producer where a broker ignores LogAppendTime).
             append_us = min(e.timestamp_ms * 1000, now_us)
-            if ps.max_append_us is None or append_us > ps.max_append_us:
-                ps.max_append_us = append_us
             try:
                 ev = parse_event(e.value)
             except SchemaError as exc:
-                ps.invalid(e.offset, str(exc), e.value)
+                work.append((ps, e.offset, append_us, e.value, None, 0, str(exc)))
                 self._urgent = True
                 continue
             if ev.type not in lazy:
                 self._urgent = True
             t = to_us(ev.event_time)
             if t > append_us + skew_us:
-                ps.invalid(e.offset, future_reason(t, append_us, skew_us), e.value)
+                reason = future_reason(t, append_us, skew_us)
+                work.append((ps, e.offset, append_us, e.value, None, 0, reason))
                 self._urgent = True
                 continue
-            ps.process(e.offset, ev, t, e.value)
+            work.append((ps, e.offset, append_us, e.value, ev, t, ""))
+            if ev.event_id not in ps.unsaved_ids:
+                unknown.setdefault(p, set()).add(ev.event_id)
+        durable = {p: self.store.durable_ids(p, ids) for p, ids in unknown.items()}
+        no_ids: frozenset[str] = frozenset()
+        for ps, offset, append_us, payload, event, t, reason in work:
+            ps.next_offset = offset + 1
+            if ps.max_append_us is None or append_us > ps.max_append_us:
+                ps.max_append_us = append_us
+            if event is None:
+                ps.invalid(offset, reason, payload)
+            else:
+                ps.process(offset, event, t, payload, durable.get(ps.partition, no_ids))
+        n = len(work)
         self._pending += n
         self.stats["entries"] += n
 
