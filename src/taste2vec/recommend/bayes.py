@@ -60,6 +60,7 @@ import numpy.typing as npt
 __all__ = [
     "BayesConfig",
     "CrowdPrior",
+    "crowd_hash",
     "default_prior",
     "fit_crowd_prior",
     "posterior_mean",
@@ -82,7 +83,9 @@ class BayesConfig:
     centroid_weight: float = 1.0
     em_iterations: int = 8
     min_users: int = 10  # fewer users with feedback: use the default prior
-    max_users: int = 2000  # the EM sees at most this many users (a deterministic sample)
+    #: The EM sees at most this many users: the first ones by ``(crowd_hash(user), user)``
+    #: (a deterministic sample; the store reads only theirs, ``Store.crowd_feedback``).
+    max_users: int = 2000
     covariance_shrink: float = 0.3  # shrink the crowd covariance toward its diagonal
     covariance_floor: float = 1e-3
     onboarding_strength: float = 1.0  # pseudo-observed weight of a chosen family
@@ -204,8 +207,11 @@ def _user_posteriors(
     return means, covs
 
 
-def _stable_hash(text: str) -> int:
-    return zlib.crc32(text.encode())
+def crowd_hash(user: str) -> int:
+    """``zlib.crc32`` of the user id's UTF-8: the crowd sample takes the first
+    ``BayesConfig.max_users`` users by ``(crowd_hash(user), user)`` (the store keeps it in
+    ``feedback.user_hash`` so that it can pick the sample in SQL)."""
+    return zlib.crc32(user.encode())
 
 
 def fit_crowd_prior(
@@ -213,12 +219,19 @@ def fit_crowd_prior(
     names: Sequence[str],
     prefs: Mapping[str, Mapping[int, float]],
     config: BayesConfig,
+    n_users: int | None = None,
 ) -> CrowdPrior:
-    """Empirical-Bayes prior from ``prefs`` (user -> {item row: preference}); see above."""
+    """Empirical-Bayes prior from ``prefs`` (user -> {item row: preference}); see above.
+
+    ``prefs`` may be everyone's or only a sample that holds the first ``max_users`` users
+    by ``(crowd_hash(user), user)``; then ``n_users`` says how many users with feedback
+    there are in all (the ``min_users`` test and ``CrowdPrior.n_users``; default: the
+    users in ``prefs`` with at least one preference)."""
     n_items, d = x.shape
     base = default_prior(names, n_items, config, x)
-    users = sorted((u for u, p in prefs.items() if p), key=lambda u: (_stable_hash(u), u))
-    if len(users) < config.min_users:
+    users = sorted((u for u, p in prefs.items() if p), key=lambda u: (crowd_hash(u), u))
+    total = len(users) if n_users is None else n_users
+    if total < config.min_users or not users:
         return base
     rows = [
         (
@@ -250,7 +263,7 @@ def fit_crowd_prior(
     means, _ = _user_posteriors(x, rows, mean, precision)
     residual = _item_residual(x, rows, means, mean, sigma2, n_items, config)
     cold = _cold_scores(x, rows, mean, config)
-    return CrowdPrior(mean, precision, sigma2, residual, len(users), cold)
+    return CrowdPrior(mean, precision, sigma2, residual, total, cold)
 
 
 def _cold_scores(

@@ -58,7 +58,13 @@ from taste2vec.model.taste2vec import Taste2Vec
 from taste2vec.recommend.bayes import BayesConfig, fit_crowd_prior, posterior_mean
 from taste2vec.recommend.explain import SimilarItem, reason_text
 from taste2vec.recommend.index import IndexKind
-from taste2vec.recommend.snapshot import FeedbackStats, Snapshot, build_snapshot, normalise
+from taste2vec.recommend.snapshot import (
+    CrowdFeedback,
+    FeedbackStats,
+    Snapshot,
+    build_snapshot,
+    normalise,
+)
 from taste2vec.recommend.user_state import UserState, UserVectorConfig
 from taste2vec.schema import SENSORY_METRICS, Coffee, Context, Feedback, TasteRecord
 
@@ -168,7 +174,8 @@ class RecommendationEngine:
         self.residual_weight = residual_weight
         self.user_model = user_model
         self._stats: FeedbackStats | None = None
-        self._crowd: dict[str, dict[str, float]] = {}  # user -> coffee -> latest preference
+        #: The crowd sample (at most ``bayes.max_users`` users) the prior is fitted on.
+        self._crowd = CrowdFeedback(None, {}, 0)
         self._lock = threading.Lock()  # serialises writers; readers never take it
         self._snapshot = build_snapshot(model, coffees, next(_versions), index, bayes=self.bayes)
 
@@ -193,26 +200,39 @@ class RecommendationEngine:
             self._stats = stats
             self._snapshot = self._snapshot.with_stats(stats)
 
-    def set_crowd(self, feedback: Iterable[Feedback]) -> None:
-        """Learn from everyone's feedback: the item prior and population query
-        (:meth:`set_feedback_stats`) and the linear model's prior (:mod:`.bayes`)."""
-        items = sorted(feedback, key=lambda f: f.timestamp)
-        crowd: dict[str, dict[str, float]] = {}
-        for fb in items:
-            crowd.setdefault(fb.user, {})[fb.coffee] = fb.preference
-        stats = feedback_stats(items) if items else None
+    def set_crowd(self, crowd: CrowdFeedback | Iterable[Feedback]) -> None:
+        """Learn from the crowd: the item prior and population query
+        (:meth:`set_feedback_stats`) and the linear model's prior (:mod:`.bayes`).
+
+        ``crowd``: a :class:`~.snapshot.CrowdFeedback` (a service reads it with
+        ``Store.crowd_feedback(engine.bayes.max_users)``: memory bounded by the catalogue
+        and the sample, however much feedback is stored), or feedback in memory (a
+        simulation, a test: sampled with ``CrowdFeedback.from_feedback`` against the
+        current catalogue). The engine keeps only the sample."""
+        if not isinstance(crowd, CrowdFeedback):
+            crowd = CrowdFeedback.from_feedback(crowd, self.bayes.max_users, self._snapshot.pos)
+        if len(crowd.prefs) > self.bayes.max_users:
+            raise ValueError(
+                f"the crowd sample holds {len(crowd.prefs)} users, more than "
+                f"BayesConfig.max_users ({self.bayes.max_users})"
+            )
         with self._lock:
-            self._stats = stats
+            self._stats = crowd.stats
             self._crowd = crowd
-            self._snapshot = self._with_crowd(self._snapshot.with_stats(stats))
+            self._snapshot = self._with_crowd(self._snapshot.with_stats(crowd.stats))
 
     def _with_crowd(self, snap: Snapshot) -> Snapshot:
+        crowd = self._crowd
         prefs = {
             user: {snap.pos[c]: p for c, p in items.items() if c in snap.pos}
-            for user, items in self._crowd.items()
+            for user, items in crowd.prefs.items()
         }
+        # A full sample stands for more users (how many: ``n_users``); a smaller one is
+        # everyone eligible, counted here against this snapshot's catalogue.
+        n_users = crowd.n_users if len(crowd.prefs) >= self.bayes.max_users else None
         x = snap.features.matrix
-        return snap.with_crowd(fit_crowd_prior(x, snap.features.names, prefs, self.bayes))
+        prior = fit_crowd_prior(x, snap.features.names, prefs, self.bayes, n_users)
+        return snap.with_crowd(prior)
 
     def project(self, vec: npt.ArrayLike) -> tuple[float, float]:
         """The 2-D map position of a taste vector."""

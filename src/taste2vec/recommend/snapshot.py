@@ -25,7 +25,8 @@ old snapshot or the new one, never half of a rebuild. :func:`build_snapshot` doe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import heapq
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,14 +34,14 @@ import numpy as np
 import numpy.typing as npt
 
 from taste2vec.model.taste2vec import Taste2Vec
-from taste2vec.recommend.bayes import BayesConfig, CrowdPrior, default_prior
+from taste2vec.recommend.bayes import BayesConfig, CrowdPrior, crowd_hash, default_prior
 from taste2vec.recommend.catalogue import coffee_text, embed_coffees
 from taste2vec.recommend.explain import CoffeeFacts, coffee_facts
 from taste2vec.recommend.features import ItemFeatures, archetype_coffees, item_features
 from taste2vec.recommend.index import ExactIndex, IndexKind, VectorIndex, make_index
-from taste2vec.schema import SENSORY_METRICS, Coffee, Context
+from taste2vec.schema import SENSORY_METRICS, Coffee, Context, Feedback
 
-__all__ = ["FeedbackStats", "Snapshot", "build_snapshot", "normalise"]
+__all__ = ["CrowdFeedback", "FeedbackStats", "Snapshot", "build_snapshot", "normalise"]
 
 FloatArray = npt.NDArray[np.float64]
 #: Item prior: a coffee's mean preference, shrunk toward 0 by this many neutral reactions.
@@ -62,6 +63,59 @@ class FeedbackStats:
 
     pref_sum: Mapping[str, float] = field(default_factory=dict)
     count: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrowdFeedback:
+    """What a crowd refit reads (``RecommendationEngine.set_crowd``), bounded by the
+    catalogue and ``BayesConfig.max_users``, however much feedback is stored.
+
+    ``stats``: per coffee, over every user's latest preference (None: no feedback at all).
+    ``prefs``: the sample: user -> coffee -> latest preference (latest by timestamp, ties
+    to the later arrival; a user's coffees in the order of their first reaction) for the
+    first ``max_users`` users by ``(crowd_hash(user), user)`` among those with feedback
+    on a catalogue coffee; every coffee they reacted to is kept.
+    ``n_users``: how many users have feedback on a catalogue coffee, sampled or not.
+
+    ``Store.crowd_feedback`` builds it in SQL; :meth:`from_feedback` in memory.
+    """
+
+    stats: FeedbackStats | None
+    prefs: Mapping[str, Mapping[str, float]]
+    n_users: int
+
+    @classmethod
+    def from_feedback(
+        cls,
+        feedback: Iterable[Feedback],
+        max_users: int,
+        catalogue: Container[str] | None = None,
+    ) -> CrowdFeedback:
+        """The same from feedback in memory (memory O(all of it): for simulations and
+        small crowds; a service reads it from the store). ``catalogue``: the coffee ids
+        that make a user eligible for the sample (None: any)."""
+        if max_users < 1:
+            raise ValueError(f"max_users must be >= 1, got {max_users}")
+        everyone: dict[str, dict[str, float]] = {}
+        for fb in sorted(feedback, key=lambda f: f.timestamp):  # stable: ties by arrival
+            everyone.setdefault(fb.user, {})[fb.coffee] = fb.preference
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for items in everyone.values():
+            for coffee, pref in items.items():
+                sums[coffee] = sums.get(coffee, 0.0) + pref
+                counts[coffee] = counts.get(coffee, 0) + 1
+        eligible = [
+            u
+            for u, items in everyone.items()
+            if catalogue is None or any(c in catalogue for c in items)
+        ]
+        sample = heapq.nsmallest(max_users, eligible, key=lambda u: (crowd_hash(u), u))
+        return cls(
+            FeedbackStats(sums, counts) if everyone else None,
+            {u: everyone[u] for u in sample},
+            len(eligible),
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -144,7 +144,7 @@ class ArmRouter:
             # does it after 50 new feedback rows or 30 s), so both arms rank with the same.
             crowd = self.service.crowd_revision
             if crowd != current.crowd:
-                current.engine.set_crowd(store.all_feedback())
+                current.engine.set_crowd(store.crowd_feedback(current.engine.bayes.max_users))
                 current.crowd = crowd
             return
         if exp.treatment_version in self.refused:
@@ -163,7 +163,7 @@ class ArmRouter:
         catalogue, crowd = store.catalogue_revision(), self.service.crowd_revision
         limit_ms = request_limit_ms(exp.config, exp.treatment_share)
         engine = RecommendationEngine(model, self.service._all_coffees())
-        engine.set_crowd(store.all_feedback())
+        engine.set_crowd(store.crowd_feedback(engine.bayes.max_users))
         self._set(
             _Treatment(
                 exp.id,

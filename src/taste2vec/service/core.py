@@ -334,10 +334,12 @@ class TasteService:
         return request
 
     def refresh_stats(self) -> None:
-        """Recompute the crowd's per-coffee preferences and the taste model's prior from
-        every stored feedback (the follower calls it when enough new feedback arrived)."""
+        """Recompute the crowd's per-coffee preferences (over every stored feedback, one SQL
+        aggregate) and the taste model's prior (on the store's sample of at most
+        ``BayesConfig.max_users`` users): memory bounded by the catalogue and the sample,
+        not by the stored feedback. The follower calls it when enough new feedback arrived."""
         revision = self.store.feedback_revision()  # before reading: a later row re-triggers
-        self.engine.set_crowd(self.store.all_feedback())
+        self.engine.set_crowd(self.store.crowd_feedback(self.engine.bayes.max_users))
         self.crowd_revision = revision
 
     # ------------------------------------------------------------------ catalogue

@@ -43,6 +43,7 @@ from taste2vec.store._base import (
     payload_hash,
     require_coffees,
 )
+from taste2vec.store._crowd import user_hash
 from taste2vec.store._engine import insert_ignoring
 from taste2vec.store._outbox import stage_event
 from taste2vec.store._tables import FeedbackRow, RecordRow, utcnow
@@ -166,6 +167,7 @@ class EventsMixin(StoreBase):
             raise SchemaError(f"add_feedback takes a Feedback, got {type(feedback)!r}")
         values = _common(feedback, feedback.coffee)
         values["signal"] = feedback.signal.value
+        values["user_hash"] = user_hash(feedback.user)
         values["rating"] = feedback.rating
 
         def write(session: Session) -> AddResult[Feedback]:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL
 from taste2vec.store._accounts import AccountsMixin
 from taste2vec.store._aliases import AliasLogMixin
 from taste2vec.store._catalogue import CatalogueMixin
+from taste2vec.store._crowd import CrowdMixin
 from taste2vec.store._curation import CurationMixin
 from taste2vec.store._engine import make_engine
 from taste2vec.store._events import EventsMixin
@@ -26,6 +27,7 @@ class Store(
     UsersMixin,
     CatalogueMixin,
     EventsMixin,
+    CrowdMixin,
     VectorsMixin,
     OutboxMixin,
     OnboardingMixin,

@@ -142,12 +142,15 @@ class FeedbackRow(Base):
     __tablename__ = "feedback"
     __table_args__ = (
         Index("ix_feedback_user_time", "user_id", "timestamp", "seq"),
+        Index("ix_feedback_user_hash", "user_hash", "user_id"),
         {"sqlite_autoincrement": True},
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
     user_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("users.id"))
+    #: ``recommend.bayes.crowd_hash(user_id)``: the crowd sample's order (``_crowd``).
+    user_hash: Mapped[int] = mapped_column(BigInteger)
     coffee_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     signal: Mapped[str] = mapped_column(String(16))
     rating: Mapped[int | None] = mapped_column(SmallInteger)
