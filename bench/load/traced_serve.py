@@ -18,7 +18,7 @@ snapshot to ``$T2V_TRACE_DIR/memory.jsonl``:
 - ``objects``: object counts of the 25 commonest types among those ``gc.get_objects()``
   lists (the app freezes what was alive at start-up: those are not listed);
 - ``containers``: the sizes of the in-memory maps that grow with users or requests:
-  the service's user-state cache, the key cache, the crowd map, the text tower's cache
+  the service's user-state cache, the key cache, the crowd sample, the text tower's cache
   (reached from the app), the stream worker's dedup ids not yet durable, panes and keyed
   states, and the live torch tensors created after start-up (count and KiB) and
   ``Taste2Vec`` instances (torch allocates outside tracemalloc's view);
@@ -103,7 +103,7 @@ def _app_maps(out: dict[str, int]) -> None:
         if service is None:
             continue
         out["service.user_states"] = len(service._states)
-        crowd = service.engine._crowd
+        crowd = service.engine._crowd.prefs  # the refit's sample (<= BayesConfig.max_users)
         out["engine.crowd_users"] = len(crowd)
         out["engine.crowd_pairs"] = sum(len(v) for v in crowd.values())
         encoder = service.model.text_encoder
