@@ -7,11 +7,11 @@ the BLAS threads (measured: 15-130 req/s sync vs ~2,000 req/s async).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from taste2vec.api.deps import PrincipalDep, ServiceDep, UserIdPath, check_user
+from taste2vec.api.query import parse_query, query_parameters
 from taste2vec.api.schemas import (
     ProfileOut,
     RecommendationOut,
@@ -24,9 +24,37 @@ from taste2vec.schema.records import Identifier
 router = APIRouter(prefix="/v1/users", tags=["recommendations"])
 
 
-def _context(values: dict[str, object]) -> Context | None:
-    given = {k: v for k, v in values.items() if v is not None}
-    return Context.model_validate(given) if given else None
+class RecommendationQuery(BaseModel):
+    """The query parameters of ``GET /v1/users/{user_id}/recommendations``: the drinking
+    context (all optional; it shifts the ranking) and how many coffees to return. Parsed
+    in one call (:mod:`taste2vec.api.query`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    k: int = Field(10, ge=1, le=100)
+    hour: int | None = Field(None, ge=0, le=23)
+    weekday: int | None = Field(None, ge=0, le=6)
+    weather_temp_c: float | None = Field(None, ge=-40, le=50)
+    humidity_pct: float | None = Field(None, ge=0, le=100)
+    mood: float | None = Field(None, ge=0, le=10)
+    stress: float | None = Field(None, ge=0, le=10)
+    energy: float | None = Field(None, ge=0, le=10)
+    hunger: float | None = Field(None, ge=0, le=10)
+    social_setting: SocialSetting | None = None
+    location_type: LocationType | None = None
+    experiment: Identifier | None = Field(
+        None, description="A/B experiment this answer is shown under."
+    )
+    arm: Identifier | None = Field(None, description="Its arm.")
+
+    def context(self) -> Context | None:
+        given = {f: v for f in _CONTEXT_FIELDS if (v := getattr(self, f)) is not None}
+        return Context.model_validate(given) if given else None
+
+
+_CONTEXT_FIELDS = tuple(
+    f for f in RecommendationQuery.model_fields if f not in ("k", "experiment", "arm")
+)
 
 
 @router.get(
@@ -41,44 +69,18 @@ def _context(values: dict[str, object]) -> Context | None:
     "carry that experiment, arm and model version (query experiment/arm are ignored). A user "
     "with no history gets the cold-start ranking.",
     responses=error_responses((403, "A user key may only read its own recommendations.")),
+    openapi_extra={"parameters": query_parameters(RecommendationQuery)},
 )
 async def recommendations(
     user_id: UserIdPath,
     request: Request,
     service: ServiceDep,
     principal: PrincipalDep,
-    k: Annotated[int, Query(ge=1, le=100)] = 10,
-    hour: Annotated[int | None, Query(ge=0, le=23)] = None,
-    weekday: Annotated[int | None, Query(ge=0, le=6)] = None,
-    weather_temp_c: Annotated[float | None, Query(ge=-40, le=50)] = None,
-    humidity_pct: Annotated[float | None, Query(ge=0, le=100)] = None,
-    mood: Annotated[float | None, Query(ge=0, le=10)] = None,
-    stress: Annotated[float | None, Query(ge=0, le=10)] = None,
-    energy: Annotated[float | None, Query(ge=0, le=10)] = None,
-    hunger: Annotated[float | None, Query(ge=0, le=10)] = None,
-    social_setting: SocialSetting | None = None,
-    location_type: LocationType | None = None,
-    experiment: Annotated[
-        Identifier | None, Query(description="A/B experiment this answer is shown under.")
-    ] = None,
-    arm: Annotated[Identifier | None, Query(description="Its arm.")] = None,
 ) -> RecommendationsOut:
+    query = parse_query(RecommendationQuery, request)
     check_user(principal, user_id)
-    ctx = _context(
-        {
-            "hour": hour,
-            "weekday": weekday,
-            "weather_temp_c": weather_temp_c,
-            "humidity_pct": humidity_pct,
-            "mood": mood,
-            "stress": stress,
-            "energy": energy,
-            "hunger": hunger,
-            "social_setting": social_setting,
-            "location_type": location_type,
-        }
-    )
-    assignment, items = service.recommend_served(user_id, k, ctx)
+    experiment, arm = query.experiment, query.arm
+    assignment, items = service.recommend_served(user_id, query.k, query.context())
     model_version = service.model_version
     if assignment is not None:  # the service's own experiment decides the arm
         experiment, arm = assignment.experiment, assignment.arm

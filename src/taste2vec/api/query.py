@@ -1,0 +1,53 @@
+"""Query parameters as one Pydantic model, validated in one call.
+
+FastAPI resolves each declared query parameter on every request through several layers of
+annotation introspection. For the recommendation route's 13 optional parameters that cost
+about as much as the service's own scoring does (``bench/RESULTS.md``,
+"recommend_profile"). A hot route can instead take ``request: Request`` and call
+:func:`parse_query` with a model of its parameters: one ``model_validate`` of the query
+string, the same lax conversions FastAPI applies (``"7"`` -> 7), the same 422 (a
+:class:`~fastapi.exceptions.RequestValidationError` with ``loc`` ``("query", name)``), and
+:func:`query_parameters` documents the same parameters in the OpenAPI schema (pass it as
+``openapi_extra={"parameters": ...}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = ["parse_query", "query_parameters"]
+
+
+def parse_query(model: type[M], request: Request) -> M:
+    """``model`` from the request's query string (the last value of a repeated name, as
+    FastAPI takes it; unknown names are ignored unless the model forbids extras)."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI parameter objects for ``model``'s fields, in declaration order (references
+    point at ``#/components/schemas``, where the app's own schema keeps those models)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    out: list[dict[str, Any]] = []
+    for name, prop in schema["properties"].items():
+        field = model.model_fields[name]
+        param: dict[str, Any] = {
+            "name": field.alias or name,
+            "in": "query",
+            "required": field.is_required(),
+            "schema": {"title": name.replace("_", " ").title(), **prop},
+        }
+        if field.description:
+            param["description"] = field.description
+        out.append(param)
+    return out
