@@ -6,11 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from taste2vec.recommend.bayes import BayesConfig, fit_crowd_prior
+from taste2vec.recommend.bayes import (
+    BayesConfig,
+    CrowdPrior,
+    _cold_scores,
+    _item_residual,
+    crowd_hash,
+    default_prior,
+    fit_crowd_prior,
+)
 from taste2vec.recommend.engine import RecommendationEngine, feedback_stats
 from taste2vec.recommend.snapshot import CrowdFeedback, Snapshot
 from taste2vec.schema import Coffee, Feedback, FeedbackSignal
@@ -140,3 +149,70 @@ def test_from_feedback_validates_max_users() -> None:
     with pytest.raises(ValueError, match="max_users"):
         CrowdFeedback.from_feedback([], 0)
     assert CrowdFeedback.from_feedback([], 3) == CrowdFeedback(None, {}, 0)
+
+
+def _old_fit(x: np.ndarray, names: list[str], prefs: dict[str, dict[int, float]]) -> CrowdPrior:
+    """``fit_crowd_prior`` before issue 11 (its EM, copied): it kept every user's d x d
+    inverse in a list and averaged them with ``np.mean(invs, axis=0)``."""
+    config = BayesConfig()
+    n_items, d = x.shape
+    base = default_prior(names, n_items, config, x)
+    users = sorted((u for u, p in prefs.items() if p), key=lambda u: (crowd_hash(u), u))
+    rows = [
+        (np.fromiter(prefs[u].keys(), dtype=np.int64), np.fromiter(prefs[u].values(), float))
+        for u in users[: config.max_users]
+    ]
+
+    def posteriors(mean: np.ndarray, precision: np.ndarray) -> tuple[list[Any], list[Any]]:
+        pm = precision @ mean
+        means, covs = [], []
+        for items, y in rows:
+            xu = x[items]
+            inv = np.asarray(np.linalg.inv(precision + xu.T @ xu), dtype=np.float64)
+            means.append(inv @ (pm + xu.T @ y))
+            covs.append(inv)
+        return means, covs
+
+    mean, cov, sigma2 = base.mean.copy(), np.linalg.inv(base.precision), 1.0
+    n_obs = sum(len(y) for _, y in rows)
+    for _ in range(config.em_iterations):
+        precision = sigma2 * np.linalg.inv(cov)
+        means, invs = posteriors(mean, precision)
+        m = np.stack(means)
+        mean = m.mean(axis=0)
+        dev = m - mean
+        post = sigma2 * np.mean(invs, axis=0)
+        cov = dev.T @ dev / len(rows) + post
+        diag = np.diag(np.diag(cov))
+        cov = (1 - config.covariance_shrink) * cov + config.covariance_shrink * diag
+        cov += config.covariance_floor * np.eye(d)
+        resid = 0.0
+        for (items, y), mu, inv in zip(rows, means, invs, strict=True):
+            xu = x[items]
+            r = y - xu @ mu
+            resid += float(r @ r) + sigma2 * float(np.einsum("ij,jk,ik->", xu, inv, xu))
+        sigma2 = float(np.clip(resid / n_obs, 0.05, 1.0))
+    precision = sigma2 * np.linalg.inv(cov)
+    means, _ = posteriors(mean, precision)
+    residual = _item_residual(x, rows, means, mean, sigma2, n_items, config)
+    cold = _cold_scores(x, rows, mean, config)
+    return CrowdPrior(mean, precision, sigma2, residual, len(users), cold)
+
+
+def test_the_em_holding_one_inverse_gives_the_prior_of_the_one_holding_all(
+    make_engine: Make, catalogue: list[Coffee]
+) -> None:
+    snap = make_engine().snapshot
+    x, names = snap.features.matrix, list(snap.features.names)
+    rng = np.random.default_rng(13)
+    prefs = {
+        f"p{u}": {
+            int(j): float(rng.choice([-1.0, -0.5, -0.25, 0.0, 0.5, 1.0]))
+            for j in rng.choice(len(x), size=int(rng.integers(1, 12)), replace=False)
+        }
+        for u in range(150)
+    }
+    new, old = fit_crowd_prior(x, names, prefs, BayesConfig()), _old_fit(x, names, prefs)
+    assert new.n_users == old.n_users == 150 and new.sigma2 == old.sigma2
+    for name in ("mean", "precision", "residual", "cold"):
+        np.testing.assert_array_equal(getattr(new, name), getattr(old, name), err_msg=name)

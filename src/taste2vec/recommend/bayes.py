@@ -51,7 +51,7 @@ ranks.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,16 +195,15 @@ def _user_posteriors(
     rows: Sequence[tuple[npt.NDArray[np.int64], FloatArray]],
     mean: FloatArray,
     precision: FloatArray,
-) -> tuple[list[FloatArray], list[FloatArray]]:
+) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """Each user's posterior mean and ``(precision + X'X)^-1``, one user at a time (the
+    EM folds each inverse into its sums, so it never holds one d x d matrix per user)."""
     pm = precision @ mean
-    means, covs = [], []
     for items, y in rows:
         xu = x[items]
         a = precision + xu.T @ xu
         inv = np.asarray(np.linalg.inv(a), dtype=np.float64)
-        means.append(inv @ (pm + xu.T @ y))
-        covs.append(inv)
-    return means, covs
+        yield inv @ (pm + xu.T @ y), inv
 
 
 def crowd_hash(user: str) -> int:
@@ -244,23 +243,34 @@ def fit_crowd_prior(
     n_obs = sum(len(y) for _, y in rows)
     for _ in range(config.em_iterations):
         precision = sigma2 * np.linalg.inv(cov)
-        means, invs = _user_posteriors(x, rows, mean, precision)
+        # One pass: each user's inverse is added to ``inv_sum`` (in user order, as
+        # ``np.mean(invs, axis=0)`` adds them) and to the residual, then dropped.
+        means: list[FloatArray] = []
+        inv_sum: FloatArray | None = None
+        resid = 0.0
+        for (items, y), (mu, inv) in zip(
+            rows, _user_posteriors(x, rows, mean, precision), strict=True
+        ):
+            means.append(mu)
+            if inv_sum is None:
+                inv_sum = inv.copy()
+            else:
+                inv_sum += inv
+            xu = x[items]
+            r = y - xu @ mu
+            resid += float(r @ r) + sigma2 * float(np.einsum("ij,jk,ik->", xu, inv, xu))
+        assert inv_sum is not None  # noqa: S101 - rows is not empty
         m = np.stack(means)
         mean = m.mean(axis=0)
         dev = m - mean
-        post = sigma2 * np.mean(invs, axis=0)
+        post = sigma2 * (inv_sum / len(rows))
         cov = dev.T @ dev / len(rows) + post
         diag = np.diag(np.diag(cov))
         cov = (1 - config.covariance_shrink) * cov + config.covariance_shrink * diag
         cov += config.covariance_floor * np.eye(d)
-        resid = 0.0
-        for (items, y), mu, inv in zip(rows, means, invs, strict=True):
-            xu = x[items]
-            r = y - xu @ mu
-            resid += float(r @ r) + sigma2 * float(np.einsum("ij,jk,ik->", xu, inv, xu))
         sigma2 = float(np.clip(resid / n_obs, 0.05, 1.0))
     precision = sigma2 * np.linalg.inv(cov)
-    means, _ = _user_posteriors(x, rows, mean, precision)
+    means = [mu for mu, _ in _user_posteriors(x, rows, mean, precision)]
     residual = _item_residual(x, rows, means, mean, sigma2, n_items, config)
     cold = _cold_scores(x, rows, mean, config)
     return CrowdPrior(mean, precision, sigma2, residual, total, cold)
