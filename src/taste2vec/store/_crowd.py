@@ -110,7 +110,9 @@ class CrowdMixin(StoreBase):
     def _crowd_sample(self, max_users: int) -> tuple[dict[str, dict[str, float]], int]:
         user = FeedbackRow.user_id
         ordered = user.collate("C") if self.backend == "postgresql" else user
-        eligible = FeedbackRow.coffee_id.in_(select(CoffeeRow.id))
+        # EXISTS, not IN: SQLite then walks ix_feedback_user_hash in order and stops after
+        # max_users users (with IN it scanned by coffee and sorted every user).
+        eligible = select(CoffeeRow.id).where(CoffeeRow.id == FeedbackRow.coffee_id).exists()
         pick = (
             select(FeedbackRow.user_hash, user)
             .where(eligible)
