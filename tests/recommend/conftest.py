@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +24,12 @@ def rec_model(request: pytest.FixtureRequest) -> Taste2Vec:
     Set ``T2V_TESTS_TINY_MODEL=1`` to use the tiny model anyway (what a fresh clone gets).
     """
     minilm = request.getfixturevalue("minilm")
-    if (TRAINED / "config.json").exists() and not os.environ.get("T2V_TESTS_TINY_MODEL"):
-        return Taste2Vec.load(TRAINED, text_encoder=minilm)
+    config = TRAINED / "config.json"
+    if config.exists() and not os.environ.get("T2V_TESTS_TINY_MODEL"):
+        # The artifact names its text tower; the shared MiniLM encoder only fits a MiniLM one
+        # (the default tower is static: Taste2Vec.load then builds it from the artifact).
+        static = str(json.loads(config.read_text()).get("text_model_id", "")).startswith("static-")
+        return Taste2Vec.load(TRAINED, text_encoder=None if static else minilm)
     return Taste2Vec.load(request.getfixturevalue("tiny_model_dir"), text_encoder=minilm)
 
 

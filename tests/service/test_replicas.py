@@ -127,6 +127,43 @@ def test_the_follower_carries_catalogue_changes_and_crowd_statistics_across(
     assert b.crowd_revision == b.store.feedback_revision() and follower.refits == 1
 
 
+def test_crowd_refits_take_at_most_their_duty_share_of_time(
+    replicas: tuple[TasteService, TasteService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refit of d seconds holds the next one back for d * (1 / refit_duty - 1): under
+    steady feedback the refit (seconds of EM) cannot keep a core busy. The clock is
+    simulated, so the test does not depend on how fast the machine is."""
+    a, b = replicas
+    clock = [1000.0]
+    refit = b.refresh_stats
+
+    def slow_refit() -> None:  # a refit that takes 2 s of (simulated) time
+        refit()
+        clock[0] += 2.0
+
+    monkeypatch.setattr(b, "refresh_stats", slow_refit)
+    follower = Follower(
+        b,
+        interval_s=0.01,
+        stats_every=1,
+        stats_max_age_s=3600,
+        refit_duty=0.2,
+        clock=lambda: clock[0],
+    )
+    a.add_feedback(_rated("duty-0", "duty-0", "demo-001", 5))
+    follower.sync_once()
+    assert follower.refits == 1  # ended at 1002: the next may start at 1002 + 2 * 4 = 1010
+    a.add_feedback(_rated("duty-1", "duty-1", "demo-002", 4))
+    clock[0] = 1009.9
+    follower.sync_once()
+    assert follower.refits == 1 and b.crowd_revision != b.store.feedback_revision()
+    clock[0] = 1010.0
+    follower.sync_once()
+    assert follower.refits == 2 and b.crowd_revision == b.store.feedback_revision()
+    with pytest.raises(ValueError, match="refit_duty"):
+        Follower(b, refit_duty=0.0)
+
+
 def test_every_replica_follows_a_model_retrained_into_the_shared_directory(
     tiny_model_dir: Path, minilm: HFSentenceEncoder, tmp_path: Path
 ) -> None:
