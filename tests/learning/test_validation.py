@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
 
 from taste2vec.errors import SchemaError
-from taste2vec.learning.validation import ValidationSet, pairwise_auc
+from taste2vec.learning.validation import (
+    MAX_VALIDATION_USERS,
+    ValidationSet,
+    pairwise_auc,
+    sample_key,
+)
+from taste2vec.schema import Feedback
 from tests.learning.conftest import fb
 
 ROW = {f"c{i}": i for i in range(6)}
@@ -58,3 +65,45 @@ def test_users_without_a_usable_context_or_positive_are_skipped() -> None:
         {"u": [fb("u", "c1")], "v": [fb("v", "c1", "disliked")]},
     )
     assert len(val.compile(ROW)) == 0
+
+
+def _many_users(n_users: int) -> list[Feedback]:
+    """Users u0.. with 3 to 6 reactions each (some too few for a validation set)."""
+    out = []
+    for u in range(n_users):
+        for step in range(3 + u % 4):
+            out.append(fb(f"u{u}", f"c{(u + step) % 6}", step=step))
+    return out
+
+
+def test_max_users_at_or_above_the_eligible_users_changes_nothing() -> None:
+    items = _many_users(12)
+    full = ValidationSet.from_feedback(items)
+    eligible = len(full.held_out)
+    assert eligible == 9  # u0, u4, u8 have 3 reactions
+    for cap in (eligible, eligible + 1, MAX_VALIDATION_USERS):
+        capped = ValidationSet.from_feedback(items, max_users=cap)
+        assert capped == full
+        assert list(capped.held_out) == list(full.held_out)
+
+
+def test_max_users_keeps_the_first_eligible_users_by_crc32_then_user() -> None:
+    items = _many_users(40)
+    full = ValidationSet.from_feedback(items)
+    capped = ValidationSet.from_feedback(items, max_users=5)
+    expected = sorted(full.held_out, key=lambda u: (zlib.crc32(u.encode()), u))[:5]
+    assert sorted(capped.held_out) == sorted(expected)
+    assert list(capped.held_out) == sorted(expected)  # user order, as without a cap
+    for user in expected:
+        assert capped.held_out[user] == full.held_out[user]
+        assert capped.context[user] == full.context[user]
+    assert set(capped.context) == set(expected)
+    assert sample_key("u1") == (zlib.crc32(b"u1"), "u1")
+    # Arrival order does not move the sample.
+    assert ValidationSet.from_feedback(items[::-1], max_users=5) == capped
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "5"])
+def test_max_users_is_validated(bad: object) -> None:
+    with pytest.raises(SchemaError, match="max_users"):
+        ValidationSet.from_feedback([], max_users=bad)  # type: ignore[arg-type]

@@ -196,7 +196,8 @@ class LeasedLearner:
     while it leads, every reaction in the store reaches the inner loop's ``observe``
     (duplicates are refused by the learner), at each acquisition and then every
     ``feed_s`` when the revision moved, so the leader also learns from the feedback the
-    other replicas stored. Each feed reads the whole feedback table.
+    other replicas stored. Each feed reads the whole feedback table, one item at a time
+    (``feed`` should be lazy, as ``store.all_feedback`` is: nothing here holds a list).
     """
 
     def __init__(

@@ -6,6 +6,14 @@ the learner never trains on. :meth:`ValidationSet.from_feedback` builds one by a
 split: each user's latest ``holdout_share`` of reactions is held out. Held-out *users*
 work too: give them a context the learner never sees.
 
+**Bounded** (issue 11): with ``max_users`` only the first ``max_users`` eligible users
+(at least ``min_feedback`` reactions) by ``(crc32(user), user)`` enter the set, a
+deterministic sample independent of arrival order; the service uses
+:data:`MAX_VALIDATION_USERS` and reads just those users' reactions from the store
+(``Store.sampled_feedback``), so the set, and the time a gate takes to score it, do not
+grow with the feedback stored. With no more eligible users than that, the set is the
+one without a cap.
+
 **Metric** (:meth:`CompiledValidation.score`): per user, the area under the ROC curve of
 the held-out liked coffees (preference > 0) against the negatives, the held-out disliked
 ones (preference < 0) together with every catalogue coffee the user never reacted to,
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,9 +38,28 @@ from taste2vec.errors import SchemaError
 from taste2vec.learning.objective import latest_preferences
 from taste2vec.schema import Feedback
 
-__all__ = ["CompiledValidation", "RankingScore", "ValidationSet", "pairwise_auc"]
+__all__ = [
+    "MAX_VALIDATION_USERS",
+    "MIN_VALIDATION_FEEDBACK",
+    "CompiledValidation",
+    "RankingScore",
+    "ValidationSet",
+    "pairwise_auc",
+    "sample_key",
+]
 
 FloatArray = npt.NDArray[np.float64]
+
+# Users in the service's validation set: the first ones by ``sample_key`` (issue 11).
+MAX_VALIDATION_USERS = 2_000
+# Fewest reactions a user needs to enter a validation set (``from_feedback``'s default).
+MIN_VALIDATION_FEEDBACK = 4
+
+
+def sample_key(user: str) -> tuple[int, str]:
+    """The order the bounded validation set samples users in: ``(crc32(user), user)``
+    (``user_hash`` then ``user_id`` in the store, by code point)."""
+    return zlib.crc32(user.encode()), user
 
 
 def pairwise_auc(pos: npt.ArrayLike, neg: npt.ArrayLike) -> float:
@@ -79,21 +107,36 @@ class ValidationSet:
 
     @classmethod
     def from_feedback(
-        cls, feedback: Iterable[Feedback], holdout_share: float = 0.25, min_feedback: int = 4
+        cls,
+        feedback: Iterable[Feedback],
+        holdout_share: float = 0.25,
+        min_feedback: int = MIN_VALIDATION_FEEDBACK,
+        max_users: int | None = None,
     ) -> ValidationSet:
         """Hold out each user's latest ``holdout_share`` (at least one) of their reactions.
 
-        Users with fewer than ``min_feedback`` reactions are left out entirely.
+        Users with fewer than ``min_feedback`` reactions are left out entirely. With
+        ``max_users``, only the first ``max_users`` of the remaining users by
+        :func:`sample_key` are kept (this still reads ``feedback`` into memory: the
+        service passes only the sampled users' reactions, see the module docstring).
         """
         if not 0.0 < holdout_share < 1.0:
             raise SchemaError(f"holdout_share must be within (0, 1), got {holdout_share}")
+        if max_users is not None and (
+            isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1
+        ):
+            raise SchemaError(f"max_users must be a positive integer or None, got {max_users!r}")
         by_user: dict[str, list[Feedback]] = {}
         for fb in feedback:
             by_user.setdefault(fb.user, []).append(fb)
+        eligible = [u for u, items in by_user.items() if len(items) >= max(min_feedback, 2)]
+        if max_users is not None and len(eligible) > max_users:
+            eligible = sorted(eligible, key=sample_key)[:max_users]
+        keep = set(eligible)
         context: dict[str, list[Feedback]] = {}
         held: dict[str, list[Feedback]] = {}
         for user, items in sorted(by_user.items()):
-            if len(items) < max(min_feedback, 2):
+            if user not in keep:
                 continue
             items.sort(key=lambda fb: (fb.timestamp, fb.id))
             n_held = min(len(items) - 1, max(1, round(holdout_share * len(items))))

@@ -50,6 +50,7 @@ from taste2vec.learning import (
     ValidationSet,
     Versioned,
 )
+from taste2vec.learning.validation import MAX_VALIDATION_USERS, MIN_VALIDATION_FEEDBACK
 from taste2vec.model.taste2vec import Explanation, Taste2Vec
 from taste2vec.recommend.engine import (
     Profile,
@@ -165,15 +166,21 @@ class TasteService:
         return self.holder.get()
 
     def _start_learner(self, coffees: Sequence[Coffee], lr: float) -> None:
-        feedback = list(self.store.all_feedback())
-        validation = ValidationSet.from_feedback(feedback)
+        # Bounded whatever the store holds (issue 11): the validation set is a fixed
+        # sample of users read in SQL, and the replay buffer (bounded) is fed from the
+        # batched generator, never a list of every reaction.
+        validation = ValidationSet.from_feedback(
+            self.store.sampled_feedback(MAX_VALIDATION_USERS, MIN_VALIDATION_FEEDBACK),
+            min_feedback=MIN_VALIDATION_FEEDBACK,
+            max_users=MAX_VALIDATION_USERS,
+        )
         if not validation.held_out:
             log.warning("online learning off: too little feedback for a validation set")
             return
         learner = OnlineLearner(
             self.holder, coffees, validation, lr=lr, publish=self.learner_publish
         )
-        for fb in feedback:
+        for fb in self.store.all_feedback():
             learner.observe(fb)  # held-out reactions are refused by the learner
         self.background = BackgroundLearner(learner)
         lease = self.learner_lease

@@ -22,6 +22,11 @@ catalogue being the ``coffees`` table), without reading every row into Python:
 
 Memory per refit: O(catalogue + the sample's feedback), whatever the table holds. The
 database still scans the feedback table for the stats.
+
+:meth:`CrowdMixin.sampled_feedback` picks users the same way for the online learner's
+validation set (:class:`~taste2vec.learning.ValidationSet`, issue 11): every reaction of
+the first ``max_users`` users by ``(user_hash, user_id)`` among those with at least
+``min_feedback`` reactions (on any coffee), in arrival order.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from sqlalchemy import case, distinct, func, select
 from taste2vec.errors import SchemaError
 from taste2vec.recommend.bayes import crowd_hash
 from taste2vec.recommend.snapshot import CrowdFeedback, FeedbackStats
+from taste2vec.schema import Feedback
 from taste2vec.store._base import StoreBase
 from taste2vec.store._tables import CoffeeRow, FeedbackRow
 
@@ -106,6 +112,41 @@ class CrowdMixin(StoreBase):
                 sums[coffee] = int(quarters) / 4.0
                 counts[coffee] = int(count)
         return FeedbackStats(sums, counts) if sums else None
+
+    def sampled_feedback(self, max_users: int, min_feedback: int = 1) -> list[Feedback]:
+        """Every reaction of the first ``max_users`` users by ``(user_hash, user_id)``
+        among those with at least ``min_feedback`` reactions, in arrival order: what
+        ``ValidationSet.from_feedback(..., min_feedback, max_users)`` keeps of
+        ``all_feedback()``, read without the other users' rows reaching Python."""
+        for name, value, top in (
+            ("max_users", max_users, _MAX_USERS),
+            ("min_feedback", min_feedback, _MAX_USERS),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SchemaError(f"{name} must be an integer, got {value!r}")
+            if not 1 <= value <= top:
+                raise SchemaError(f"{name} must be between 1 and {top}, got {value}")
+        user = FeedbackRow.user_id
+        ordered = user.collate("C") if self.backend == "postgresql" else user
+        pick = (
+            select(FeedbackRow.user_hash, user)
+            .group_by(FeedbackRow.user_hash, user)
+            .having(func.count() >= min_feedback)
+            .order_by(FeedbackRow.user_hash, ordered)
+            .limit(max_users)
+        )
+        with self._read() as session:
+            sample = session.execute(pick).all()
+            if not sample:
+                return []
+            users = {u for _, u in sample}
+            rows = session.execute(
+                select(user, FeedbackRow.payload)
+                .where(FeedbackRow.user_hash <= sample[-1][0])
+                .order_by(FeedbackRow.seq)
+                .execution_options(yield_per=1000)
+            )
+            return [Feedback.model_validate(payload) for u, payload in rows if u in users]
 
     def _crowd_sample(self, max_users: int) -> tuple[dict[str, dict[str, float]], int]:
         user = FeedbackRow.user_id
