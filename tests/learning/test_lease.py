@@ -190,6 +190,26 @@ def test_the_leader_is_fed_what_every_replica_stored(tmp_path: Path) -> None:
         leader.lease.close()
 
 
+def test_a_feed_passes_each_stored_reaction_on_before_reading_the_next(tmp_path: Path) -> None:
+    """Issue 11: the feed is iterated lazily (no list of every stored reaction)."""
+    inner = _Inner()
+    read: list[int] = []
+
+    def stored() -> Iterator[str]:
+        for i in range(50):
+            assert len(inner.observed) == i  # the previous one already reached observe
+            read.append(i)
+            yield f"r{i}"
+
+    leader = LeasedLearner(inner, LearnerLease(f"sqlite:///{tmp_path / 't2v.db'}"), feed=stored)
+    try:
+        leader._feed(force=True)  # noqa: SLF001 - one catch-up feed, as at an acquisition
+    finally:
+        leader.lease.close()
+    assert inner.observed == [f"r{i}" for i in range(50)] and len(read) == 50
+    assert leader.feeds == 1
+
+
 def test_a_replica_without_the_lease_queues_a_bounded_number_of_reactions(
     tiny_model: Taste2Vec,
     catalogue: list[Coffee],
