@@ -131,6 +131,9 @@ def _census() -> tuple[collections.Counter[str], dict[str, int]]:
             # the state store's dedup table
             out["stream.dedup_ids"] = out.get("stream.dedup_ids", 0) + len(obj.unsaved_ids)
             out["stream.panes"] = out.get("stream.panes", 0) + len(obj.panes)
+            # keyed states in memory: the recently used ones (at most the worker's
+            # max_keys per aggregate plus the unconfirmed ones); the rest are in the
+            # state store's keyed table
             for name, states in obj.keyed.items():
                 key = f"stream.keyed.{name}"
                 out[key] = out.get(key, 0) + len(states)

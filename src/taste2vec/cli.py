@@ -448,6 +448,15 @@ def stream(
     checkpoint_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between checkpoints (at most).")
     ] = 0.5,
+    max_keys: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Keyed states kept in memory per aggregate (users, coffees, arms), shared "
+            "among the worker's partitions; the others are read from the state file when "
+            "needed.",
+        ),
+    ] = 50_000,
 ) -> None:
     """Run the stream worker: windows, signals and A/B metrics from the event log.
 
@@ -477,6 +486,7 @@ def stream(
             allowed_lateness_s=allowed_lateness,
             out_of_orderness_s=out_of_orderness,
             max_clock_skew_s=settings.max_clock_skew_s,
+            max_keys=max_keys,
         )
         try:
             try:

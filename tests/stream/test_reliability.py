@@ -54,7 +54,14 @@ def _wait_consumed(state: Path, at_least: int, proc: subprocess.Popen[bytes]) ->
     raise AssertionError(f"the worker consumed only {_consumed(state)} < {at_least} entries")
 
 
-def test_kill_9_mid_stream_then_restart_equals_one_clean_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--max-keys", "3")],  # 3: keys leave memory and are read back from the state
+    ids=["default", "max-keys-3"],
+)
+def test_kill_9_mid_stream_then_restart_equals_one_clean_pass(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
     entries = generate(
         24_000, seed=21, disorder_s=300, duplicates=0.02, late=0.01, malformed=0.01, days=40
     )
@@ -66,7 +73,7 @@ def test_kill_9_mid_stream_then_restart_equals_one_clean_pass(tmp_path: Path) ->
     log.append(entries[:half])
     kills = []
     for round_ in range(2):
-        proc = _start(url, state)
+        proc = _start(url, state, *extra)
         before = _consumed(state)
         # Kill it once it has checkpointed some progress beyond the last run's.
         seen = _wait_consumed(state, before + 2_000, proc)
@@ -78,7 +85,7 @@ def test_kill_9_mid_stream_then_restart_equals_one_clean_pass(tmp_path: Path) ->
             log.append(entries[half:])  # more arrives while the worker is down
     total = len(entries)
     assert all(0 < k < total for k in kills), kills  # both kills were mid-stream
-    done = _start(url, state, "--once")
+    done = _start(url, state, "--once", *extra)
     assert done.wait(timeout=120) == 0, _log_text(state)
     assert _consumed(state) == total
     everything = [e for p in range(PARTS) for e in log.read(p, 0, 10**9)]

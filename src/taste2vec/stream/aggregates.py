@@ -451,7 +451,10 @@ class ArmAggregate(KeyedAggregate[ArmCounts]):
     this arm; ``cancelled`` / ``renewed`` = how many of them are cancelled now / renewed at
     least once: a subscription event moves the counts of every arm of its user by the
     change it makes, so this aggregate reads the user's state (``users``) before
-    :class:`UserAggregate` applies the event (it is listed first)."""
+    :class:`UserAggregate` applies the event (it is listed first). Its :meth:`keys` is the
+    default (the event's own arm): the arms a subscription event finds in its user's state
+    are not known before the user is loaded, so the worker loads such an arm on its own if
+    it is not in memory (arms are few and used often: they rarely leave memory)."""
 
     name = "arm"
     types = frozenset({"recommendation_shown", "recommendation_clicked", "box_rated"})

@@ -35,6 +35,12 @@ every event it is about::
     ``update``. Override it for an event that updates several keys, or that needs another
     aggregate's state on the same partition (``ctx.state(aggregate, key)``; aggregates run
     in the order they are listed).
+  - ``keys(ev)``: the keys of this aggregate that ``apply`` will read, as far as the event
+    alone tells (default: ``key(ev)``). The worker keeps only recently used keys in memory
+    and loads the others from the state store before a batch is applied, one query per
+    aggregate and partition for the whole batch; a key ``apply`` reads that ``keys`` did not
+    name (e.g. one found in another state) is loaded on its own, one query. Override it
+    together with an ``apply`` that reads keys ``key`` does not return.
 
 :class:`WindowedAggregate` -- integer field sums per key and event-time window (tumbling
 or hopping, :class:`~taste2vec.stream.windows.WindowSpec`): ``contribute(ev)`` returns the
@@ -51,7 +57,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from taste2vec.stream.events import EVENT_TYPES, Event
@@ -116,6 +122,12 @@ class KeyedAggregate(ABC, Generic[S]):
     @abstractmethod
     def read(self, key: str, state: S, as_of_us: int) -> dict[str, Any]:
         """The read-out of ``key``'s (merged) state as of event time ``as_of_us``."""
+
+    def keys(self, ev: Event) -> Iterable[str]:
+        """The keys :meth:`apply` reads for ``ev``, as far as the event tells (loaded
+        ahead of a batch; see the module docstring). Default: :meth:`key`."""
+        key = self.key(ev)
+        return () if key is None else (key,)
 
     def apply(self, ev: Event, t: int, ctx: Context) -> None:
         """What the worker calls for every event of :attr:`types`."""

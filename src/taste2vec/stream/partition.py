@@ -4,9 +4,9 @@ and what changed since the last checkpoint.
 
 One :class:`PartitionState` holds, for its partition:
 
-- per keyed aggregate, the state of every key seen (:attr:`PartitionState.keyed`); a key
-  that occurs on several partitions (a coffee, an experiment arm) has one share here,
-  merged with the others' by readers;
+- per keyed aggregate, the states of the recently used keys (:attr:`PartitionState.keyed`,
+  a bounded cache: see "Keyed states" below); a key that occurs on several partitions (a
+  coffee, an experiment arm) has one share here, merged with the others' by readers;
 - the open windows of the windowed aggregates, kept as slide-sized panes, and the rows of
   windows that became final since the last checkpoint;
 - the event ids that are not durable yet (:attr:`PartitionState.unsaved_ids`: applied
@@ -39,6 +39,40 @@ batch: the first adds its id to memory as it is applied, so the second is a dupl
 Memory is thus bounded by the ids of two checkpoints (the pending ones and those in
 flight; more only while checkpoints keep failing), not by the dedup horizon.
 
+Keyed states. The state store's ``keyed`` table holds every key's state as of the last
+confirmed checkpoint; memory holds, per keyed aggregate, at most ``max_keys`` keys (None:
+no bound) plus those that must stay: the *dirty* ones (changed since the last
+:meth:`~PartitionState.take_changes`) and those of a checkpoint whose ``COMMIT`` is not
+confirmed yet (a failed checkpoint's :meth:`~PartitionState.requeue` makes them dirty
+again, and the next checkpoint writes their *current* in-memory value: they must still be
+there). :meth:`~PartitionState.confirm` evicts, least recently used first (recency is
+counted in checkpoints: the keys a checkpoint wrote become the most recent), clean keys
+down to ``max_keys``. A key not in memory is loaded from the ``keyed`` table: the worker
+(:meth:`StreamWorker.process <taste2vec.stream.worker.StreamWorker.process>`) collects,
+while it parses a batch, the keys the batch's events will touch
+(:meth:`~taste2vec.stream.aggregator.KeyedAggregate.keys`) that are not in memory, and
+loads them, per partition and aggregate in one query (:meth:`~PartitionState.prefetch`,
+through :attr:`~PartitionState.loader`: :meth:`StateStore.keyed_values
+<taste2vec.stream.state.StateStore.keyed_values>`, on the same read connection as the dedup
+lookup) before it applies anything; the keys found on no row are remembered as new for the
+batch. A key an aggregate reads that the event did not name (an arm found in a user's
+state) is loaded on its own by :meth:`~PartitionState.state`.
+
+Why a loaded value is the latest (the same argument as for the ids): a key is either in
+memory (possibly newer than the table) or its latest value is in the table, committed: it
+leaves memory only in :meth:`~PartitionState.confirm`, after the ``COMMIT`` of every
+checkpoint that wrote it returned (a key that is dirty or in the checkpoint in flight is
+never evicted). Loads run in the single-threaded loop after its previous confirmation
+step, so the read transaction of a load begins after that ``COMMIT`` and sees it. A key
+read as absent was never written (a key whose state is in memory is written by the next
+checkpoint after its change, and stays until that one is confirmed); it is taken as new
+only for the batch it was looked up for (the remembered set is cleared by
+:meth:`~PartitionState.end_batch`; no eviction runs in between). After a restart or
+rebalance the new owner starts with no keys in memory: the committed checkpoint holds
+every key's state as of its offset, and the entries after it are read again. Memory thus
+holds at most ``max_keys`` keys per aggregate plus the keys loaded or touched since the
+last confirmed checkpoint.
+
 It knows no aggregate by name: :meth:`PartitionState.process` runs the aggregates listed
 for the event's type, in the order given. Everything is deterministic given the
 partition's entries in offset order.
@@ -48,7 +82,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,8 +120,15 @@ class PartitionState:
         out_of_orderness_us: int,
         allowed_lateness_us: int,
         aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
+        max_keys: int | None = None,
     ):
         check_aggregates(aggregates)
+        if max_keys is not None and (isinstance(max_keys, bool) or max_keys < 1):
+            raise ValueError(f"max_keys must be None or an integer >= 1, not {max_keys!r}")
+        self.max_keys = max_keys
+        #: Reads stored keyed states: (aggregate name, keys) -> {key: encoded value} for
+        #: the keys that have a row (the state store sets it; None: every key is new).
+        self.loader: Callable[[str, Collection[str]], dict[str, str]] | None = None
         self.partition = partition
         self.ooo = out_of_orderness_us
         self.lateness = allowed_lateness_us
@@ -110,7 +151,15 @@ class PartitionState:
         self.max_append_us: int | None = None  # the log's clock: latest append time seen
         self.drained = False
         self.counters = dict.fromkeys(COUNTERS, 0)
+        # The cached keyed states, least recently used first (module doc: "Keyed states").
         self.keyed: dict[str, dict[str, Any]] = {name: {} for name in self.keyed_aggregates}
+        # Keys looked up for the current batch and found on no row (new keys).
+        self._absent: dict[str, set[str]] = {name: set() for name in self.keyed_aggregates}
+        # Changes handed to checkpoints whose COMMIT is not confirmed yet (their keys stay).
+        self._unconfirmed: list[Changes] = []
+        #: Keys loaded (in prefetches or one by one), load queries, keys evicted; not
+        #: checkpointed (unlike :attr:`counters`).
+        self.cache_stats = {"loaded": 0, "queries": 0, "single_loads": 0, "evicted": 0}
         # Ids applied but not durable yet: pending (in new_ids) or in a checkpoint whose
         # COMMIT is not confirmed; the rest are in the store's dedup table (module doc).
         self.unsaved_ids: set[str] = set()
@@ -138,9 +187,67 @@ class PartitionState:
             raise KeyError(f"aggregate {name!r} is not one this partition runs")
         s = states.get(key)
         if s is None:
-            s = states[key] = aggregate.init()
+            s = states[key] = self._miss(aggregate, key)
         self.dirty_keyed[name].add(key)
         return s
+
+    def _miss(self, aggregate: KeyedAggregate[Any], key: str) -> Any:
+        """The state of a key not in memory: new if this batch's lookup found no row for
+        it (or there is no store), else read on its own."""
+        absent = self._absent[aggregate.name]
+        if key in absent or self.loader is None:
+            absent.discard(key)
+            return aggregate.init()
+        found = self.loader(aggregate.name, (key,))
+        self.cache_stats["queries"] += 1
+        self.cache_stats["single_loads"] += 1
+        text = found.get(key)
+        if text is None:
+            return aggregate.init()
+        self.cache_stats["loaded"] += 1
+        return aggregate.decode(text)
+
+    def wanted(self, ev: Event, into: dict[str, set[str]]) -> None:
+        """Add to ``into`` (aggregate name -> keys) the keys ``ev`` will touch that are
+        not in memory (:meth:`~taste2vec.stream.aggregator.KeyedAggregate.keys`)."""
+        keyed = self.keyed
+        for agg in self._plan[ev.type][0]:
+            states = keyed[agg.name]
+            for key in agg.keys(ev):
+                if key not in states:
+                    bucket = into.get(agg.name)
+                    if bucket is None:
+                        into[agg.name] = {key}
+                    else:
+                        bucket.add(key)
+
+    def prefetch(self, wanted: dict[str, set[str]]) -> None:
+        """Load ``wanted`` (aggregate name -> keys, from :meth:`wanted`) with one
+        :attr:`loader` call per aggregate; the keys with no row are new for this batch
+        (until :meth:`end_batch`). Raises the loader's error before changing anything."""
+        if self.loader is None:
+            return
+        found = {name: self.loader(name, keys) for name, keys in wanted.items() if keys}
+        stats = self.cache_stats
+        for name, rows in found.items():
+            agg, states, absent = self.keyed_aggregates[name], self.keyed[name], self._absent[name]
+            stats["queries"] += 1
+            for key in wanted[name]:
+                text = rows.get(key)
+                if text is None:
+                    absent.add(key)
+                elif key not in states:
+                    states[key] = agg.decode(text)
+                    stats["loaded"] += 1
+
+    def end_batch(self) -> None:
+        """Forget which keys the last batch found new (module doc: "Keyed states")."""
+        for absent in self._absent.values():
+            absent.clear()
+
+    def keys_in_memory(self) -> int:
+        """How many keyed states are in memory (all aggregates)."""
+        return sum(len(states) for states in self.keyed.values())
 
     def apply_keyed(self, ev: Event, t: int) -> None:
         """Apply ``ev`` to the keyed aggregates only (no windows, dedup or lateness): the
@@ -358,17 +465,60 @@ class PartitionState:
         self.dirty_keyed = {name: set() for name in self.keyed_aggregates}
         self.dirty_panes, self.deleted_panes, self.closed = set(), [], []
         self.new_ids, self.dead = [], []
+        if self.max_keys is not None:
+            # Recency, counted in checkpoints: the keys written now become the newest.
+            for name, keys in changes.keyed.items():
+                states = self.keyed[name]
+                for key in keys:
+                    states[key] = states.pop(key)
+        self._unconfirmed.append(changes)
         return changes
+
+    def _forget_changes(self, changes: Changes) -> None:
+        for i, c in enumerate(self._unconfirmed):
+            if c is changes:
+                del self._unconfirmed[i]
+                return
+
+    def evict(self) -> int:
+        """Drop clean keys, least recently used first, until each keyed aggregate has at
+        most ``max_keys`` in memory (or only dirty and unconfirmed keys are left); returns
+        how many were dropped. Called by :meth:`confirm`."""
+        limit = self.max_keys
+        if limit is None:
+            return 0
+        dropped = 0
+        for name, states in self.keyed.items():
+            excess = len(states) - limit
+            if excess <= 0:
+                continue
+            keep = [self.dirty_keyed[name], *(c.keyed.get(name, ()) for c in self._unconfirmed)]
+            victims: list[str] = []
+            for key in states:  # least recently used first
+                if any(key in k for k in keep):
+                    continue
+                victims.append(key)
+                if len(victims) == excess:
+                    break
+            for key in victims:
+                del states[key]
+            dropped += len(victims)
+        self.cache_stats["evicted"] += dropped
+        return dropped
 
     def confirm(self, changes: Changes) -> None:
         """The checkpoint that wrote ``changes`` has committed: its ids are in the
-        ``dedup`` table now and leave memory (see the module doc)."""
+        ``dedup`` table now and leave memory, and so may its keyed states: clean keys
+        beyond ``max_keys`` are evicted (see the module doc)."""
         self.unsaved_ids.difference_update([eid for eid, _ in changes.new_ids])
+        self._forget_changes(changes)
+        self.evict()
 
     def requeue(self, changes: Changes) -> None:
         """Merge changes whose checkpoint failed back in front of the newer ones (the next
         checkpoint then writes both; keyed rows and panes with their current values).
-        Their ids stay in memory: they are pending again."""
+        Their ids and keyed states stay in memory: they are pending (dirty) again."""
+        self._forget_changes(changes)
         for name, keys in changes.keyed.items():
             self.dirty_keyed[name] |= keys
         self.dirty_panes |= {pk for pk in changes.panes if pk in self.panes}

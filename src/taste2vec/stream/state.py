@@ -41,6 +41,13 @@ confirmed (:meth:`PendingCheckpoint.result`, or :meth:`StateStore.checkpoint` re
 why every id is then either in memory or visible to the lookup is in
 :mod:`taste2vec.stream.partition`.
 
+Keyed states are not loaded into memory either: a :class:`PartitionState` keeps a bounded
+cache of them and reads the others on demand with :meth:`StateStore.keyed_values` (its
+:attr:`~PartitionState.loader`), on the same read connection; a key leaves the cache only
+once every checkpoint that wrote it is confirmed (the argument is in
+:mod:`taste2vec.stream.partition`). Code that needs every key reads the table
+(:class:`StreamReader`).
+
 Rows are written with multi-row statements (a few hundred rows per statement) rather than
 ``executemany`` (one Python-to-sqlite round trip per row).
 
@@ -207,10 +214,18 @@ class StateStore:
     what the partitions run (:data:`~taste2vec.stream.aggregates.DEFAULT_AGGREGATES`)."""
 
     def __init__(
-        self, path: str | Path, aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES
+        self,
+        path: str | Path,
+        aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
+        max_keys: int | None = None,
     ) -> None:
+        """``max_keys``: the keyed states each loaded partition keeps in memory, per
+        aggregate (None: no bound; see :class:`PartitionState`)."""
         check_aggregates(aggregates)
+        if max_keys is not None and (isinstance(max_keys, bool) or max_keys < 1):
+            raise ValueError(f"max_keys must be None or an integer >= 1, not {max_keys!r}")
         self.aggregates = tuple(aggregates)
+        self.max_keys = max_keys
         self.path = Path(path)
         try:
             self._conn = _connect(self.path, upgrade=True)
@@ -255,11 +270,15 @@ class StateStore:
         self, partition: int, out_of_orderness_us: int, allowed_lateness_us: int
     ) -> PartitionState:
         """Take ownership of ``partition`` (bumping its epoch fences any previous owner)
-        and return its checkpointed state. Its dedup ids stay in the table (looked up with
-        :meth:`durable_ids`)."""
+        and return its checkpointed state. Its dedup ids and keyed states stay in the table
+        (looked up with :meth:`durable_ids` and, through the state's
+        :attr:`~PartitionState.loader`, :meth:`keyed_values`)."""
         self._settle()
         conn = self._conn
-        ps = PartitionState(partition, out_of_orderness_us, allowed_lateness_us, self.aggregates)
+        ps = PartitionState(
+            partition, out_of_orderness_us, allowed_lateness_us, self.aggregates, self.max_keys
+        )
+        ps.loader = functools.partial(self.keyed_values, partition)
         with _tx(conn):
             conn.execute(
                 "INSERT OR IGNORE INTO partitions (partition, next_offset, epoch, meta)"
@@ -285,15 +304,15 @@ class StateStore:
                     )
             ps.load_meta(meta)
             ps.next_offset = next_offset
-            unknown: set[str] = set()
-            for kind, key, value in conn.execute(
-                "SELECT kind, key, value FROM keyed WHERE partition = ?", (partition,)
-            ):
-                agg = ps.keyed_aggregates.get(kind)
-                if agg is None:
-                    unknown.add(kind)  # an aggregate this worker does not run: left alone
-                    continue
-                ps.keyed[kind][key] = agg.decode(value)
+            unknown = [  # aggregates this worker does not run: their rows are left alone
+                kind
+                for kind in _kinds(conn)
+                if kind not in ps.keyed_aggregates
+                and conn.execute(
+                    "SELECT 1 FROM keyed WHERE partition = ? AND kind = ? LIMIT 1",
+                    (partition, kind),
+                ).fetchone()
+            ]
             if unknown:
                 log.warning(
                     "partition %d of %s holds state of aggregates this worker does not run "
@@ -348,6 +367,27 @@ class StateStore:
                 found.update(r[0] for r in self._reader.execute(sql, [partition, *chunk]))
         except sqlite3.Error as exc:
             raise StoreError(f"dedup lookup in the stream state {self.path} failed: {exc}") from exc
+        return found
+
+    def keyed_values(self, partition: int, aggregate: str, keys: Collection[str]) -> dict[str, str]:
+        """The stored (encoded) states of those of ``keys`` that ``aggregate`` has a row
+        for on ``partition`` (committed rows only; one ``IN`` query per few hundred keys,
+        on the read connection, like :meth:`durable_ids`). Call from the thread that
+        processes events."""
+        if not keys:
+            return {}
+        found: dict[str, str] = {}
+        todo = list(keys)
+        try:
+            for i in range(0, len(todo), _IN_TERMS):
+                chunk = todo[i : i + _IN_TERMS]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT key, value FROM keyed WHERE kind = ? AND partition = ? AND key IN ({marks})"  # noqa: S608, E501 - only ?s
+                found.update(self._reader.execute(sql, [aggregate, partition, *chunk]))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"keyed state lookup in the stream state {self.path} failed: {exc}"
+            ) from exc
         return found
 
     def checkpoint_async(self, states: Iterable[PartitionState]) -> PendingCheckpoint:
@@ -466,6 +506,19 @@ def _confirm(writes: list[_PartitionWrite], fenced: list[int]) -> None:
     for w in writes:
         if w.partition not in fenced:
             w.state.confirm(w.changes)
+
+
+def _kinds(conn: sqlite3.Connection) -> list[str]:
+    """The distinct ``kind`` values of the ``keyed`` table, one primary-key seek each (not
+    a scan of every row)."""
+    kinds: list[str] = []
+    row = conn.execute("SELECT kind FROM keyed ORDER BY kind LIMIT 1").fetchone()
+    while row is not None:
+        kinds.append(row[0])
+        row = conn.execute(
+            "SELECT kind FROM keyed WHERE kind > ? ORDER BY kind LIMIT 1", (row[0],)
+        ).fetchone()
+    return kinds
 
 
 def _insert(conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]]) -> None:

@@ -10,7 +10,11 @@ final on its partition) -> dead letter ``"late"``; duplicate ``event_id`` -> ign
 counted; otherwise applied to the partition's state (:class:`PartitionState`). Memory holds
 only the event ids that are not durable yet; the others are looked up in the state store's
 ``dedup`` table, once per partition and polled batch (:meth:`StreamWorker.process`; why
-that never misses an id: :mod:`taste2vec.stream.partition`).
+that never misses an id: :mod:`taste2vec.stream.partition`). Likewise memory holds only
+the ``max_keys`` most recently used keyed states per aggregate (users, coffees, arms),
+shared equally among the worker's partitions, plus those not durable yet; the others are
+read from the state store's ``keyed`` table when a batch needs them, one query per
+partition and aggregate.
 
 Effectively once: a partition's state, dead letters, window rows and dedup ids are written
 in the same SQLite transaction as the partition's next offset (:class:`StateStore`). On
@@ -57,6 +61,10 @@ log = logging.getLogger(__name__)
 DEFAULT_GROUP = "taste2vec-stream"
 DEFAULT_OUT_OF_ORDERNESS_S = 300.0
 DEFAULT_ALLOWED_LATENESS_S = 3600.0
+#: Keyed states a worker keeps in memory per keyed aggregate (users, coffees, arms), all
+#: its partitions together. A user's state takes ~3 KiB in memory (20 events), so ~150 MiB
+#: at this bound; the rest stay in the state file (docs/stream.md, "Memory").
+DEFAULT_MAX_KEYS = 50_000
 
 
 class StreamWorker:
@@ -75,7 +83,10 @@ class StreamWorker:
     watermark, or anyone's signals, past the log's own clock (see ``schema.clock``).
     ``aggregates``: what each partition runs (:mod:`taste2vec.stream.aggregator`; default
     :data:`~taste2vec.stream.aggregates.DEFAULT_AGGREGATES`); a reader of the state file
-    needs the same list to read them.
+    needs the same list to read them. ``max_keys``: the keyed states the worker keeps in
+    memory per aggregate, the most recently used, shared equally among the partitions it
+    owns (each keeps ``max(1, max_keys // partitions)``; None: no bound); the others are
+    read from the state file when an event needs them (:mod:`taste2vec.stream.partition`).
     """
 
     def __init__(
@@ -93,7 +104,10 @@ class StreamWorker:
         lazy_interval_s: float | None = None,
         max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
         aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
+        max_keys: int | None = DEFAULT_MAX_KEYS,
     ) -> None:
+        if max_keys is not None and (isinstance(max_keys, bool) or max_keys < 1):
+            raise ValueError(f"max_keys must be None or an integer >= 1, not {max_keys!r}")
         if checkpoint_every < 1 or checkpoint_interval_s <= 0 or batch_size < 1:
             raise ValueError("checkpoint_every, checkpoint_interval_s and batch_size must be > 0")
         if lazy_interval_s is not None and lazy_interval_s < checkpoint_interval_s:
@@ -113,7 +127,11 @@ class StreamWorker:
         self.poll_timeout_s = poll_timeout_s
         self.lazy_types = lazy_types
         self.lazy_interval_s = checkpoint_interval_s if lazy_interval_s is None else lazy_interval_s
-        self.store = StateStore(state_path, aggregates)
+        self.store = StateStore(state_path, aggregates, max_keys)
+        self.max_keys = max_keys
+        # Set when a batch failed half-applied (a keyed state could not be read): the
+        # states in memory are then not those of any offset, and must never be written.
+        self._broken: BaseException | None = None
         self.store.set_log_partitions(log.partitions)
         self.parts: dict[int, PartitionState] = {}
         self.stats: dict[str, Any] = {
@@ -143,6 +161,7 @@ class StreamWorker:
                 self.consumer.seek(p, ps.next_offset)
             except StoreError as exc:  # not seekable yet: process() re-seeks on a gap
                 log.debug("seek on assignment failed (%s); will re-seek if needed", exc)
+        self._share_keys()
         log.info("assigned partitions %s", sorted(partitions))
 
     def _on_revoke(self, partitions: list[int]) -> None:
@@ -153,7 +172,17 @@ class StreamWorker:
         for p in partitions:
             self.parts.pop(p, None)
             self.store.forget(p)
+        self._share_keys()
         log.info("revoked partitions %s", sorted(partitions))
+
+    def _share_keys(self) -> None:
+        """Give each owned partition its share of ``max_keys`` (it evicts down to it at
+        its next confirmed checkpoint)."""
+        if self.max_keys is None or not self.parts:
+            return
+        share = max(1, self.max_keys // len(self.parts))
+        for ps in self.parts.values():
+            ps.max_keys = share
 
     # -- the loop -------------------------------------------------------------------------
     def step(self) -> int:
@@ -174,10 +203,16 @@ class StreamWorker:
     def process(self, entries: list[LogEntry]) -> None:
         """Apply a polled batch, in three passes: parse and check every entry (nothing is
         changed yet), look up in the state store, per partition and in one query, which
-        of the batch's event ids not in memory are durable already (the dedup check; see
-        :mod:`taste2vec.stream.partition`), then apply the entries in offset order. A
-        failed lookup raises before anything is applied: the consumer then re-seeks on
-        the gap, as after any lost batch."""
+        of the batch's event ids not in memory are durable already (the dedup check), and
+        load the keyed states the batch touches that are not in memory (one query per
+        partition and aggregate; see :mod:`taste2vec.stream.partition`), then apply the
+        entries in offset order. A failed lookup raises before anything is applied: the
+        consumer then re-seeks on the gap, as after any lost batch. A key an aggregate
+        finds only while applying (an arm in a user's state) is read then; if that read
+        fails, the batch is half applied and the worker refuses to checkpoint again
+        (close it and start a new one: it resumes from the last checkpoint)."""
+        if self._broken is not None:
+            raise StoreError(f"the stream worker failed in a batch; restart it ({self._broken})")
         parts = self.parts
         resync: set[int] = set()
         lazy = self.lazy_types
@@ -187,6 +222,7 @@ class StreamWorker:
         # (state, offset, append time, payload, event (None: invalid), event time, error)
         work: list[tuple[PartitionState, int, int, bytes, Event | None, int, str]] = []
         unknown: dict[int, set[str]] = {}  # partition -> ids to look up
+        wanted: dict[int, dict[str, set[str]]] = {}  # partition -> aggregate -> keys to load
         for e in entries:
             p = e.partition
             ps = parts.get(p)
@@ -225,16 +261,30 @@ class StreamWorker:
             work.append((ps, e.offset, append_us, e.value, ev, t, ""))
             if ev.event_id not in ps.unsaved_ids:
                 unknown.setdefault(p, set()).add(ev.event_id)
+            keys = wanted.get(p)
+            if keys is None:
+                keys = wanted[p] = {}
+            ps.wanted(ev, keys)
         durable = {p: self.store.durable_ids(p, ids) for p, ids in unknown.items()}
-        no_ids: frozenset[str] = frozenset()
-        for ps, offset, append_us, payload, event, t, reason in work:
-            ps.next_offset = offset + 1
-            if ps.max_append_us is None or append_us > ps.max_append_us:
-                ps.max_append_us = append_us
-            if event is None:
-                ps.invalid(offset, reason, payload)
-            else:
-                ps.process(offset, event, t, payload, durable.get(ps.partition, no_ids))
+        try:
+            for p, keys in wanted.items():
+                parts[p].prefetch(keys)
+            no_ids: frozenset[str] = frozenset()
+            try:
+                for ps, offset, append_us, payload, event, t, reason in work:
+                    ps.next_offset = offset + 1
+                    if ps.max_append_us is None or append_us > ps.max_append_us:
+                        ps.max_append_us = append_us
+                    if event is None:
+                        ps.invalid(offset, reason, payload)
+                    else:
+                        ps.process(offset, event, t, payload, durable.get(ps.partition, no_ids))
+            except BaseException as exc:
+                self._broken = exc
+                raise
+        finally:
+            for p in wanted:
+                parts[p].end_batch()
         n = len(work)
         self._pending += n
         self.stats["entries"] += n
@@ -244,8 +294,15 @@ class StreamWorker:
         fenced = self._collect()
         return fenced + self._checkpoint(list(self.parts.values()))
 
+    def _check_intact(self) -> None:
+        if self._broken is not None:
+            raise StoreError(
+                f"the stream worker failed in a batch; not checkpointing ({self._broken})"
+            )
+
     def _checkpoint(self, states: list[PartitionState]) -> list[int]:
         """A synchronous checkpoint of ``states`` (none may be in flight)."""
+        self._check_intact()
         t0 = time.perf_counter()
         fenced = self.store.checkpoint(states)
         self.stats["checkpoint_s"] += time.perf_counter() - t0
@@ -258,6 +315,7 @@ class StreamWorker:
     def _checkpoint_async(self) -> None:
         """Snapshot the changes and write them in the background (see the module doc)."""
         self._collect()
+        self._check_intact()
         t0 = time.perf_counter()
         self._inflight = self.store.checkpoint_async(list(self.parts.values()))
         self.stats["checkpoint_s"] += time.perf_counter() - t0
@@ -286,6 +344,8 @@ class StreamWorker:
         for p in fenced:
             self.parts.pop(p, None)
             log.warning("partition %d is owned by another worker now (fenced); dropped it", p)
+        if fenced:
+            self._share_keys()
         self.stats["fenced"] += len(fenced)
         self.stats["checkpoints"] += 1
         done = {p: o for p, o in offsets.items() if p in self.parts and p not in fenced}
@@ -370,6 +430,7 @@ def run_to_end(
     group: str = DEFAULT_GROUP,
     max_clock_skew_s: float = DEFAULT_MAX_SKEW_S,
     aggregates: Sequence[Aggregate] = DEFAULT_AGGREGATES,
+    max_keys: int | None = DEFAULT_MAX_KEYS,
 ) -> dict[str, Any]:
     """Process ``log`` up to its current end with one worker (optionally draining every
     window, as for a bounded input); returns the worker's stats. The Flink parity test
@@ -386,6 +447,7 @@ def run_to_end(
         out_of_orderness_s=out_of_orderness_s,
         max_clock_skew_s=max_clock_skew_s,
         aggregates=aggregates,
+        max_keys=max_keys,
     ) as worker:
         if not any(log.end_offsets().values()):
             worker.step()  # join the group even for an empty log
