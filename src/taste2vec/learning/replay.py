@@ -29,10 +29,26 @@ Properties (proved in ``tests/learning/test_replay.py``):
 The same feedback id is not stored twice while it is held. Everything is deterministic
 under ``seed``, and :meth:`ReplayBuffer.state_dict` is plain JSON (the random generator's
 state included), so a restored buffer continues exactly where the saved one stopped.
+
+Cost: :meth:`ReplayBuffer.add` takes O(log n) time (n = users held) plus a list insertion
+into one tie bucket, never a scan of every user. Two indexes, rebuilt by
+:meth:`ReplayBuffer.load_state_dict` and not part of the saved state, make that so:
+
+- **eviction index**: users grouped by (reservoir size, items offered), each group a list
+  of arrival ranks kept sorted (bisect), with lazy max-heaps over the sizes and, per size,
+  over the offered counts. The largest reservoir, then the heaviest user, then the tie
+  list come from the heap tops, and the random tie-break indexes that list in arrival
+  order: the same order as iterating the users dict, so the draws and the victim are
+  exactly those of a scan over every user;
+- **recency**: an ordered dict of the users, moved to its end on each activity; its
+  first key is the user with the smallest ``last_active`` (unique and increasing).
 """
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_left, insort
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,16 +66,51 @@ STATE_VERSION = 1
 
 @dataclass
 class _Reservoir:
-    """One user's reservoir: the held items, how many were offered, when last active."""
+    """One user's reservoir: the held items, how many were offered, when last active.
+
+    ``rank`` is the user's arrival rank (the eviction index's tie order; not saved).
+    """
 
     items: list[Feedback] = field(default_factory=list)
     offered: int = 0
     last_active: int = 0
+    rank: int = 0
 
     @property
     def complete(self) -> bool:
         """True when it holds every item the user offered."""
         return len(self.items) == self.offered
+
+
+class _MaxHeap:
+    """A lazy max-heap of ints: stale values are skipped (and dropped) when they surface.
+
+    ``live`` says whether a value still counts. A value is pushed only when it is not
+    already in the heap, and the heap is rebuilt from the live values when stale ones
+    make up more than half of it, so it never outgrows twice the live values (plus 16).
+    """
+
+    __slots__ = ("_heap", "_in")
+
+    def __init__(self) -> None:
+        self._heap: list[int] = []  # negated values
+        self._in: set[int] = set()
+
+    def push(self, value: int) -> None:
+        if value not in self._in:
+            self._in.add(value)
+            heapq.heappush(self._heap, -value)
+
+    def top(self, live: dict[int, Any]) -> int:
+        """The largest value present in ``live`` (which must hold at least one)."""
+        heap = self._heap
+        if len(heap) > 2 * len(live) + 16:
+            self._heap = heap = [-v for v in live]
+            heapq.heapify(heap)
+            self._in = set(live)
+        while -heap[0] not in live:
+            self._in.discard(-heapq.heappop(heap))
+        return -heap[0]
 
 
 class ReplayBuffer:
@@ -74,6 +125,17 @@ class ReplayBuffer:
         self._ids: set[str] = set()
         self._size = 0
         self._tick = 0
+        self._reset_index()
+
+    def _reset_index(self) -> None:
+        """Empty indexes (the caller re-adds every user in ``_users`` order)."""
+        self._next_rank = 0
+        self._by_rank: dict[int, str] = {}
+        # reservoir size -> items offered -> arrival ranks, ascending
+        self._buckets: dict[int, dict[int, list[int]]] = {}
+        self._size_heap = _MaxHeap()
+        self._offered_heaps: dict[int, _MaxHeap] = {}
+        self._recency: OrderedDict[str, None] = OrderedDict()
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
@@ -114,19 +176,28 @@ class ReplayBuffer:
         if feedback.id in self._ids:
             return False
         self._tick += 1
-        res = self._users.get(feedback.user)
+        user = feedback.user
+        res = self._users.get(user)
         if res is None:
             if len(self._users) >= self.capacity:
                 self._drop_least_recent()
-            res = self._users[feedback.user] = _Reservoir()
+            res = self._users[user] = _Reservoir(rank=self._next_rank)
+            self._by_rank[res.rank] = user
+            self._next_rank += 1
+        else:
+            self._unindex(res)
         res.last_active = self._tick
+        self._recency[user] = None
+        self._recency.move_to_end(user)
         complete = res.complete
         res.offered += 1
         if complete:
             self._append(res, feedback)
+            self._index(res)
             if self._size > self.capacity:
                 self._evict_one()
         else:  # Algorithm R at the reservoir's current size
+            self._index(res)
             slot = int(self._rng.integers(res.offered))
             if slot < len(res.items):
                 self._ids.discard(res.items[slot].id)
@@ -143,6 +214,9 @@ class ReplayBuffer:
         res = self._users.pop(user, None)
         if res is None:
             return 0
+        self._unindex(res)
+        del self._by_rank[res.rank]
+        del self._recency[user]
         for fb in res.items:
             self._ids.discard(fb.id)
         self._size -= len(res.items)
@@ -153,24 +227,54 @@ class ReplayBuffer:
         self._ids.add(feedback.id)
         self._size += 1
 
+    def _index(self, res: _Reservoir) -> None:
+        """Put ``res`` in its (size, offered) bucket of the eviction index."""
+        size = len(res.items)
+        by_offered = self._buckets.get(size)
+        if by_offered is None:
+            by_offered = self._buckets[size] = {}
+            self._size_heap.push(size)
+        ranks = by_offered.get(res.offered)
+        if ranks is None:
+            by_offered[res.offered] = [res.rank]
+            heap = self._offered_heaps.get(size)
+            if heap is None:
+                heap = self._offered_heaps[size] = _MaxHeap()
+            heap.push(res.offered)
+        else:
+            insort(ranks, res.rank)
+
+    def _unindex(self, res: _Reservoir) -> None:
+        """Take ``res`` out of its (size, offered) bucket (as its fields are now)."""
+        size = len(res.items)
+        by_offered = self._buckets[size]
+        ranks = by_offered[res.offered]
+        del ranks[bisect_left(ranks, res.rank)]
+        if not ranks:
+            del by_offered[res.offered]
+            if not by_offered:
+                del self._buckets[size]
+                del self._offered_heaps[size]
+
     def _evict_one(self) -> None:
         """Remove one uniformly random item from the largest reservoir (of size >= 2)."""
-        largest = max(len(r.items) for r in self._users.values())
+        largest = self._size_heap.top(self._buckets)
         if largest < 2:  # pragma: no cover - prevented by _drop_least_recent
             raise AssertionError("replay buffer invariant broken: nothing evictable")
-        tied = [u for u, r in self._users.items() if len(r.items) == largest]
-        heaviest = max(self._users[u].offered for u in tied)
-        tied = [u for u in tied if self._users[u].offered == heaviest]
-        user = tied[int(self._rng.integers(len(tied)))] if len(tied) > 1 else tied[0]
-        res = self._users[user]
+        by_offered = self._buckets[largest]
+        tied = by_offered[self._offered_heaps[largest].top(by_offered)]
+        # ranks ascend in arrival order, the order a scan of self._users would meet them
+        rank = tied[int(self._rng.integers(len(tied)))] if len(tied) > 1 else tied[0]
+        res = self._users[self._by_rank[rank]]
+        self._unindex(res)
         victim = res.items.pop(int(self._rng.integers(len(res.items))))
+        self._index(res)
         self._ids.discard(victim.id)
         self._size -= 1
 
     def _drop_least_recent(self) -> None:
         """Make room for a new user when every slot holds a different user."""
-        user = min(self._users, key=lambda u: self._users[u].last_active)
-        self.forget(user)
+        self.forget(next(iter(self._recency)))
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
@@ -208,8 +312,21 @@ class ReplayBuffer:
         size = sum(len(r.items) for r in users.values())
         if size > capacity:
             raise SchemaError(f"replay state holds {size} items, over its capacity {capacity}")
+        tick = int(state["tick"])
+        latest = max((r.last_active for r in users.values()), default=0)
+        if latest > tick:  # later activity would not be the most recent: refuse
+            raise SchemaError(f"replay state has a user active at {latest}, after its tick {tick}")
         rng = np.random.default_rng()
         rng.bit_generator.state = state["rng"]
         self.capacity, self._rng, self._users = capacity, rng, users
         self._ids = {fb.id for r in users.values() for fb in r.items}
-        self._size, self._tick = size, int(state["tick"])
+        self._size, self._tick = size, tick
+        self._reset_index()
+        for user, res in users.items():
+            res.rank = self._next_rank
+            self._by_rank[res.rank] = user
+            self._next_rank += 1
+            self._index(res)
+        # stable sort: equal last_active keep arrival order, as min() over the dict would
+        for user in sorted(users, key=lambda u: users[u].last_active):
+            self._recency[user] = None
