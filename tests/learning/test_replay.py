@@ -158,6 +158,19 @@ def test_state_with_activity_after_its_tick_is_refused() -> None:
         ReplayBuffer().load_state_dict(state)
 
 
+def test_eviction_index_stays_bounded_under_heavy_users() -> None:
+    """Heavy users' offered counts change on every add; the index must not keep them all."""
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(9, seed=0)
+    worst = 0
+    for i in range(20_000):  # three users, all incomplete after a while: no evictions
+        user = "ABC"[int(rng.choice(3, p=[0.5, 0.45, 0.05]))]
+        buf.add(fb(user, "c1", step=i, fid=f"f{i}"))
+        worst = max([worst, *(len(h) for h in buf._offered_heaps.values())])
+    assert worst <= 2 * 3 + 16, worst  # three users: at most three live offered counts
+    assert len(buf._size_heap) <= 2 * len(buf._buckets) + 16
+
+
 # ---------------------------------------------------------------------------------------
 # The reference: a VERBATIM copy of ReplayBuffer as it was before issue 11 made ``add``
 # O(log n) (src/taste2vec/learning/replay.py at 71aa960; only the class names and one

@@ -85,9 +85,10 @@ class _Reservoir:
 class _MaxHeap:
     """A lazy max-heap of ints: stale values are skipped (and dropped) when they surface.
 
-    ``live`` says whether a value still counts. A value is pushed only when it is not
-    already in the heap, and the heap is rebuilt from the live values when stale ones
-    make up more than half of it, so it never outgrows twice the live values (plus 16).
+    ``live`` (passed to each call) holds the values that still count. A value is pushed
+    only when it is not already in the heap, and the heap is rebuilt from ``live`` when it
+    grows past twice its size plus 16, so it stays bounded however many values went stale
+    below the top (a heavy user's offered count changes on every add); amortised O(log n).
     """
 
     __slots__ = ("_heap", "_in")
@@ -96,21 +97,28 @@ class _MaxHeap:
         self._heap: list[int] = []  # negated values
         self._in: set[int] = set()
 
-    def push(self, value: int) -> None:
+    def push(self, value: int, live: dict[int, Any]) -> None:
+        """Record that ``value`` (already in ``live``) counts."""
         if value not in self._in:
             self._in.add(value)
             heapq.heappush(self._heap, -value)
+            self._compact(live)
 
     def top(self, live: dict[int, Any]) -> int:
         """The largest value present in ``live`` (which must hold at least one)."""
         heap = self._heap
-        if len(heap) > 2 * len(live) + 16:
-            self._heap = heap = [-v for v in live]
-            heapq.heapify(heap)
-            self._in = set(live)
         while -heap[0] not in live:
             self._in.discard(-heapq.heappop(heap))
         return -heap[0]
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def _compact(self, live: dict[int, Any]) -> None:
+        if len(self._heap) > 2 * len(live) + 16:
+            self._heap = [-v for v in live]
+            heapq.heapify(self._heap)
+            self._in = set(live)
 
 
 class ReplayBuffer:
@@ -233,14 +241,14 @@ class ReplayBuffer:
         by_offered = self._buckets.get(size)
         if by_offered is None:
             by_offered = self._buckets[size] = {}
-            self._size_heap.push(size)
+            self._size_heap.push(size, self._buckets)
         ranks = by_offered.get(res.offered)
         if ranks is None:
             by_offered[res.offered] = [res.rank]
             heap = self._offered_heaps.get(size)
             if heap is None:
                 heap = self._offered_heaps[size] = _MaxHeap()
-            heap.push(res.offered)
+            heap.push(res.offered, by_offered)
         else:
             insort(ranks, res.rank)
 
