@@ -16,11 +16,11 @@ must be identical), and the indexed buffer is also timed on the whole stream. Th
 buffer is the verbatim copy kept in tests/learning/test_replay.py (``_OldReplayBuffer``),
 the reference of the bit-identity property test.
 
-    nice -n 10 .venv/bin/python bench/replay_buffer.py --out /tmp/replay_buffer.md
+    nice -n 10 .venv/bin/python bench/replay_buffer.py
 
 Target: none in figures (the issue asks for O(log n) or amortised O(1) per ``add`` with
-bit-identical behaviour); the old buffer in the same run is the baseline. ``--out`` writes
-the section ``replay_buffer`` (with its BEGIN/END markers) for bench/RESULTS.md.
+bit-identical behaviour); the old buffer in the same run is the baseline. Records the
+section ``replay_buffer`` of ``--results`` (default bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.learning.test_replay import _OldReplayBuffer  # noqa: E402
 
+from taste2vec.evaluation.report import update_section  # noqa: E402
 from taste2vec.learning.replay import ReplayBuffer  # noqa: E402
 from taste2vec.schema import Feedback, FeedbackSignal  # noqa: E402
 
@@ -122,7 +123,7 @@ def main() -> None:
     ap.add_argument("--zipf-reactions", type=int, default=100_000)
     ap.add_argument("--old-adds", type=int, default=30_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, help="write the RESULTS.md section here")
+    ap.add_argument("--results", type=Path, default=Path("bench/RESULTS.md"))
     args = ap.parse_args()
     sizes = (args.capacity, args.users, args.per_user, args.zipf_users, args.zipf_reactions)
     if min(*sizes, args.old_adds) < 1:
@@ -155,25 +156,22 @@ def main() -> None:
     print(table)
     print(note)
     print(f"1-minute load average at the end: {load:.1f}")
-    if args.out is not None:
-        cmd = "nice -n 10 .venv/bin/python bench/replay_buffer.py"
-        section = (
-            "<!-- BEGIN replay_buffer -->\n"
-            "## ReplayBuffer.add throughput (`bench/replay_buffer.py`)\n\n"
-            f"Command: `{cmd} --out /tmp/replay_buffer.md` (defaults). Capacity "
-            f"{args.capacity:,}, seed 0, SIMULATED reactions built before timing; the old "
-            f"buffer (the verbatim pre-issue-11 copy in tests/learning/test_replay.py) and the "
-            f"indexed one timed on the same first {args.old_adds:,} adds of each stream, the "
-            "indexed one also on the whole stream. In the first stream the buffer holds "
-            f"{args.capacity:,} distinct users, so most adds drop the least recently active "
-            "user; in the second every add of a user whose reservoir is complete evicts from "
-            "the largest, but most of its adds are heavy users' Algorithm R draws, which the "
-            f"old buffer did not scan for either. 1-minute load average {load:.1f} (2 cores "
-            "shared with other jobs).\n\n"
-            f"{table}\n\n{note}\n"
-            "<!-- END replay_buffer -->\n"
-        )
-        args.out.write_text(section)
+    cmd = "nice -n 10 .venv/bin/python bench/replay_buffer.py"
+    section = (
+        "## ReplayBuffer.add throughput (`bench/replay_buffer.py`)\n\n"
+        f"Command: `{cmd}` (defaults). Capacity "
+        f"{args.capacity:,}, seed 0, SIMULATED reactions built before timing; the old "
+        f"buffer (the verbatim pre-issue-11 copy in tests/learning/test_replay.py) and the "
+        f"indexed one timed on the same first {args.old_adds:,} adds of each stream, the "
+        "indexed one also on the whole stream. In the first stream the buffer holds "
+        f"{args.capacity:,} distinct users, so most adds drop the least recently active "
+        "user; in the second every add of a user whose reservoir is complete evicts from "
+        "the largest, but most of its adds are heavy users' Algorithm R draws, which the "
+        f"old buffer did not scan for either. 1-minute load average {load:.1f} (2 cores "
+        "shared with other jobs).\n\n"
+        f"{table}\n\n{note}\n"
+    )
+    update_section(args.results, "replay_buffer", section)
 
 
 if __name__ == "__main__":
