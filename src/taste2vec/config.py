@@ -166,6 +166,14 @@ class Settings(BaseSettings):
         "/v1/users/{id}/signals and /v1/coffees/{id}/stats read). Turn off when "
         "`taste2vec stream` workers run separately on the same state.",
     )
+    stream_max_keys: int = Field(
+        default=50_000,
+        ge=1,
+        description="The in-service stream worker keeps at most this many keyed states "
+        "(users, coffees, arms) per aggregate in memory, least recently used evicted after a "
+        "confirmed checkpoint; the others are read from its state file when an event needs "
+        "them (docs/stream.md, 'Keyed states').",
+    )
     model_source: Literal["dir", "registry"] = Field(
         default="dir",
         description="Where each service process gets its model: dir (the model directory, "

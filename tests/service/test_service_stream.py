@@ -309,3 +309,22 @@ def test_relay_without_retention_never_prunes(store: Store, event_log: EventLog)
     finally:
         relay.stop()
     assert relay.prune() == 0 and store.get_event("tasting:r1") is not None
+
+
+def test_the_embedded_worker_keeps_at_most_the_configured_keyed_states(
+    event_log: EventLog, tmp_path: Path
+) -> None:
+    """T2V_STREAM_MAX_KEYS reaches the in-service stream worker (and its default is the
+    stream worker's own)."""
+    from taste2vec.config import Settings
+    from taste2vec.service.stream import EmbeddedWorker
+    from taste2vec.stream.worker import DEFAULT_MAX_KEYS
+
+    assert Settings().stream_max_keys == DEFAULT_MAX_KEYS
+    worker = EmbeddedWorker(event_log, tmp_path / "state.db", 300.0, max_keys=7)
+    try:
+        assert worker._first is not None and worker._first.max_keys == 7
+    finally:
+        worker.close()
+    with pytest.raises(ValueError, match="stream_max_keys"):
+        Settings(stream_max_keys=0)

@@ -20,7 +20,7 @@ from taste2vec.registry.churn import ChurnRegistry, ChurnScorerSource
 from taste2vec.service.core import TasteService
 from taste2vec.stream.log import EventLog, open_log
 from taste2vec.stream.state import StreamReader
-from taste2vec.stream.worker import StreamWorker
+from taste2vec.stream.worker import DEFAULT_MAX_KEYS, StreamWorker
 
 __all__ = ["EmbeddedWorker", "StreamHandle", "start_stream"]
 
@@ -41,10 +41,17 @@ class EmbeddedWorker:
 
     name = "stream-worker"
 
-    def __init__(self, event_log: EventLog, state_path: Path, skew_s: float) -> None:
+    def __init__(
+        self,
+        event_log: EventLog,
+        state_path: Path,
+        skew_s: float,
+        max_keys: int | None = DEFAULT_MAX_KEYS,
+    ) -> None:
         self.event_log = event_log
         self.state_path = state_path
         self.skew_s = skew_s
+        self.max_keys = max_keys
         # created here so the state file exists before the first read
         self._first: StreamWorker | None = self._worker()
 
@@ -56,6 +63,7 @@ class EmbeddedWorker:
             checkpoint_interval_s=EMBEDDED_CHECKPOINT_S,
             lazy_types=EMBEDDED_LAZY_TYPES,
             lazy_interval_s=EMBEDDED_LAZY_CHECKPOINT_S,
+            max_keys=self.max_keys,
         )
 
     def run(self, stop: threading.Event) -> None:
@@ -108,7 +116,9 @@ def start_stream(settings: Settings, service: TasteService) -> StreamHandle:
         retention = timedelta(hours=settings.outbox_retention_hours)
         service.start_publishing(event_log, retention=retention)
         if settings.stream_worker:
-            worker = EmbeddedWorker(event_log, state_path, settings.max_clock_skew_s)
+            worker = EmbeddedWorker(
+                event_log, state_path, settings.max_clock_skew_s, settings.stream_max_keys
+            )
             service.runtime.add(worker, on_stop=worker.close, start=True)
         churn = churn_source(settings, service)
         reader = StreamReader(state_path, churn_scorer=churn)
