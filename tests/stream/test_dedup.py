@@ -24,6 +24,7 @@ from taste2vec.stream.worker import (
     StreamWorker,
     run_to_end,
 )
+from tests.stream.worker_helpers import all_entries, consume, fail_next_commit
 
 PARTS = 4
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -48,15 +49,6 @@ def _worker(log: SQLiteLog, state: Path, **kw: Any) -> StreamWorker:
     )
 
 
-def _consume(worker: StreamWorker, total: int) -> None:
-    """Step until the worker has taken ``total`` entries in all (bounded)."""
-    for _ in range(500):
-        if worker.stats["entries"] >= total:
-            break
-        worker.step()
-    assert worker.stats["entries"] == total
-
-
 def _counters(worker: StreamWorker) -> dict[str, int]:
     out: dict[str, int] = {}
     for ps in worker.parts.values():
@@ -69,10 +61,6 @@ def _in_memory(worker: StreamWorker) -> int:
     return sum(len(ps.unsaved_ids) for ps in worker.parts.values())
 
 
-def _all(log: SQLiteLog) -> list[Any]:
-    return [e for p in range(log.partitions) for e in log.read(p, 0, 10**9)]
-
-
 def test_a_confirmed_checkpoint_empties_memory_and_a_duplicate_after_it_counts_once(
     tmp_path: Path,
 ) -> None:
@@ -80,18 +68,18 @@ def test_a_confirmed_checkpoint_empties_memory_and_a_duplicate_after_it_counts_o
     firsts = [_rating(i, f"u{i % 7}") for i in range(40)]
     log.append(firsts)
     with _worker(log, tmp_path / "state.db") as w:
-        _consume(w, 40)
+        consume(w, 40)
         assert _in_memory(w) == 40  # pending: not durable yet
         w.checkpoint()
         assert _in_memory(w) == 0  # all in the dedup table now
         log.append(firsts[:10] + [_rating(99)])  # ten re-deliveries and one new event
-        _consume(w, 51)
+        consume(w, 51)
         c = _counters(w)
         assert (c["valid"], c["duplicates"]) == (41, 10)
         assert _in_memory(w) == 1  # only the new, pending one
         w.checkpoint()
         assert _in_memory(w) == 0
-    assert StreamReader(tmp_path / "state.db").snapshot() == batch_aggregate(_all(log))
+    assert StreamReader(tmp_path / "state.db").snapshot() == batch_aggregate(all_entries(log))
 
 
 def test_a_fresh_worker_loads_no_ids_and_still_counts_a_redelivery_once(tmp_path: Path) -> None:
@@ -100,17 +88,17 @@ def test_a_fresh_worker_loads_no_ids_and_still_counts_a_redelivery_once(tmp_path
     log.append(firsts)
     state = tmp_path / "state.db"
     with _worker(log, state) as w:
-        _consume(w, 30)
+        consume(w, 30)
         w.checkpoint()
     log.append(firsts[::3])  # re-deliveries of ten of them, seen only by the next worker
     with _worker(log, state) as w:
         w.step()  # joins the group: loads every partition's checkpoint
         assert w.parts and _in_memory(w) <= w.stats["entries"]
-        _consume(w, 10)
+        consume(w, 10)
         c = _counters(w)
         assert (c["entries"], c["valid"], c["duplicates"]) == (40, 30, 10)
         w.checkpoint()
-    assert StreamReader(state).snapshot() == batch_aggregate(_all(log))
+    assert StreamReader(state).snapshot() == batch_aggregate(all_entries(log))
 
 
 def test_load_does_not_read_the_dedup_ids_into_memory(tmp_path: Path) -> None:
@@ -138,11 +126,11 @@ def test_the_same_id_twice_in_one_batch_counts_once(tmp_path: Path) -> None:
     a, b = _rating(1), _rating(2)
     log.append([a, b, a, a, b])
     with _worker(log, tmp_path / "state.db") as w:
-        _consume(w, 5)
+        consume(w, 5)
         c = _counters(w)
         assert (c["valid"], c["duplicates"]) == (2, 3)
         w.checkpoint()
-    assert StreamReader(tmp_path / "state.db").snapshot() == batch_aggregate(_all(log))
+    assert StreamReader(tmp_path / "state.db").snapshot() == batch_aggregate(all_entries(log))
 
 
 def test_an_id_whose_commit_is_in_flight_is_a_duplicate_and_lookups_do_not_wait(
@@ -162,7 +150,7 @@ def test_an_id_whose_commit_is_in_flight_is_a_duplicate_and_lookups_do_not_wait(
 
     w.store._finish = held_commit  # type: ignore[method-assign]
     try:
-        _consume(w, 20)
+        consume(w, 20)
         w._checkpoint_async()  # its COMMIT is now held in the background thread
         assert w._inflight is not None and not w._inflight.done()
         assert _in_memory(w) == 20  # in flight: still in memory
@@ -179,18 +167,7 @@ def test_an_id_whose_commit_is_in_flight_is_a_duplicate_and_lookups_do_not_wait(
     w.checkpoint()
     assert _in_memory(w) == 0
     w.close()
-    assert StreamReader(tmp_path / "state.db").snapshot() == batch_aggregate(_all(log))
-
-
-def _fail_next_commit(store: StateStore) -> None:
-    finish = store._finish
-
-    def failing(tx: Any, fenced: list[int], written: list[Any]) -> list[int]:
-        store._finish = finish  # type: ignore[method-assign]
-        tx.__exit__(RuntimeError, RuntimeError("injected"), None)  # ROLLBACK
-        raise StoreError("injected commit failure")
-
-    store._finish = failing  # type: ignore[method-assign]
+    assert StreamReader(tmp_path / "state.db").snapshot() == batch_aggregate(all_entries(log))
 
 
 @pytest.mark.parametrize("pipelined", [True, False])
@@ -202,8 +179,8 @@ def test_ids_of_a_failed_checkpoint_stay_in_memory_and_count_once(
     log.append(firsts)
     state = tmp_path / "state.db"
     with _worker(log, state) as w:
-        _consume(w, 15)
-        _fail_next_commit(w.store)
+        consume(w, 15)
+        fail_next_commit(w.store)
         with pytest.raises(StoreError, match="injected"):
             if pipelined:
                 w._checkpoint_async()
@@ -214,16 +191,16 @@ def test_ids_of_a_failed_checkpoint_stay_in_memory_and_count_once(
         ids = {f"r-u1-{i}" for i in range(15)}
         assert not any(w.store.durable_ids(p, ids) for p in range(PARTS))  # rolled back
         log.append(firsts[:4])
-        _consume(w, 19)
+        consume(w, 19)
         assert _counters(w)["duplicates"] == 4
         w.checkpoint()  # writes the requeued ids too
         assert _in_memory(w) == 0
         log.append(firsts[4:6])
-        _consume(w, 21)
+        consume(w, 21)
         c = _counters(w)
         assert (c["valid"], c["duplicates"]) == (15, 6)
         w.checkpoint()
-    assert StreamReader(state).snapshot() == batch_aggregate(_all(log))
+    assert StreamReader(state).snapshot() == batch_aggregate(all_entries(log))
 
 
 def test_a_fenced_partition_is_dropped_with_its_ids(tmp_path: Path) -> None:
@@ -231,7 +208,7 @@ def test_a_fenced_partition_is_dropped_with_its_ids(tmp_path: Path) -> None:
     log.append([_rating(i, f"u{i}") for i in range(12)])
     state = tmp_path / "state.db"
     w = _worker(log, state)
-    _consume(w, 12)
+    consume(w, 12)
     other = StateStore(state)
     try:
         [other.load(p, w.ooo_us, w.lateness_us) for p in range(PARTS)]  # a new owner
@@ -262,7 +239,7 @@ def test_memory_holds_only_unconfirmed_ids_on_a_generated_stream(tmp_path: Path)
         assert peak <= 2 * 400 + 250
         valid = _counters(w)["valid"]
     assert valid > 2 * 400 + 250  # so the bound above is below "every id"
-    assert StreamReader(state).snapshot() == batch_aggregate(_all(log))
+    assert StreamReader(state).snapshot() == batch_aggregate(all_entries(log))
 
 
 def test_durable_ids_looks_up_more_ids_than_one_statement_takes(tmp_path: Path) -> None:

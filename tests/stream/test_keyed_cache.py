@@ -22,6 +22,7 @@ from taste2vec.stream.log import SQLiteLog
 from taste2vec.stream.partition import PartitionState
 from taste2vec.stream.state import StateStore, StreamReader
 from taste2vec.stream.worker import StreamWorker, run_to_end
+from tests.stream.worker_helpers import all_entries, consume, fail_next_commit
 
 PARTS = 4
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -52,18 +53,6 @@ def _worker(log: SQLiteLog, state: Path, max_keys: int | None, **kw: Any) -> Str
         max_keys=max_keys,
         **kw,
     )
-
-
-def _consume(worker: StreamWorker, total: int) -> None:
-    for _ in range(500):
-        if worker.stats["entries"] >= total:
-            break
-        worker.step()
-    assert worker.stats["entries"] == total
-
-
-def _all(log: SQLiteLog) -> list[Any]:
-    return [e for p in range(log.partitions) for e in log.read(p, 0, 10**9)]
 
 
 def _rows(state: Path, table: str) -> list[tuple[Any, ...]]:
@@ -114,7 +103,7 @@ def test_outputs_with_three_keys_in_memory_equal_an_unbounded_cache_and_the_refe
     assert bounded == unbounded
     for table in ("keyed", "windows", "dead_letters"):
         assert _rows(states["bounded"], table) == _rows(states["unbounded"], table), table
-    reference = batch_aggregate(_all(log), drain=True)
+    reference = batch_aggregate(all_entries(log), drain=True)
     for part in ("counters", "dead_letters", "windows", "arms", "coffees", "users"):
         assert bounded[part] == reference[part], part
     assert reference["counters"]["duplicates"] > 0 and len(reference["users"]) > 500
@@ -125,17 +114,17 @@ def test_an_evicted_key_continues_from_its_stored_value(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     log.append([_rating(i, "alice", "c-alice") for i in range(5)])
     with _worker(log, state, max_keys=2) as w:
-        _consume(w, 5)
+        consume(w, 5)
         w.checkpoint()
         assert "alice" in _users_in_memory(w)
         log.append([_rating(10 + i, f"other{i}", f"c{i}") for i in range(3)])
-        _consume(w, 8)
+        consume(w, 8)
         w.checkpoint()  # confirmed: alice is the least recently used, clean: evicted
         assert "alice" not in _users_in_memory(w)
         assert len(w.parts[0].keyed["user"]) == 2
         loaded = _stats(w)["loaded"]
         log.append([_rating(20 + i, "alice", "c-alice") for i in range(3)])
-        _consume(w, 11)
+        consume(w, 11)
         # alice and her coffee (the least recently used coffee, evicted too) read back
         # from the table, once each
         assert _stats(w)["loaded"] == loaded + 2
@@ -144,8 +133,8 @@ def test_an_evicted_key_continues_from_its_stored_value(tmp_path: Path) -> None:
     reader = StreamReader(state)
     signals = reader.user_signals("alice")
     assert signals is not None and reader.read("user", "alice") == signals
-    assert reader.coffee_stats("c-alice") == batch_aggregate(_all(log))["coffees"]["c-alice"]
-    assert reader.snapshot() == batch_aggregate(_all(log))
+    assert reader.coffee_stats("c-alice") == batch_aggregate(all_entries(log))["coffees"]["c-alice"]
+    assert reader.snapshot() == batch_aggregate(all_entries(log))
     assert json.loads(_rows(state, "keyed")[-1][3])  # a stored row, not a placeholder
 
 
@@ -163,11 +152,11 @@ def test_a_key_that_is_dirty_or_in_flight_is_never_evicted(tmp_path: Path) -> No
 
     w.store._finish = held_commit  # type: ignore[method-assign]
     try:
-        _consume(w, 3)
+        consume(w, 3)
         w._checkpoint_async()  # a0..a2 are in the checkpoint whose COMMIT is held
         assert w._inflight is not None and not w._inflight.done()
         log.append([_rating(10 + i, f"b{i}") for i in range(3)])
-        _consume(w, 6)  # b0..b2 are dirty
+        consume(w, 6)  # b0..b2 are dirty
         ps = w.parts[0]
         assert ps.evict() == 0  # over the bound, but nothing is clean
         assert _users_in_memory(w) == {f"a{i}" for i in range(3)} | {f"b{i}" for i in range(3)}
@@ -178,18 +167,7 @@ def test_a_key_that_is_dirty_or_in_flight_is_never_evicted(tmp_path: Path) -> No
     w.checkpoint()  # now the b's are clean too: down to the bound
     assert len(w.parts[0].keyed["user"]) == 1
     w.close()
-    assert StreamReader(state).snapshot() == batch_aggregate(_all(log))
-
-
-def _fail_next_commit(store: StateStore) -> None:
-    finish = store._finish
-
-    def failing(tx: Any, fenced: list[int], written: list[Any]) -> list[int]:
-        store._finish = finish  # type: ignore[method-assign]
-        tx.__exit__(RuntimeError, RuntimeError("injected"), None)  # ROLLBACK
-        raise StoreError("injected commit failure")
-
-    store._finish = failing  # type: ignore[method-assign]
+    assert StreamReader(state).snapshot() == batch_aggregate(all_entries(log))
 
 
 @pytest.mark.parametrize("pipelined", [True, False])
@@ -201,12 +179,12 @@ def test_a_failed_checkpoint_under_eviction_pressure_loses_nothing(
     events = [_rating(i, f"u{i % 6}", f"c{i % 4}") for i in range(24)]
     log.append(events[:12])
     with _worker(log, state, max_keys=1) as w:
-        _consume(w, 12)
+        consume(w, 12)
         w.checkpoint()  # u0..u5 stored; evicted down to one
         assert len(w.parts[0].keyed["user"]) == 1
         log.append(events[12:])
-        _consume(w, 24)  # the same users again: loaded back, changed
-        _fail_next_commit(w.store)
+        consume(w, 24)  # the same users again: loaded back, changed
+        fail_next_commit(w.store)
         with pytest.raises(StoreError, match="injected"):
             if pipelined:
                 w._checkpoint_async()
@@ -218,10 +196,10 @@ def test_a_failed_checkpoint_under_eviction_pressure_loses_nothing(
         assert _users_in_memory(w) == {f"u{i}" for i in range(6)}
         # more keys meanwhile (pressure), then a checkpoint that succeeds
         log.append([_rating(100 + i, f"v{i}") for i in range(5)])
-        _consume(w, 29)
+        consume(w, 29)
         w.checkpoint()
         assert len(w.parts[0].keyed["user"]) == 1
-    assert StreamReader(state).snapshot() == batch_aggregate(_all(log))
+    assert StreamReader(state).snapshot() == batch_aggregate(all_entries(log))
     stored = {key for kind, key, _, _ in _rows(state, "keyed") if kind == "user"}
     assert stored == {f"u{i}" for i in range(6)} | {f"v{i}" for i in range(5)}
 
@@ -267,7 +245,7 @@ def test_memory_holds_max_keys_plus_the_keys_touched_since_the_last_confirmed_ch
         assert confirms > 5 and checks > 100
     users = len(StreamReader(state).read_all("user"))
     assert users > 80 * 5  # the bound is far below "every key"
-    assert StreamReader(state).snapshot() == batch_aggregate(_all(log))
+    assert StreamReader(state).snapshot() == batch_aggregate(all_entries(log))
 
 
 def test_load_reads_no_keyed_state_and_keyed_values_chunks(tmp_path: Path) -> None:
