@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from taste2vec.errors import StoreError
 from taste2vec.sim.stream.generate import generate
 from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.log import SQLiteLog
@@ -24,7 +23,7 @@ from taste2vec.stream.worker import (
     StreamWorker,
     run_to_end,
 )
-from tests.stream.worker_helpers import all_entries, consume, fail_next_commit
+from tests.stream.worker_helpers import all_entries, consume, failed_checkpoint
 
 PARTS = 4
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -180,13 +179,7 @@ def test_ids_of_a_failed_checkpoint_stay_in_memory_and_count_once(
     state = tmp_path / "state.db"
     with _worker(log, state) as w:
         consume(w, 15)
-        fail_next_commit(w.store)
-        with pytest.raises(StoreError, match="injected"):
-            if pipelined:
-                w._checkpoint_async()
-                w._collect()
-            else:
-                w.checkpoint()
+        failed_checkpoint(w, pipelined)
         assert _in_memory(w) == 15  # requeued: pending again
         ids = {f"r-u1-{i}" for i in range(15)}
         assert not any(w.store.durable_ids(p, ids) for p in range(PARTS))  # rolled back

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 
-from taste2vec.errors import StoreError
 from taste2vec.sim.stream.generate import generate
 from taste2vec.sim.stream.reference import batch_aggregate
 from taste2vec.stream.log import SQLiteLog
 from taste2vec.stream.partition import PartitionState
 from taste2vec.stream.state import StateStore, StreamReader
 from taste2vec.stream.worker import StreamWorker, run_to_end
-from tests.stream.worker_helpers import all_entries, consume, fail_next_commit
+from tests.stream.worker_helpers import all_entries, consume, failed_checkpoint
 
 PARTS = 4
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -184,13 +183,7 @@ def test_a_failed_checkpoint_under_eviction_pressure_loses_nothing(
         assert len(w.parts[0].keyed["user"]) == 1
         log.append(events[12:])
         consume(w, 24)  # the same users again: loaded back, changed
-        fail_next_commit(w.store)
-        with pytest.raises(StoreError, match="injected"):
-            if pipelined:
-                w._checkpoint_async()
-                w._collect()
-            else:
-                w.checkpoint()
+        failed_checkpoint(w, pipelined)
         ps = w.parts[0]
         assert ps.evict() == 0  # requeued: all dirty again, none may go
         assert _users_in_memory(w) == {f"u{i}" for i in range(6)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from taste2vec.errors import StoreError
 from taste2vec.stream.log import SQLiteLog
 from taste2vec.stream.state import StateStore
@@ -34,3 +36,14 @@ def fail_next_commit(store: StateStore) -> None:
         raise StoreError("injected commit failure")
 
     store._finish = failing  # type: ignore[method-assign]
+
+
+def failed_checkpoint(worker: StreamWorker, pipelined: bool) -> None:
+    """Run one checkpoint whose COMMIT fails (pipelined: the background COMMIT, collected)."""
+    fail_next_commit(worker.store)
+    with pytest.raises(StoreError, match="injected"):
+        if pipelined:
+            worker._checkpoint_async()
+            worker._collect()
+        else:
+            worker.checkpoint()
