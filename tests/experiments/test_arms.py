@@ -73,7 +73,7 @@ def test_users_are_served_by_their_arm_and_a_corrupt_treatment_is_not_served(
         (home / "mlartifacts").rglob(f"{v2.run_id}/artifacts/taste2vec/model/model.safetensors")
     )
     assert len(stored) == 1
-    shutil.rmtree(registry.cache_dir / v2.version)  # the verified copy is gone too
+    shutil.rmtree(registry.cache_path(v2))  # the verified copy is gone too
     stored[0].write_bytes(stored[0].read_bytes()[:-16] + b"\0" * 16)
     with pytest.raises(ChecksumError):
         registry.download(v2.version)

@@ -119,7 +119,7 @@ def test_a_corrupt_registry_artifact_is_refused(client: TestClient) -> None:
     stored = list(registry.artifact_root.rglob(f"{v2.run_id}/artifacts/taste2vec/edge/onnx.t2vb"))  # type: ignore[union-attr]
     assert len(stored) == 1
     stored[0].write_bytes(b"tampered")
-    shutil.rmtree(registry.cache_dir / v2.version, ignore_errors=True)
+    shutil.rmtree(registry.cache_path(v2), ignore_errors=True)
     r = client.get("/v1/models/edge/challenger?format=onnx", headers=user(client))
     assert r.status_code == 503 and "corrupt" in r.json()["detail"]
     listing = client.get("/v1/models/edge", headers=ADMIN).json()

@@ -67,7 +67,7 @@ def test_downloads_are_verified_and_a_corrupt_artifact_is_refused(
         registry.promote(v2.version, actor="ci", reason="should not land")
     assert registry.aliases() == {"champion": v1.version}
     assert [e.new_version for e in registry.history("champion")] == [v1.version]
-    assert not (registry.cache_dir / v2.version).exists()
+    assert not (registry.cache_path(v2)).exists()
 
     # A corrupted cached copy is caught and downloaded again.
     (root / "model" / "scaler.json").write_text("{}")
@@ -122,7 +122,7 @@ def test_registry_source_follows_the_champion_and_refuses_a_corrupt_one(
             f"{v2.run_id}/artifacts/taste2vec/model/scaler.json"
         )
         next(run_files).write_text("{}")
-        shutil.rmtree(registry.cache_dir / v2.version)  # force a fresh download
+        shutil.rmtree(registry.cache_path(v2))  # force a fresh download
         registry.store.record_alias_move(  # move the alias as another writer could
             registry.name, "champion", action="promote", previous_version=v1.version,
             new_version=v2.version, actor="ci", reason="to a corrupt version",
@@ -145,3 +145,29 @@ def test_no_champion_is_a_clear_error(home: Path, store: Store) -> None:
     assert source.version is None and source.current_version() is None
     with pytest.raises(ArtifactError, match="taste2vec model register"):
         source.load()
+
+
+def test_registries_sharing_a_cache_never_serve_each_others_versions(
+    tmp_path: Path, tiny_model_dir: Path, second_model_dir: Path
+) -> None:
+    """Two registries (two URIs) whose version 1 holds other weights, one cache folder:
+    each download is its own version 1, even when the other's copy is already cached
+    (the CI failure of 2026-12-05: a test read another worker's version 2)."""
+    cache = tmp_path / "shared-cache"
+    with (
+        create_store(f"sqlite:///{tmp_path / 'a.db'}") as store_a,
+        create_store(f"sqlite:///{tmp_path / 'b.db'}") as store_b,
+    ):
+        first = ModelRegistry(f"sqlite:///{tmp_path / 'a' / 'mlflow.db'}", store_a, cache_dir=cache)
+        second = ModelRegistry(
+            f"sqlite:///{tmp_path / 'b' / 'mlflow.db'}", store_b, cache_dir=cache
+        )
+        a, _ = first.register(tiny_model_dir, actor="ci")
+        b, _ = second.register(second_model_dir, actor="ci")
+        assert a.version == b.version == "1" and a.weights_version != b.weights_version
+        root_a = first.download(a.version)
+        root_b = second.download(b.version)
+        assert root_a != root_b and root_a.parent == root_b.parent == cache / "taste2vec"
+        assert first.download(a.version) == root_a  # served from the cache
+        assert first._weights_hash(root_a / "model") == a.weights_version
+        assert second._weights_hash(root_b / "model") == b.weights_version

@@ -185,7 +185,8 @@ def crash_point(name: str) -> None:
 
 class ModelRegistry:
     """Versions of one registered model (``name``) in MLflow, with an audit log in
-    ``store``. ``cache_dir`` holds verified downloads (``<cache_dir>/<name>/<version>``)."""
+    ``store``. ``cache_dir`` holds verified downloads, one folder per version and content
+    (:meth:`cache_path`), so registries that share a cache never serve each other's files."""
 
     def __init__(
         self,
@@ -481,7 +482,7 @@ class ModelRegistry:
         what = f"model {self.name} version {info.version}"
         if not info.manifest_sha256:
             raise ChecksumError(f"{what} has no checksum tag; it was not registered by taste2vec")
-        target = self.cache_dir / info.version
+        target = self.cache_path(info)
         if target.is_dir():
             try:
                 verify(target, info.manifest_sha256, what)
@@ -498,11 +499,20 @@ class ModelRegistry:
             verify(fetched, info.manifest_sha256, what)
             if self._weights_hash(fetched / "model") != info.weights_version:
                 raise ChecksumError(f"{what}: the weights do not hash to {info.weights_version}")
-            if not target.exists():  # else another process put a verified copy there
+            if not target.exists():  # else another process put the same files there
                 os.replace(fetched, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+    def cache_path(self, info: VersionInfo) -> Path:
+        """Where ``info``'s verified download is kept:
+        ``<cache_dir>/<version>-<first 16 hex digits of its manifest SHA-256>``. The
+        manifest hashes every file, so a folder name stands for one content: two
+        registries (another URI, or a test's) with a version of the same number but other
+        files never share a folder, and a folder another process renamed into place
+        holds the files this version registered."""
+        return self.cache_dir / f"{info.version}-{info.manifest_sha256[:16]}"
 
     # ------------------------------------------------------------------------- aliases
     def _set_alias(self, alias: str, version: str | None) -> None:
