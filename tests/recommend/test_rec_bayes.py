@@ -10,11 +10,11 @@ import pytest
 
 from taste2vec.data.demo import load_demo_catalogue
 from taste2vec.recommend.bayes import BayesConfig, default_prior, fit_crowd_prior, posterior_mean
-from taste2vec.recommend.engine import RecommendationEngine
+from taste2vec.recommend.engine import Recommendation, RecommendationEngine
 from taste2vec.recommend.features import archetype_coffees
 from taste2vec.recommend.protocol import check_recommendations
 from taste2vec.recommend.user_state import UserVectorConfig
-from taste2vec.schema import Coffee, Feedback, FeedbackSignal
+from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal
 from taste2vec.sim.recommend.baselines import ContentRidgeRecommender
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -349,3 +349,47 @@ def test_nobody_has_feedback_the_engine_ranks_by_the_default_priors_rule(
     expected = x @ engine.weights(state) + gamma * snap.crowd.residual
     for r in after:
         assert r.score == pytest.approx(expected[snap.pos[r.coffee_id]], abs=1e-5)
+
+
+def test_the_answer_without_context_is_reused_until_the_state_or_snapshot_changes(
+    make_engine: Make, catalogue: list[Coffee]
+) -> None:
+    engine = make_engine()
+    state = engine.new_state()
+    for event in _random_events(catalogue, 12, seed=5):
+        engine.update(state, event)
+
+    def answer(context: Context | None = None) -> list[Recommendation]:
+        liked = [(c, w) for c, (w, _) in state.items.items() if w > 0]
+        return engine.recommend(
+            state.vector(), 10, set(state.items), context, liked=liked,
+            n_feedback=len(state.items), state=state,
+        )  # fmt: skip
+
+    def fresh() -> list[Recommendation]:
+        state.memo = None  # computed again, from the state as it is
+        return answer()
+
+    first = answer()
+    again = answer()
+    assert again == first and again[0] is first[0]  # reused, not recomputed
+    assert fresh() == first
+
+    engine.update(state, fb(first[0].coffee_id, "disliked", days=1000))  # the state changes
+    after_feedback = answer()
+    assert after_feedback != first and after_feedback == fresh()
+    assert first[0].coffee_id not in [r.coffee_id for r in after_feedback]
+
+    engine.onboard(state, ["floral"])
+    assert answer() == fresh()
+
+    engine.set_crowd(_random_events(catalogue, 40, seed=6))  # a new snapshot
+    memo_before = state.memo
+    after_crowd = answer()
+    assert state.memo is not memo_before and state.memo[0] is engine.snapshot  # type: ignore[index]
+    assert after_crowd == fresh()
+
+    memo_before = state.memo
+    with_context = answer(Context(hour=8, mood=7))
+    assert state.memo is memo_before  # an answer with context is not kept
+    assert with_context != after_crowd

@@ -441,6 +441,22 @@ class RecommendationEngine:
         n_feedback: int,
     ) -> list[Recommendation]:
         state = self._refresh(snap, state)
+        # The answer without context is a function of the snapshot, the state (its
+        # ``edits``) and the arguments: the last one is kept on the state and reused.
+        memo_key: tuple[Any, ...] | None = None
+        if context is None:
+            memo_key = (
+                snap,
+                state.edits,
+                k,
+                frozenset(exclude),
+                tuple(liked),
+                n_feedback,
+                None if user_vec is None else np.asarray(user_vec, np.float64).tobytes(),
+            )
+            memo = state.memo
+            if isinstance(memo, tuple) and memo[0] is snap and memo[1:-1] == memo_key[1:]:
+                return list(memo[-1])
         gamma = self.residual_weight * self.prior_half / (self.prior_half + max(n_feedback, 0))
         bonus = gamma * snap.crowd.residual
         if snap.crowd.cold is not None and state.newest is None and not state.families:
@@ -463,7 +479,7 @@ class RecommendationEngine:
         query = None if user_vec is None else normalise(np.asarray(user_vec, np.float64).ravel())
         positives = self._positives(snap, liked)
         liked_taste = _rows(snap, positives)
-        return [
+        answer = [
             self._explain(
                 snap,
                 j,
@@ -475,6 +491,9 @@ class RecommendationEngine:
             )
             for j in picked
         ]
+        if memo_key is not None:
+            state.memo = (*memo_key, tuple(answer))
+        return answer
 
     def _positives(
         self, snap: Snapshot, liked: Sequence[tuple[str, float]]

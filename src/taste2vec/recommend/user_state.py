@@ -110,6 +110,14 @@ class UserState:
     model_terms: dict[str, tuple[float, float]] = field(default_factory=dict)  # (g, y)
     newest: datetime | None = None
     families: frozenset[str] = frozenset()
+    # Bumped after every change (apply, add_tasting, onboard, reset): a reader that saw the
+    # same ``edits`` saw the same state. ``memo`` is the engine's last answer for it.
+    edits: int = field(default=0, compare=False, repr=False)
+    memo: object = field(default=None, compare=False, repr=False)
+
+    def _edited(self) -> None:
+        self.memo = None
+        self.edits += 1
 
     def __post_init__(self) -> None:
         self.total = np.zeros(self.dim, dtype=np.float64)
@@ -162,6 +170,7 @@ class UserState:
             self.total += (term - old) * vector
             self.terms[fb.coffee] = term
         self._apply_model(fb.coffee, fb.preference, fb.timestamp, features)
+        self._edited()
         return True
 
     def _apply_model(self, coffee: str, y: float, t: datetime, features: FloatArray | None) -> None:
@@ -183,6 +192,7 @@ class UserState:
     def onboard(self, families: frozenset[str] | set[str] | tuple[str, ...]) -> None:
         """Remember the flavour families the user picked at onboarding (replaces them)."""
         self.families = frozenset(families)
+        self._edited()
 
     def statistics(self) -> tuple[FloatArray, FloatArray]:
         """``(gram, moment)`` weighted relative to the newest feedback (see the docstring)."""
@@ -203,6 +213,7 @@ class UserState:
         growth = self._growth(record.timestamp)
         self.tastings[record.id] = (weight, record.timestamp)
         self.total += weight * growth * vector
+        self._edited()
 
     def reset(
         self,
@@ -234,6 +245,7 @@ class UserState:
                 self.total += weight * growth * vec
             if features is not None and coffee in prefs:
                 self._apply_model(coffee, prefs[coffee], t, features(coffee))
+        self._edited()
 
     def evidence(self, now: datetime) -> float:
         """The decayed sum of absolute weights at ``now`` (how much is known)."""
