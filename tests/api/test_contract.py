@@ -121,6 +121,37 @@ def test_one_key_per_request(client: TestClient) -> None:
         assert _is_error_body(resp.json())
 
 
+def test_the_recommendation_route_authenticates_like_every_other_route(
+    client: TestClient,
+) -> None:
+    """It calls ``deps.authenticate`` itself instead of declaring ``PrincipalDep``: each
+    key case gets the same status, body and challenge as a route with the dependency."""
+    key, ben = client.keys["demo-ana"], client.keys["demo-ben"]  # type: ignore[attr-defined]
+    cases: list[dict[str, str]] = [
+        {},
+        {"X-API-Key": key},
+        {"Authorization": f"Bearer {key}"},
+        {"X-API-Key": key, "Authorization": f"Bearer {key}"},
+        {"X-API-Key": key, "Authorization": "Basic c2NoZW1hOnRoZXNpcw=="},
+        {"X-API-Key": key, "Authorization": "Bearer"},
+        {"Authorization": "bearer " + key},  # the scheme is case-insensitive
+        {"X-API-Key": "not-a-key", "Authorization": f"Bearer {key}"},
+        {"X-API-Key": "not-a-key"},
+        {"X-API-Key": ""},
+        {"X-API-Key": ben},  # another user's key: 403 on both
+        ADMIN,
+    ]
+    for headers in cases:
+        fast = client.get("/v1/users/demo-ana/recommendations?k=1", headers=headers)
+        declared = client.get("/v1/users/demo-ana", headers=headers)
+        assert fast.status_code == declared.status_code, headers
+        if fast.status_code >= 400:
+            assert fast.json() == declared.json(), headers
+            assert fast.headers.get("www-authenticate") == declared.headers.get(
+                "www-authenticate"
+            ), headers
+
+
 def test_the_schema_documents_every_error(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     components = schema["components"]["schemas"]

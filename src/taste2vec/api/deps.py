@@ -89,6 +89,17 @@ async def get_principal(
     return principal
 
 
+async def authenticate(request: Request) -> Principal:
+    """:func:`get_principal` called directly, for the hot routes: the same headers, read
+    by the same two security schemes, the same errors, without FastAPI's dependency
+    resolution (about a quarter of a cached recommendation's CPU in-process). Such a
+    route declares ``openapi_extra={"security": AUTH_SECURITY}`` for its documentation."""
+    return await get_principal(request, await _bearer(request), await _header(request))
+
+
+AUTH_SECURITY = [{"HTTPBearer": []}, {"APIKeyHeader": []}]  # what PrincipalDep documents
+
+
 KEY_CACHE_SECONDS = 30.0
 KEY_CACHE_SIZE = 10_000
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from taste2vec.api.deps import PrincipalDep, ServiceDep, UserIdPath, check_user
+from taste2vec.api.deps import (
+    AUTH_SECURITY,
+    PrincipalDep,
+    ServiceDep,
+    UserIdPath,
+    authenticate,
+    check_user,
+)
 from taste2vec.api.query import parse_query, query_parameters
 from taste2vec.api.schemas import (
     ProfileOut,
@@ -20,6 +27,7 @@ from taste2vec.api.schemas import (
 )
 from taste2vec.schema import Context, LocationType, SocialSetting
 from taste2vec.schema.records import Identifier
+from taste2vec.service import TasteService
 
 router = APIRouter(prefix="/v1/users", tags=["recommendations"])
 
@@ -69,14 +77,13 @@ _CONTEXT_FIELDS = tuple(
     "carry that experiment, arm and model version (query experiment/arm are ignored). A user "
     "with no history gets the cold-start ranking.",
     responses=error_responses((403, "A user key may only read its own recommendations.")),
-    openapi_extra={"parameters": query_parameters(RecommendationQuery)},
+    openapi_extra={"parameters": query_parameters(RecommendationQuery), "security": AUTH_SECURITY},
 )
-async def recommendations(
-    user_id: UserIdPath,
-    request: Request,
-    service: ServiceDep,
-    principal: PrincipalDep,
-) -> RecommendationsOut:
+async def recommendations(user_id: UserIdPath, request: Request) -> RecommendationsOut:
+    # The hot route: the key and the query are read by plain calls, not FastAPI's
+    # dependency resolution (the same checks and errors: deps.authenticate, api.query).
+    principal = await authenticate(request)
+    service: TasteService = request.app.state.service
     query = parse_query(RecommendationQuery, request)
     check_user(principal, user_id)
     experiment, arm = query.experiment, query.arm
@@ -100,8 +107,8 @@ async def recommendations(
         experiment=experiment,
         arm=arm,
         model_version=model_version or "",
-        items=[
-            RecommendationOut(
+        items=[  # built from the engine's own values: constructed, not validated again
+            RecommendationOut.model_construct(
                 coffee=r.coffee_id,
                 name=names.get(r.coffee_id, r.coffee_id),
                 score=round(float(r.score), 4),
