@@ -405,7 +405,13 @@ def serve(
         f"demo keys: {settings.model_dir.parent / 'demo-keys.json'}"
     )
     if workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=settings.access_log,
+        )
         return
     # Each worker process builds its own app from the environment: pass the overrides on.
     os.environ["T2V_MODEL_DIR"] = str(settings.model_dir)
@@ -416,6 +422,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
+        access_log=settings.access_log,
     )
 
 

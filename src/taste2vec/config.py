@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         "(least recently used first out, about 50 KB each); a user who left the cache is "
         "rebuilt from the store on their next request, with the same answer.",
     )
+    access_log: bool = Field(
+        default=False,
+        description="Whether `taste2vec serve` logs one line per request (uvicorn's access "
+        "log). Off by default: the lines cost about 6 % of a recommendation's CPU "
+        "(bench/RESULTS.md, 'Speed and load'), and /metrics counts every request by "
+        "route and status.",
+    )
     blas_threads: int = Field(
         default=1,
         ge=0,
