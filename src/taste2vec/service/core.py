@@ -61,7 +61,6 @@ from taste2vec.recommend.user_state import UserState
 from taste2vec.schema import Coffee, Context, Feedback, FeedbackSignal, TasteRecord
 from taste2vec.schema.clock import DEFAULT_MAX_SKEW_S, check_not_future
 from taste2vec.service.arms import CLIENT_ERRORS, ArmRouter, Assignment
-from taste2vec.service.embedded import EmbeddedTastings, Embedding
 from taste2vec.service.follower import Follower
 from taste2vec.service.model_source import ModelSourceLike
 from taste2vec.service.monitoring import EmbeddingReference, ModelMonitor, reference_for
@@ -87,13 +86,16 @@ EMIT_INTERVAL_S = 0.25  # service-emitted events reach the outbox in one write p
 
 
 class _Cached:
-    """A user's cached taste state and the store revision it reflects."""
+    """A user's cached taste state and the store revision it reflects, with the tastings
+    stored through this process that the state does not hold yet (``pending``: embedded
+    in one model call by the next read of the state, not on the write path)."""
 
-    __slots__ = ("revision", "state")
+    __slots__ = ("pending", "revision", "state")
 
     def __init__(self, revision: UserRevision, state: UserState) -> None:
         self.revision = revision
         self.state = state
+        self.pending: list[TasteRecord] = []
 
 
 class TasteService:
@@ -142,7 +144,6 @@ class TasteService:
         # Bounded: least recently used users leave the cache (they are rebuilt from the
         # store when they come back), and per-user writers share a fixed set of locks.
         self._states: OrderedDict[str, _Cached] = OrderedDict()
-        self.embedded = EmbeddedTastings()  # write-path vectors for the relay's events
         self._writer_locks = tuple(threading.Lock() for _ in range(WRITER_LOCKS))
         self._lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
@@ -281,9 +282,8 @@ class TasteService:
 
     def enrich_events(self, events: Sequence[Event]) -> list[Event]:
         """``tasting_logged`` events with the stored tasting's vector from the live model
-        (the write path's vector when it embedded that tasting with this model version,
-        :mod:`~taste2vec.service.embedded`; one batched encode of the rest); others, and
-        tastings no longer stored, unchanged."""
+        (one batched encode: the write path runs no model); others, and tastings no
+        longer stored, unchanged."""
         wanted = [
             i for i, e in enumerate(events) if e.type == "tasting_logged" and e.vector is None
         ]
@@ -297,12 +297,7 @@ class TasteService:
         out = list(events)
         if not records:
             return out
-        live = self.holder.snapshot()
-        # Tastings the write path embedded with this model version: reused (service.embedded)
-        found = [self.embedded.take(r, live.version) for _, r in records]
-        todo = [r for (_, r), v in zip(records, found, strict=True) if v is None]
-        computed = iter(live.model.embed(todo)) if todo else iter(())  # no explanations
-        vectors = np.stack([next(computed) if v is None else v for v in found])
+        vectors = self.holder.snapshot().model.embed([r for _, r in records])
         self._observe_embeddings(vectors)
         for (i, _), vector in zip(records, vectors, strict=True):
             if vector.shape == (128,):
@@ -392,35 +387,22 @@ class TasteService:
 
     # ------------------------------------------------------------------ ingestion
     def add_record(self, record: TasteRecord) -> AddResult[TasteRecord]:
+        """Store a tasting. A cached user's state takes it at its next read
+        (``_Cached.pending``): the write path runs no model, the relay embeds the tasting
+        for its event in a batch with the others, and a read embeds what is pending for
+        its user in one call. Past ``HISTORY`` pending tastings the cached state is
+        dropped instead (the next read rebuilds it from the store, as for another
+        process's writes)."""
         self.check_time(record.timestamp, "timestamp")
-        with self._lock:
-            was_cached = record.user in self._states
-        # A cached user's state takes the tasting's vector: embed it before the write, so
-        # that the relay, which publishes the row as soon as it is committed, finds the
-        # vector for its event (``embedded``) instead of running the model again.
-        embedded: tuple[Versioned, np.ndarray, Embedding | None] | None = None
-        if was_cached:
-            live = self.holder.snapshot()
-            raw = live.model.embed([record])
-            kept = None if self.relay is None else self.embedded.put(record, live.version, raw[0])
-            embedded = (live, raw, kept)
-        try:
-            result = self.store.add_record(record)
-        except BaseException:
-            if embedded is not None and embedded[2] is not None:
-                self.embedded.discard(embedded[2])
-            raise
-        if not result.created and embedded is not None and embedded[2] is not None:
-            self.embedded.discard(embedded[2])  # stored before: its event is not this one
+        result = self.store.add_record(record)
         if result.created:
             self._queued()
             with self._lock:
                 cached = self._states.get(record.user)
                 writer = self._writer(record.user)
             if cached is not None:
-                given = None if embedded is None else (embedded[0].model, embedded[1])
                 with writer:  # outside the shared lock, one writer per user
-                    self.engine.add_tastings(cached.state, [record], vectors=given)
+                    cached.pending.append(record)
                     n_fb, last_fb, n_rec, last_rec, onboarded = cached.revision
                     cached.revision = (
                         n_fb,
@@ -429,6 +411,10 @@ class TasteService:
                         max(last_rec, result.seq or 0),
                         onboarded,
                     )
+                    if len(cached.pending) > HISTORY:
+                        with self._lock:
+                            if self._states.get(record.user) is cached:
+                                del self._states[record.user]
         return result
 
     def add_feedback(self, feedback: Feedback) -> AddResult[Feedback]:
@@ -471,6 +457,11 @@ class TasteService:
             if cached is not None:
                 self._states.move_to_end(user)
         if cached is not None and cached.revision == revision:
+            if cached.pending:
+                with self._writer(user):
+                    pending, cached.pending = cached.pending, []
+                    if pending:  # one model call for every tasting since the last read
+                        self.engine.add_tastings(cached.state, pending)
             return cached.state
         # Everything the API accepted counts: times up to the allowed skew ahead included.
         now = datetime.now(UTC) + timedelta(seconds=self.max_clock_skew_s)
