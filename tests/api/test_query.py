@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.testclient import TestClient
 
-from taste2vec.api.query import parse_query, query_parameters
-from taste2vec.api.routes.recommendations import RecommendationQuery
+from taste2vec.api.deps import UserIdPath
+from taste2vec.api.query import parse_path, parse_query, path_parameters, query_parameters
+from taste2vec.api.routes.recommendations import RecommendationQuery, UserPath
 
 
 def _apps() -> tuple[FastAPI, FastAPI]:
@@ -57,3 +58,23 @@ def test_values_and_refusals_match_fastapis() -> None:
             assert (ra.status_code, ra.json()) == (rb.status_code, rb.json()), q
     refused = TestClient(parsed).get("/r?hour=25").json()["detail"]
     assert [e["loc"] for e in refused] == [["query", "hour"]]
+
+
+def test_path_parameters_are_documented_and_refused_as_fastapi_does() -> None:
+    declared, parsed = FastAPI(), FastAPI()
+
+    @declared.get("/u/{user_id}")
+    async def by_fastapi(user_id: UserIdPath) -> dict[str, str]:
+        return {"user": user_id}
+
+    @parsed.get("/u/{user_id}", openapi_extra={"parameters": path_parameters(UserPath)})
+    async def by_parse_path(request: Request) -> dict[str, str]:
+        return {"user": parse_path(UserPath, request).user_id}
+
+    params = [a.openapi()["paths"]["/u/{user_id}"]["get"]["parameters"] for a in (declared, parsed)]
+    assert params[0] == params[1]
+    with TestClient(declared) as a, TestClient(parsed) as b:
+        for user in ("demo-ana", "a.b@c:d", "bad$id", "x" * 129, "%20", ".hidden", "..x", "-"):
+            ra, rb = a.get(f"/u/{user}"), b.get(f"/u/{user}")
+            assert (ra.status_code, ra.json()) == (rb.status_code, rb.json()), user
+        assert b.get("/u/bad$id").json()["detail"][0]["loc"] == ["path", "user_id"]

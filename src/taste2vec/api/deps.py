@@ -97,7 +97,10 @@ async def authenticate(request: Request) -> Principal:
     return await get_principal(request, await _bearer(request), await _header(request))
 
 
-AUTH_SECURITY = [{"HTTPBearer": []}, {"APIKeyHeader": []}]  # what PrincipalDep documents
+AUTH_SECURITY: list[dict[str, list[str]]] = [
+    {"HTTPBearer": []},
+    {"APIKeyHeader": []},
+]  # what PrincipalDep documents
 
 
 KEY_CACHE_SECONDS = 30.0

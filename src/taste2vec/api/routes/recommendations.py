@@ -18,7 +18,7 @@ from taste2vec.api.deps import (
     authenticate,
     check_user,
 )
-from taste2vec.api.query import parse_query, query_parameters
+from taste2vec.api.query import parse_path, parse_query, path_parameters, query_parameters
 from taste2vec.api.schemas import (
     ProfileOut,
     RecommendationOut,
@@ -26,10 +26,17 @@ from taste2vec.api.schemas import (
     error_responses,
 )
 from taste2vec.schema import Context, LocationType, SocialSetting
-from taste2vec.schema.records import Identifier
+from taste2vec.schema.records import ID_PATTERN, Identifier
 from taste2vec.service import TasteService
 
 router = APIRouter(prefix="/v1/users", tags=["recommendations"])
+
+
+class UserPath(BaseModel):
+    """The path parameter of the user routes (``deps.UserIdPath``), as a model that
+    :func:`~taste2vec.api.query.parse_path` validates after the key is checked."""
+
+    user_id: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN, description="A user id.")
 
 
 class RecommendationQuery(BaseModel):
@@ -76,14 +83,20 @@ _CONTEXT_FIELDS = tuple(
     "experiment's salt and the user id) picks the model, and the answer and the event "
     "carry that experiment, arm and model version (query experiment/arm are ignored). A user "
     "with no history gets the cold-start ranking.",
-    responses=error_responses((403, "A user key may only read its own recommendations.")),
-    openapi_extra={"parameters": query_parameters(RecommendationQuery), "security": AUTH_SECURITY},
+    # 422 is listed here: FastAPI adds it only for the parameters it validates itself
+    responses=error_responses((403, "A user key may only read its own recommendations."), 422),
+    openapi_extra={
+        "parameters": path_parameters(UserPath) + query_parameters(RecommendationQuery),
+        "security": AUTH_SECURITY,
+    },
 )
-async def recommendations(user_id: UserIdPath, request: Request) -> RecommendationsOut:
-    # The hot route: the key and the query are read by plain calls, not FastAPI's
-    # dependency resolution (the same checks and errors: deps.authenticate, api.query).
+async def recommendations(request: Request) -> RecommendationsOut:
+    # The hot route: the key, the path and the query are read by plain calls, in
+    # FastAPI's order (key, path, query), with its errors, not by FastAPI's dependency
+    # resolution (deps.authenticate, api.query).
     principal = await authenticate(request)
     service: TasteService = request.app.state.service
+    user_id = parse_path(UserPath, request).user_id
     query = parse_query(RecommendationQuery, request)
     check_user(principal, user_id)
     experiment, arm = query.experiment, query.arm
