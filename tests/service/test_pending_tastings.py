@@ -84,83 +84,78 @@ def _wait(condition: Callable[[], object], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.slow
-def test_a_cached_users_tastings_are_embedded_by_the_next_read_in_one_call(
+Cached = tuple[TasteService, list[np.ndarray]]
+
+
+@pytest.fixture
+def cached(
     tiny_model_dir: Path, minilm: HFSentenceEncoder, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[Cached]:
+    """A service whose state of USER is cached, and its model's calls from then on."""
     model = Taste2Vec.load(tiny_model_dir, text_encoder=minilm)
     service = TasteService(store, model)
     try:
-        service.recommend(USER, 3)  # the user's state is cached from here on
-        calls = _counting(model, monkeypatch)
-        records = [
-            _record(f"pending-{i}", notes=f"plum, cocoa and {i} raisins", i=i) for i in range(3)
-        ]
-        for record in records:
-            assert service.add_record(record).created
-        assert calls == []  # the write path ran no model
-        assert not service.add_record(records[0]).created  # a retry adds nothing pending
-        state = service._user_state(USER)
-        assert len(calls) == 1 and len(calls[0]) == 3  # one call for the three
-        assert {r.id for r in records} <= set(state.tastings)
-        service._user_state(USER)
-        assert len(calls) == 1  # nothing pending any more
-        incremental = state.vector()
-        with service._lock:
-            del service._states[USER]  # rebuilt from the store: the same taste vector
-        rebuilt = service._user_state(USER).vector()
-        assert incremental is not None and rebuilt is not None
-        np.testing.assert_allclose(incremental, rebuilt, atol=1e-6)
+        service.recommend(USER, 3)
+        yield service, _counting(model, monkeypatch)
     finally:
         service.close()
+
+
+@pytest.mark.slow
+def test_a_cached_users_tastings_are_embedded_by_the_next_read_in_one_call(
+    cached: Cached,
+) -> None:
+    service, calls = cached
+    records = [_record(f"pending-{i}", notes=f"plum, cocoa and {i} raisins", i=i) for i in range(3)]
+    for record in records:
+        assert service.add_record(record).created
+    assert calls == []  # the write path ran no model
+    assert not service.add_record(records[0]).created  # a retry adds nothing pending
+    state = service._user_state(USER)
+    assert len(calls) == 1 and len(calls[0]) == 3  # one call for the three
+    assert {r.id for r in records} <= set(state.tastings)
+    service._user_state(USER)
+    assert len(calls) == 1  # nothing pending any more
+    incremental = state.vector()
+    with service._lock:
+        del service._states[USER]  # rebuilt from the store: the same taste vector
+    rebuilt = service._user_state(USER).vector()
+    assert incremental is not None and rebuilt is not None
+    np.testing.assert_allclose(incremental, rebuilt, atol=1e-6)
 
 
 @pytest.mark.slow
 def test_the_relay_embeds_the_published_tastings_in_one_batch(
-    tiny_model_dir: Path,
-    minilm: HFSentenceEncoder,
-    store: Store,
-    event_log: EventLog,
-    monkeypatch: pytest.MonkeyPatch,
+    cached: Cached, store: Store, event_log: EventLog
 ) -> None:
-    model = Taste2Vec.load(tiny_model_dir, text_encoder=minilm)
-    service = TasteService(store, model)
-    try:
-        relay = _relay_held(service, event_log)
-        service.recommend(USER, 3)
-        calls = _counting(model, monkeypatch)
-        records = [_record(f"batch-{i}", notes=f"cherry and {i} almonds", i=i) for i in range(4)]
-        for record in records:
-            assert service.add_record(record).created
-        assert calls == []
-        assert relay.drain() >= 4
-        assert len(calls) == 1 and len(calls[0]) == 4  # one batch for the relay's pass
-        stored = store.records_by_id([r.id for r in records])
-        for record in records:
-            event = _published(event_log, f"tasting:{record.id}")
-            alone = model.embed([stored[record.id]])[0]  # up to float32 rounding of a batch
-            np.testing.assert_allclose(event["vector"], alone, atol=1e-6)
-    finally:
-        service.close()
+    service, calls = cached
+    relay = _relay_held(service, event_log)
+    calls.clear()  # the demo's history, published by _relay_held
+    records = [_record(f"batch-{i}", notes=f"cherry and {i} almonds", i=i) for i in range(4)]
+    for record in records:
+        assert service.add_record(record).created
+    assert calls == []
+    assert relay.drain() >= 4
+    assert len(calls) == 1 and len(calls[0]) == 4  # one batch for the relay's pass
+    stored = store.records_by_id([r.id for r in records])
+    model = service.holder.snapshot().model
+    for record in records:
+        event = _published(event_log, f"tasting:{record.id}")
+        alone = model.embed([stored[record.id]])[0]  # up to float32 rounding of a batch
+        np.testing.assert_allclose(event["vector"], alone, atol=1e-6)
 
 
 @pytest.mark.slow
 def test_past_history_pending_tastings_the_cached_state_is_rebuilt_instead(
-    tiny_model_dir: Path, minilm: HFSentenceEncoder, store: Store, monkeypatch: pytest.MonkeyPatch
+    cached: Cached,
 ) -> None:
-    model = Taste2Vec.load(tiny_model_dir, text_encoder=minilm)
-    service = TasteService(store, model)
-    try:
-        service.recommend(USER, 3)
-        calls = _counting(model, monkeypatch)
-        for i in range(HISTORY + 1):
-            assert service.add_record(_record(f"many-{i}", notes=f"note {i}", i=i)).created
-        assert calls == [] and USER not in service._states  # dropped, not grown
-        state = service._user_state(USER)  # rebuilt from the store's last HISTORY tastings
-        assert f"many-{HISTORY}" in state.tastings
-        assert len(calls) == 1 and len(calls[0]) == HISTORY
-    finally:
-        service.close()
+    service, calls = cached
+    for i in range(HISTORY + 1):
+        assert service.add_record(_record(f"many-{i}", notes=f"note {i}", i=i)).created
+    assert calls == [] and USER not in service._states  # dropped, not grown
+    state = service._user_state(USER)  # rebuilt from the store's last HISTORY tastings
+    assert f"many-{HISTORY}" in state.tastings
+    assert len(calls) == 1 and len(calls[0]) == HISTORY
 
 
 @pytest.mark.slow
