@@ -124,7 +124,7 @@ class Settings(BaseSettings):
         default=False,
         description="Whether `taste2vec serve` logs one line per request (uvicorn's access "
         "log). Off by default: the lines cost about 6 % of a recommendation's CPU "
-        "(bench/RESULTS.md, 'Speed and load'), and /metrics counts every request by "
+        "(bench/RESULTS.md, 'Speed, second round'), and /metrics counts every request by "
         "route and status.",
     )
     blas_threads: int = Field(

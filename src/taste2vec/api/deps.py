@@ -92,7 +92,7 @@ async def get_principal(
 async def authenticate(request: Request) -> Principal:
     """:func:`get_principal` called directly, for the hot routes: the same headers, read
     by the same two security schemes, the same errors, without FastAPI's dependency
-    resolution (about a quarter of a cached recommendation's CPU in-process). Such a
+    resolution (a cached recommendation 0.49 -> 0.38-0.45 ms of CPU in-process). Such a
     route declares ``openapi_extra={"security": AUTH_SECURITY}`` for its documentation."""
     return await get_principal(request, await _bearer(request), await _header(request))
 

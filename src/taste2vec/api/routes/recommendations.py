@@ -26,7 +26,7 @@ from taste2vec.api.schemas import (
     error_responses,
 )
 from taste2vec.schema import Context, LocationType, SocialSetting
-from taste2vec.schema.records import ID_PATTERN, Identifier
+from taste2vec.schema.records import Identifier
 from taste2vec.service import TasteService
 
 router = APIRouter(prefix="/v1/users", tags=["recommendations"])
@@ -36,7 +36,7 @@ class UserPath(BaseModel):
     """The path parameter of the user routes (``deps.UserIdPath``), as a model that
     :func:`~taste2vec.api.query.parse_path` validates after the key is checked."""
 
-    user_id: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN, description="A user id.")
+    user_id: UserIdPath
 
 
 class RecommendationQuery(BaseModel):
