@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from taste2vec.errors import ConflictError, NotFoundError
 from taste2vec.store import Store
 from taste2vec.store._group import GroupCommitter
-from tests.store.helpers import make_coffee, make_feedback, make_record
+from taste2vec.stream.events import SubscriptionPaused
+from tests.store.helpers import T0, make_coffee, make_feedback, make_record
 
 
 @pytest.fixture
@@ -195,3 +196,30 @@ def test_close_finishes_the_queued_writes_then_refuses(stocked: Store) -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommitter(lambda: None, max_batch=0)  # type: ignore[arg-type,return-value]
+
+
+def test_the_outboxs_own_writes_ride_the_group_commit(stocked: Store) -> None:
+    """App events and the relay's "published" marks queue behind the committer like the
+    tastings do: in a write transaction of their own they waited for SQLite's write lock,
+    which the committer takes again at once while writes keep coming (the relay's marks
+    took 14.2 of 15 s under 50 writing clients, bench/RESULTS.md, 'Speed, second round')."""
+    stocked.add_record(make_record("r0"))
+    published = [e.seq for e in stocked.unpublished_events(10)]
+    assert published
+    commits = stocked._group.commits
+    calls: list[Callable[[], Any]] = [
+        partial(stocked.add_event, _paused("p1")),
+        partial(stocked.add_events, [_paused("p2"), _paused("p3")]),
+        partial(stocked.mark_published, published),
+        partial(stocked.add_record, make_record("r1", minutes=1)),
+    ]
+    futures = _queued_behind_a_held_write(stocked, calls)
+    assert stocked._group.commits - commits == 2  # the held write's, then all four together
+    assert futures[0].result().created
+    assert [r.created for r in futures[1].result()] == [True, True]  # type: ignore[union-attr]
+    assert futures[2].result() == len(published)
+    assert stocked.count_unpublished() == 4  # p1, p2, p3 and r1's event; r0's is published
+
+
+def _paused(eid: str) -> SubscriptionPaused:
+    return SubscriptionPaused(event_id=eid, user="ana", event_time=T0)

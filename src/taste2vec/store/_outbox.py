@@ -213,8 +213,7 @@ class OutboxMixin(StoreBase):
     def add_event(self, event: Event) -> AddResult[Event]:
         """Queue an app event for publication once; see the module docstring."""
         _check_event(event)
-        with self._write() as session:
-            return _add_one(session, event)
+        return self._write_grouped(lambda session: _add_one(session, event))
 
     def add_events(self, events: Sequence[Event]) -> list[AddResult[Event] | ConflictError]:
         """Queue several events in one transaction; per event, its :class:`AddResult`
@@ -223,8 +222,7 @@ class OutboxMixin(StoreBase):
             _check_event(event)
         if not events:
             return []
-        with self._write() as session:
-            return _add_many(session, events)
+        return self._write_grouped(lambda session: _add_many(session, events))
 
     def get_event(self, event_id: str) -> Event | None:
         """The queued event with this id (published or not), or ``None``."""
@@ -267,11 +265,18 @@ class OutboxMixin(StoreBase):
             conn.close()  # back to the pool (which rolls back whatever the driver began)
 
     def mark_published(self, seqs: Sequence[int]) -> int:
-        """Stamp these rows published (now); returns how many were still unpublished."""
+        """Stamp these rows published (now); returns how many were still unpublished.
+
+        Like the outbox's other hot writes, it rides the group commit (``_group``): in its
+        own write transaction it waited for SQLite's write lock behind the committer, which
+        takes it again at once while writes keep coming. Under 50 clients logging tastings
+        the relay's marks took 14.2 of 15 s, and the backlog grew by ~650 rows a second."""
         now = utcnow()
-        done = 0
-        with self._write() as session:
-            for part in chunks(sorted(set(seqs))):
+        wanted = sorted(set(seqs))
+
+        def mark(session: Session) -> int:
+            done = 0
+            for part in chunks(wanted):
                 stmt = (
                     update(OutboxRow)
                     .where(OutboxRow.seq.in_(part), OutboxRow.published_at.is_(None))
@@ -279,7 +284,9 @@ class OutboxMixin(StoreBase):
                     .returning(OutboxRow.seq)
                 )
                 done += returned(session, stmt)
-        return done
+            return done
+
+        return self._write_grouped(mark)
 
     def count_unpublished(self) -> int:
         """How many events wait for the relay (the publication backlog)."""
