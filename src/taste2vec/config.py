@@ -117,8 +117,9 @@ class Settings(BaseSettings):
         ge=1,
         le=10_000_000,
         description="How many users' taste states each service process keeps in memory "
-        "(least recently used first out, about 50 KB each); a user who left the cache is "
-        "rebuilt from the store on their next request, with the same answer.",
+        "(least recently used first out, about 50 KB each, plus ~15 KB for the last "
+        "answer it keeps); a user who left the cache is rebuilt from the store on their "
+        "next request, with the same answer.",
     )
     access_log: bool = Field(
         default=False,
